@@ -1,0 +1,55 @@
+"""The bundled real speech clips (see ``voicelab/data/speech/NOTICE``) and clip lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from voicelab.audio.load import INPUT_RATE, AudioError, load_audio
+
+SPEECH_DIR = Path(str(resources.files("voicelab") / "data" / "speech"))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A user utterance: an audio file plus its reference transcript (``""`` if unknown)."""
+
+    name: str
+    path: Path
+    reference_text: str
+
+    @cached_property
+    def audio(self) -> np.ndarray:
+        """16 kHz mono float32 samples (loaded once)."""
+        return load_audio(self.path, INPUT_RATE)
+
+
+def bundled_clip_names() -> list[str]:
+    """Names of the bundled clips, sorted."""
+    return sorted(p.stem for p in SPEECH_DIR.glob("*.wav"))
+
+
+def resolve_clip(name_or_path: str | Path) -> Clip:
+    """A bundled clip by name, or any audio file by path.
+
+    The reference transcript is read from a ``.txt`` file beside the audio, if present.
+
+    Raises:
+        AudioError: neither a bundled clip name nor an existing file.
+    """
+    p = Path(name_or_path)
+    if not p.is_file():
+        bundled = SPEECH_DIR / f"{name_or_path}.wav"
+        if not bundled.is_file():
+            raise AudioError(
+                f"no such clip: {name_or_path!r} (not a file; bundled clips: "
+                f"{', '.join(bundled_clip_names())})"
+            )
+        p = bundled
+    txt = p.with_suffix(".txt")
+    ref = txt.read_text().strip() if txt.is_file() else ""
+    return Clip(name=p.stem, path=p, reference_text=ref)

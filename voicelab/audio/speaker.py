@@ -1,0 +1,137 @@
+"""A virtual speaker: plays agent audio at real-time pace on the session clock."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicelab.clock import SessionClock
+from voicelab.events import PlaybackStall, PlaybackStarted, PlaybackStopped, Trace
+
+
+@dataclass
+class _Queued:
+    turn: int
+    request: int
+    audio: np.ndarray
+    ready_ms: float
+
+
+class VirtualSpeaker:
+    """Consumes agent audio at its sample rate in fixed output frames, like a sound card.
+
+    Responsibilities:
+
+    1. play queued audio back to back at ``rate`` Hz; audio that arrives after the
+       speaker ran dry starts at the next output-frame boundary (``frame_ms``, default
+       10 ms = 240 samples at 24 kHz), as a sound card's period would;
+    2. record the played audio at its session-clock position (sample ``n`` plays at
+       ``n / rate`` s), so :meth:`timeline` is aligned with the input timeline;
+    3. log ``PlaybackStarted`` per TTS request, ``PlaybackStall`` whenever the queue ran
+       dry inside a response (underrun), and ``PlaybackStopped`` at a response's last sample.
+    """
+
+    def __init__(self, clock: SessionClock, trace: Trace, rate: int = 24_000,
+                 frame_ms: float = 10.0) -> None:
+        self._clock = clock
+        self._trace = trace
+        self.rate = rate
+        self.frame_ms = frame_ms
+        self.frame_samples = round(rate * frame_ms / 1000.0)
+        if self.frame_samples < 1:
+            raise ValueError(f"frame_ms={frame_ms} is shorter than one sample at {rate} Hz")
+        self._queue: deque[_Queued] = deque()
+        self._wake = asyncio.Event()
+        self._cursor = 0  # sample index just after the last played sample
+        self._turn: int | None = None
+        self._response_closed = False
+        self._played_in_response = False
+        self._done: asyncio.Future | None = None
+        self._closed = False
+        self.segments: list[tuple[int, np.ndarray]] = []
+
+    # --- producer side ---------------------------------------------------------------
+    def open_response(self, turn: int) -> asyncio.Future:
+        """Start a response; the returned future resolves when its last sample has played."""
+        self._turn = turn
+        self._response_closed = False
+        self._played_in_response = False
+        self._done = asyncio.get_running_loop().create_future()
+        return self._done
+
+    def enqueue(self, turn: int, request: int, audio: np.ndarray) -> None:
+        """Queue float32 mono audio at ``rate`` Hz; it becomes playable now."""
+        if len(audio):
+            self._queue.append(_Queued(turn, request, np.asarray(audio, dtype=np.float32),
+                                       self._clock.now_ms()))
+            self._wake.set()
+
+    def close_response(self) -> None:
+        """No more audio will be queued for the current response."""
+        self._response_closed = True
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop :meth:`run` once the queue is empty."""
+        self._closed = True
+        self._wake.set()
+
+    # --- the playback loop --------------------------------------------------------------
+    def _sample_ms(self, sample_index: int) -> float:
+        return sample_index * 1000.0 / self.rate
+
+    def _finish_response(self) -> None:
+        if self._played_in_response:
+            self._trace.append(PlaybackStopped(self._sample_ms(self._cursor), self._turn, self._cursor))
+        if self._done is not None and not self._done.done():
+            self._done.set_result(self._cursor)
+        self._response_closed = False
+        self._played_in_response = False
+
+    def _start_sample(self, ready_ms: float) -> int:
+        """Where audio that became playable at ``ready_ms`` starts.
+
+        Right after the audio still playing, or, if the speaker had run dry, at the
+        first frame boundary at or after ``ready_ms``.
+        """
+        if ready_ms <= self._sample_ms(self._cursor):
+            return self._cursor
+        tick = math.ceil(ready_ms / self.frame_ms - 1e-9)
+        return max(tick * self.frame_samples, self._cursor)
+
+    async def run(self) -> None:
+        """Play until :meth:`close` is called and the queue is empty."""
+        while True:
+            if not self._queue:
+                if self._response_closed:
+                    await self._clock.sleep_until(self._sample_ms(self._cursor))
+                    self._finish_response()
+                    continue
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            q = self._queue[0]
+            start = self._start_sample(q.ready_ms)
+            await self._clock.sleep_until(self._sample_ms(start))
+            if self._played_in_response and start > self._cursor:
+                self._trace.append(PlaybackStall(self._sample_ms(self._cursor), self._turn,
+                                                 self._sample_ms(start - self._cursor)))
+            self._trace.append(PlaybackStarted(self._sample_ms(start), q.turn, q.request, start))
+            self._played_in_response = True
+            self.segments.append((start, q.audio))
+            self._cursor = start + len(q.audio)
+            self._queue.popleft()
+
+    def timeline(self, total_samples: int | None = None) -> np.ndarray:
+        """Everything played, float32 at ``rate`` Hz; sample ``n`` is at ``n / rate`` s."""
+        end = max((s + len(a) for s, a in self.segments), default=0)
+        out = np.zeros(max(end, total_samples or 0), dtype=np.float32)
+        for s, a in self.segments:
+            out[s: s + len(a)] = a
+        return out

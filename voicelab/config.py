@@ -1,0 +1,193 @@
+"""Experiment configuration: one validated pydantic model mirroring the YAML files.
+
+Every model rejects unknown keys (``extra="forbid"``) and bad values; the error
+raised by :func:`load_config` names the dotted path of each offending field, e.g.
+``trigger.words: Input should be greater than or equal to 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VADConfig(_Strict):
+    """Voice activity detection and endpointing.
+
+    Defaults follow Silero's ``get_speech_timestamps`` (threshold 0.5,
+    min_speech 250 ms, speech_pad 100 ms) with a 500 ms end-of-turn silence.
+    """
+
+    kind: Literal["silero", "energy", "webrtc"] = "silero"
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="speech probability threshold (0..1)")
+    energy_threshold: float = Field(0.003, gt=0.0, description="energy VAD: band RMS threshold, linear full scale")
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    min_speech_ms: float = Field(250.0, ge=0.0)
+    min_silence_ms: float = Field(500.0, ge=0.0, description="silence that ends a user turn (endpointing)")
+    speech_pad_ms: float = Field(100.0, ge=0.0)
+    threads: int = Field(1, ge=1)
+
+
+class STTConfig(_Strict):
+    """Speech-to-text with faster-whisper (CTranslate2)."""
+
+    model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
+    beam_size: int = Field(1, ge=1)
+    language: str = "en"
+    threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
+
+
+class LLMConfig(_Strict):
+    """Token-streaming LLM with transformers."""
+
+    model: str = Field("smollm2-135m-instruct", description="asset name or a transformers model directory")
+    system_prompt: str = (
+        "You are a friendly voice assistant. Answer in one or two short, plain sentences."
+    )
+    temperature: float = Field(0.3, ge=0.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(250, ge=1)
+    seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
+    threads: int = Field(1, ge=1, description="torch.set_num_threads")
+    history: bool = Field(True, description="keep the conversation history across turns")
+
+
+class TriggerConfig(_Strict):
+    """Text trigger policy: when LLM text is handed to TTS (see voicelab.trigger)."""
+
+    policy: Literal["words", "sentence", "debounce", "hybrid", "whole"] = "words"
+    words: int = Field(2, ge=1, description="words / hybrid: words in the first chunk")
+    min_words: int = Field(1, ge=1, description="sentence: shortest sentence sent alone")
+    debounce_ms: float = Field(200.0, gt=0.0, description="debounce: quiet time before sending")
+
+    def params(self) -> dict[str, float | int]:
+        """Keyword arguments for :func:`voicelab.trigger.make_trigger`."""
+        return {
+            "words": {"words": self.words},
+            "sentence": {"min_words": self.min_words},
+            "debounce": {"ms": self.debounce_ms},
+            "hybrid": {"words": self.words},
+            "whole": {},
+        }[self.policy]
+
+    def label(self) -> str:
+        """Short human label, e.g. ``words-2`` or ``whole``."""
+        extra = {"words": f"-{self.words}", "hybrid": f"-{self.words}",
+                 "debounce": f"-{self.debounce_ms:g}ms"}.get(self.policy, "")
+        return f"{self.policy}{extra}"
+
+
+class TTSConfig(_Strict):
+    """Streaming TTS with Kokoro-82M (kokoro-onnx)."""
+
+    model: str = Field("kokoro-v1.0-int8", description="asset name or an .onnx path")
+    voices: str = Field("kokoro-voices", description="asset name or a voices .npz path")
+    voice: str = "af_heart"
+    speed: float = Field(1.0, gt=0.25, le=4.0)
+    lang: str = "en-us"
+    threads: int = Field(1, ge=1, description="onnxruntime intra-op threads")
+    coalesce: bool = Field(
+        True, description="join chunks that queued while TTS was busy into one request"
+    )
+
+
+class AudioConfig(_Strict):
+    """Virtual microphone and speaker."""
+
+    mic_frame_ms: Literal[32] = Field(32, description="512 samples at 16 kHz (Silero's window)")
+    speaker_rate: Literal[24000] = 24000
+    speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0)
+    turn_gap_ms: float = Field(
+        1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip"
+    )
+    lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")
+
+
+class Variant(_Strict):
+    """A named trigger setting; every clip is run once per variant, interleaved."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    trigger: TriggerConfig
+
+
+class ExperimentConfig(_Strict):
+    """A whole experiment (what ``voicelab run CONFIG.yaml`` reads)."""
+
+    name: str = "experiment"
+    clips: list[str] = Field(
+        default_factory=lambda: ["cmu_arctic_a0007"],
+        min_length=1,
+        description="bundled clip names (see voicelab.audio.clips) or paths to audio files",
+    )
+    warmup_turns: int = Field(1, ge=0, description="labelled warm-up turns, excluded from statistics")
+    vad: VADConfig = Field(default_factory=VADConfig)
+    stt: STTConfig = Field(default_factory=STTConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    variants: list[Variant] = Field(
+        default_factory=list,
+        description="trigger variants compared in one run; empty = just `trigger`",
+    )
+    tts: TTSConfig = Field(default_factory=TTSConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+
+    @model_validator(mode="after")
+    def _unique_variant_names(self) -> "ExperimentConfig":
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        return self
+
+    def resolved_variants(self) -> list[Variant]:
+        """The variants to run: ``variants`` or, if empty, one built from ``trigger``."""
+        return self.variants or [Variant(name=self.trigger.label(), trigger=self.trigger)]
+
+
+class ConfigError(ValueError):
+    """A config file is missing, unreadable or invalid; the message names each field path."""
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {path}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict, source: str = "<dict>") -> ExperimentConfig:
+    """Validate a config mapping.
+
+    Raises:
+        ConfigError: with one ``dotted.path: message`` line per problem.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {source}: top level must be a mapping, got {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML experiment config.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or fails validation.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config {path} is not valid YAML: {err}") from None
+    return parse_config(data if data is not None else {}, str(path))
+

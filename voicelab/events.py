@@ -1,0 +1,261 @@
+"""The session trace: small frozen event records on one session clock.
+
+Every stage appends events; metrics (:mod:`voicelab.metrics`) are pure functions
+of the trace, so a saved ``events.jsonl`` can be re-analysed without models.
+
+All times are milliseconds on the session clock (t = 0 when the first input sample
+is captured). ``turn`` numbers user turns from 0 in the order they are played;
+warm-up turns are flagged on :class:`TurnPlanned` and excluded from statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterable, Iterator, TypeVar
+
+E = TypeVar("E", bound="Event")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base record. ``t_ms``: session-clock time at which the event happened."""
+
+    t_ms: float
+    _registry: ClassVar[dict[str, type["Event"]]] = {}
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        Event._registry[cls.__name__] = cls
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict with a ``type`` key naming the event class."""
+        return {"type": type(self).__name__, **dataclasses.asdict(self)}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Event":
+        """Inverse of :meth:`to_dict`. Raises ``KeyError`` for an unknown type."""
+        d = dict(d)
+        cls = Event._registry[d.pop("type")]
+        return cls(**d)
+
+
+# --- session / turn structure -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelLoaded(Event):
+    """A model was loaded and warmed once (before t = 0, so ``t_ms`` is 0)."""
+
+    stage: str
+    model: str
+    load_ms: float
+    warmup_ms: float
+
+
+@dataclass(frozen=True)
+class TurnPlanned(Event):
+    """The microphone starts playing a clip (``t_ms`` = its first sample).
+
+    ``speech_start_ms``/``speech_end_ms`` are the *true* speech boundaries on the
+    session clock, from the offline reference VAD on the clean clip.
+    """
+
+    turn: int
+    clip: str
+    variant: str
+    warmup: bool
+    duration_ms: float
+    speech_start_ms: float
+    speech_end_ms: float
+    reference_text: str
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    """Conversation state machine transition (idle, listening, processing, speaking)."""
+
+    turn: int
+    old: str
+    new: str
+
+
+# --- VAD / endpointing / STT -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechStarted(Event):
+    """The endpointer detected user speech; ``audio_ms`` = padded start on the session clock."""
+
+    turn: int
+    audio_ms: float
+
+
+@dataclass(frozen=True)
+class SpeechEnded(Event):
+    """Endpointing decided the user turn is over.
+
+    ``audio_ms``: padded end of speech; ``decided_ms``: end of the audio frame on which
+    the decision was made (both session clock). ``t_ms`` is when the orchestrator
+    acted on it (>= ``decided_ms``).
+    """
+
+    turn: int
+    audio_ms: float
+    decided_ms: float
+
+
+@dataclass(frozen=True)
+class STTStarted(Event):
+    turn: int
+    audio_ms: float
+
+
+@dataclass(frozen=True)
+class TranscriptFinal(Event):
+    turn: int
+    text: str
+
+
+# --- LLM / trigger -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LLMStarted(Event):
+    """The generate call starts (``t_ms`` stamped in the generation thread)."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
+class LLMToken(Event):
+    """A decoded text delta, stamped in the generation thread when the model produced it."""
+
+    turn: int
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class WordEmitted(Event):
+    """A complete word (followed by whitespace or the end of the stream)."""
+
+    turn: int
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMFinished(Event):
+    turn: int
+    tokens: int
+    cancelled: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkTriggered(Event):
+    """The trigger policy handed a text chunk to TTS (words ``first_word..last_word``)."""
+
+    turn: int
+    chunk: int
+    text: str
+    first_word: int
+    last_word: int
+
+
+# --- TTS / playback -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TTSStarted(Event):
+    """A synthesis request starts; ``chunks`` lists the triggered chunks it covers."""
+
+    turn: int
+    request: int
+    chunks: tuple[int, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class TTSAudio(Event):
+    """The request's audio is available (Kokoro returns a request's audio at once)."""
+
+    turn: int
+    request: int
+    samples: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class PlaybackStarted(Event):
+    """The first sample of a TTS request was played (nominal speaker time)."""
+
+    turn: int
+    request: int
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class PlaybackStall(Event):
+    """The speaker ran dry inside a response for ``duration_ms`` starting at ``t_ms``."""
+
+    turn: int
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class PlaybackStopped(Event):
+    """The last sample of the turn's response was played (``t_ms`` = its end)."""
+
+    turn: int
+    sample_index: int
+
+
+class Trace:
+    """Append-only list of events for one session. Not thread-safe: append from the loop."""
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        self._events: list[Event] = list(events)
+
+    def append(self, event: Event) -> Event:
+        self._events.append(event)
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def of(self, kind: type[E], turn: int | None = None) -> list[E]:
+        """Events of one class (optionally of one turn), in trace order."""
+        return [
+            e for e in self._events
+            if isinstance(e, kind) and (turn is None or getattr(e, "turn", None) == turn)
+        ]
+
+    def save_jsonl(self, path: str | Path) -> None:
+        """Write one JSON object per line (see :meth:`Event.to_dict`)."""
+        with open(path, "w") as f:
+            for e in self._events:
+                f.write(json.dumps(e.to_dict()) + "\n")
+
+    @classmethod
+    def load_jsonl(cls, path: str | Path) -> "Trace":
+        """Read a trace written by :meth:`save_jsonl`. Raises ``ValueError`` on a bad line."""
+        events = []
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                    if "chunks" in d:
+                        d["chunks"] = tuple(d["chunks"])
+                    events.append(Event.from_dict(d))
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise ValueError(f"{path}:{n}: not a voicelab event ({err})") from None
+        return cls(events)

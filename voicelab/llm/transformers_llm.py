@@ -1,0 +1,160 @@
+"""transformers causal LM with token-by-token streaming from a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from voicelab.clock import SessionClock
+from voicelab.config import LLMConfig
+from voicelab.llm.base import LLM, Token, TokenStream
+from voicelab.models import resolve_model_path
+
+_END = object()
+
+
+class _CancelCriteria(StoppingCriteria):
+    """Stops ``generate`` at the next token once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool,
+                          device=input_ids.device)
+
+
+class _LoopStreamer(BaseStreamer):
+    """Decodes tokens incrementally and hands each text delta to the event loop.
+
+    Each delta is stamped with the session clock in the generation thread, when the
+    model produced it. Deltas ending in an incomplete UTF-8 sequence (``\\ufffd``)
+    are held until the next token completes them (as transformers' TextStreamer does).
+    """
+
+    def __init__(self, tokenizer, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue,
+                 clock: SessionClock) -> None:
+        self._tok = tokenizer
+        self._loop = loop
+        self._queue = queue
+        self._clock = clock
+        self._ids: list[int] = []
+        self._printed = ""
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() first passes the prompt
+            self._prompt_seen = True
+            return
+        self._ids.extend(value.reshape(-1).tolist())
+        text = self._tok.decode(self._ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return
+        delta, self._printed = text[len(self._printed):], text
+        if delta:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, Token(self._clock.now_ms(), delta))
+
+    def end(self) -> None:
+        text = self._tok.decode(self._ids, skip_special_tokens=True)
+        delta = text[len(self._printed):]
+        if delta:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, Token(self._clock.now_ms(), delta))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (_END, self._clock.now_ms()))
+
+
+class _ThreadTokenStream(TokenStream):
+    def __init__(self, llm: "TransformersLLM", messages, seed: int, clock: SessionClock) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._cancel = threading.Event()
+        self._started = self._loop.create_future()
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(llm, messages, seed, clock),
+                                       name="llm-generate", daemon=True)
+        self.thread.start()
+
+    def _run(self, llm: "TransformersLLM", messages, seed: int, clock: SessionClock) -> None:
+        try:
+            inputs = llm.encode(messages)
+            streamer = _LoopStreamer(llm.tokenizer, self._loop, self._queue, clock)
+            torch.manual_seed(seed)
+            started = clock.now_ms()
+            self._loop.call_soon_threadsafe(self._set_started, started)
+            llm.generate(inputs, streamer, StoppingCriteriaList([_CancelCriteria(self._cancel)]))
+        except BaseException as err:  # surfaced to the consumer
+            self._error = err
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (_END, clock.now_ms()))
+            self._loop.call_soon_threadsafe(self._set_started, float("nan"))
+
+    def _set_started(self, t: float) -> None:
+        if not self._started.done():
+            self.started_ms = t
+            self._started.set_result(t)
+
+    async def started(self) -> float:
+        return await self._started
+
+    async def __anext__(self) -> Token:
+        item = await self._queue.get()
+        if isinstance(item, tuple) and item[0] is _END:
+            self.finished_ms = item[1]
+            self.cancelled = self._cancel.is_set()
+            if self._error is not None:
+                raise RuntimeError(f"LLM generation failed: {self._error}") from self._error
+            raise StopAsyncIteration
+        return item
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
+class TransformersLLM(LLM):
+    """A chat model through transformers, sampled with temperature / top-p.
+
+    Defaults (temperature 0.3, top_p 0.9, max_new_tokens 250) come from the
+    project's issue #2. ``torch.set_num_threads(config.threads)`` is applied at load.
+    """
+
+    name = "transformers"
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self.model_path = resolve_model_path(config.model)
+        torch.set_num_threads(config.threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_path), dtype=torch.float32)
+        self.model.eval()
+
+    def encode(self, messages: list[dict[str, str]]) -> dict[str, torch.Tensor]:
+        """Chat-template the messages into ``input_ids``/``attention_mask`` (shape ``[1, n]``)."""
+        enc = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                 return_tensors="pt", return_dict=True)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    def generate(self, inputs: dict[str, torch.Tensor], streamer: BaseStreamer | None,
+                 stopping: StoppingCriteriaList | None = None, max_new_tokens: int | None = None):
+        """Blocking ``model.generate`` with the configured sampling."""
+        c = self.config
+        sample = c.temperature > 0
+        with torch.inference_mode():
+            return self.model.generate(
+                **inputs,
+                streamer=streamer,
+                stopping_criteria=stopping,
+                max_new_tokens=max_new_tokens or c.max_new_tokens,
+                do_sample=sample,
+                temperature=c.temperature if sample else None,
+                top_p=c.top_p if sample else None,
+                top_k=None,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            )
+
+    def stream(self, messages, *, seed: int, clock: SessionClock) -> TokenStream:
+        return _ThreadTokenStream(self, messages, seed, clock)
+
+    def warmup(self) -> None:
+        self.generate(self.encode([{"role": "user", "content": "Hello"}]), None, max_new_tokens=8)

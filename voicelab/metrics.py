@@ -1,0 +1,200 @@
+"""Latency metrics: pure functions of a session trace (definitions: DESIGN.md glossary).
+
+Every ``*_ms`` value is a difference of two session-clock timestamps; a metric
+that a turn cannot have (no transcript, no audio) is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jiwer
+import numpy as np
+import pandas as pd
+
+from voicelab.events import (
+    ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall, PlaybackStarted,
+    SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+)
+
+NAN = math.nan
+
+LATENCY_COLUMNS = [
+    "endpoint_delay_ms",
+    "stt_latency_ms",
+    "llm_ttft_ms",
+    "first_word_latency_ms",
+    "trigger_wait_ms",
+    "tts_ttfb_ms",
+    "word_to_audio_latency_ms",
+    "voice_to_voice_latency_ms",
+    "playback_stall_ms",
+    "framework_overhead_ms",
+]
+"""The per-turn latency columns, in pipeline order (all milliseconds)."""
+
+EXTRA_COLUMNS = ["word_to_audio_mean_ms", "word_to_audio_p95_ms", "stt_call_ms", "tts_call_ms"]
+
+
+@dataclass(frozen=True)
+class _TurnEvents:
+    plan: TurnPlanned
+    events: list[Event]
+
+    def first(self, kind):
+        return next((e for e in self.events if isinstance(e, kind)), None)
+
+    def all(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def _split_turns(trace: Trace) -> list[_TurnEvents]:
+    plans = {p.turn: p for p in trace.of(TurnPlanned)}
+    by_turn: dict[int, list[Event]] = {t: [] for t in plans}
+    for e in trace:
+        t = getattr(e, "turn", None)
+        if t in by_turn:
+            by_turn[t].append(e)
+    return [_TurnEvents(plans[t], by_turn[t]) for t in sorted(plans)]
+
+
+def _diff(a: Event | float | None, b: Event | float | None) -> float:
+    """``a - b`` in ms from events (their ``t_ms``) or floats; NaN if either is missing."""
+    if a is None or b is None:
+        return NAN
+    ta = a if isinstance(a, (int, float)) else a.t_ms
+    tb = b if isinstance(b, (int, float)) else b.t_ms
+    return float(ta - tb)
+
+
+def _model_time_of_first_trigger(te: _TurnEvents) -> float | None:
+    """Model-side time of the last LLM output seen before the first chunk was triggered.
+
+    A chunk is triggered in the event loop right after the token (or the end of the
+    stream) that completed it; this is that token's generation-thread timestamp.
+    """
+    last = None
+    for e in te.events:
+        if isinstance(e, (LLMToken, LLMFinished)):
+            last = e.t_ms
+        elif isinstance(e, ChunkTriggered):
+            return last
+    return None
+
+
+def turn_metrics(te: _TurnEvents) -> dict:
+    """All metric columns for one turn (see :data:`LATENCY_COLUMNS`)."""
+    plan = te.plan
+    true_end = plan.speech_end_ms
+    endpoint = te.first(SpeechEnded)
+    stt_start = te.first(STTStarted)
+    transcript = te.first(TranscriptFinal)
+    llm_start = te.first(LLMStarted)
+    tokens = te.all(LLMToken)
+    words = {w.index: w for w in te.all(WordEmitted)}
+    chunks = {c.chunk: c for c in te.all(ChunkTriggered)}
+    tts_start = {r.request: r for r in te.all(TTSStarted)}
+    tts_audio = {a.request: a for a in te.all(TTSAudio)}
+    plays = te.all(PlaybackStarted)
+    finished = te.first(LLMFinished)
+
+    first_word = words.get(0)
+    first_chunk = chunks.get(0)
+    first_audio = tts_audio.get(0)
+    first_play = plays[0] if plays else None
+
+    # word-to-audio per TTS request: its last word generated -> its audio available
+    w2a = []
+    for r, start in sorted(tts_start.items()):
+        last_word = max((chunks[c].last_word for c in start.chunks if c in chunks), default=None)
+        if r in tts_audio and last_word in words:
+            w2a.append(_diff(tts_audio[r], words[last_word]))
+
+    endpoint_wait = _diff(endpoint.decided_ms, true_end) if endpoint else NAN
+    stt_call = _diff(transcript, stt_start)
+    llm_to_trigger = _diff(_model_time_of_first_trigger(te), llm_start)
+    tts_call = _diff(first_audio, tts_start.get(0))
+    v2v = _diff(first_play, true_end)
+    row = {
+        "turn": plan.turn,
+        "clip": plan.clip,
+        "variant": plan.variant,
+        "warmup": plan.warmup,
+        "reference_text": plan.reference_text,
+        "transcript": transcript.text if transcript else "",
+        "response_text": finished.text if finished else "",
+        "endpoint_delay_ms": _diff(endpoint, true_end),
+        "stt_latency_ms": _diff(transcript, endpoint),
+        "llm_ttft_ms": _diff(tokens[0] if tokens else None, llm_start),
+        "first_word_latency_ms": _diff(first_word, llm_start),
+        "trigger_wait_ms": _diff(first_chunk, first_word),
+        "tts_ttfb_ms": _diff(first_audio, first_chunk),
+        "word_to_audio_latency_ms": w2a[0] if w2a else NAN,
+        "voice_to_voice_latency_ms": v2v,
+        "playback_stall_ms": float(sum(s.duration_ms for s in te.all(PlaybackStall))) if plays else NAN,
+        "framework_overhead_ms": v2v - (endpoint_wait + stt_call + llm_to_trigger + tts_call),
+        "word_to_audio_mean_ms": float(np.mean(w2a)) if w2a else NAN,
+        "word_to_audio_p95_ms": float(np.percentile(w2a, 95)) if w2a else NAN,
+        "stt_call_ms": stt_call,
+        "tts_call_ms": tts_call,
+        "tts_requests": len(tts_start),
+        "chunks": len(chunks),
+        "response_words": len(words),
+        "llm_tokens": len(tokens),
+        "speech_end_ms": true_end,
+        "first_audio_played_ms": first_play.t_ms if first_play else NAN,
+        "stt_wer": wer(plan.reference_text, transcript.text) if transcript and plan.reference_text else NAN,
+    }
+    return row
+
+
+def turns_table(trace: Trace) -> pd.DataFrame:
+    """One row per user turn (warm-up turns included, flagged in ``warmup``)."""
+    return pd.DataFrame([turn_metrics(te) for te in _split_turns(trace)])
+
+
+def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, dict[str, float]]]:
+    """Percentiles per variant and metric over non-warm-up turns.
+
+    Returns ``{variant: {metric: {"p50": ..., "p90": ..., "n": ...}}}``; NaNs are ignored.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    live = turns[~turns["warmup"]]
+    for variant, g in live.groupby("variant", sort=False):
+        out[variant] = {}
+        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + ["stt_wer"]:
+            vals = g[col].dropna().to_numpy(dtype=float)
+            stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}
+            stats["n"] = int(len(vals))
+            out[variant][col] = stats
+    return out
+
+
+SPOKEN_FORMS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
+"""Written abbreviations mapped to the spoken forms used in reference transcripts
+(the same idea as Whisper's English text normalizer, reduced to what the bundled
+LibriVox references need: they spell out "mister")."""
+
+_NORMALIZE = jiwer.Compose([
+    jiwer.ToLowerCase(),
+    jiwer.SubstituteRegexes({r"[-–—]": " "}),
+    jiwer.RemovePunctuation(),
+    jiwer.RemoveMultipleSpaces(),
+    jiwer.Strip(),
+    jiwer.SubstituteWords(SPOKEN_FORMS),
+    jiwer.ReduceToListOfListOfWords(),
+])
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate (jiwer) after lower-casing, removing punctuation and :data:`SPOKEN_FORMS`.
+
+    An empty hypothesis against a non-empty reference is 1.0.
+    """
+    if not reference.strip():
+        raise ValueError("WER needs a non-empty reference")
+    if not hypothesis.strip():
+        return 1.0
+    return float(jiwer.wer(reference, hypothesis, reference_transform=_NORMALIZE,
+                           hypothesis_transform=_NORMALIZE))

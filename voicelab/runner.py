@@ -1,0 +1,199 @@
+"""Running one experiment end to end: load models once, run a session, write the results.
+
+Output directory contract (``voicelab run``; other tools rely on it):
+
+- ``turns.csv``: one row per user turn (``clip``, ``turn``, ``variant``, ``warmup``,
+  ``transcript``, ``response_text`` and every ``*_ms`` metric);
+- ``events.jsonl``: the session trace;
+- ``agent.wav``: the played agent audio, 24 kHz mono, sample ``n`` at ``n / 24000`` s
+  on the session clock (aligned with ``input.wav``, 16 kHz, the microphone timeline);
+- ``summary.json``: config, versions, models, machine, threads, peak RSS, p50/p90 per metric;
+- ``report.html``: self-contained latency report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from voicelab.agent import SessionResult, Stages, TurnSpec, VoiceAgent
+from voicelab.audio.clips import Clip, resolve_clip
+from voicelab.audio.load import write_wav
+from voicelab.config import ExperimentConfig, VADConfig
+from voicelab.events import ModelLoaded, Trace
+from voicelab.metrics import summarize, turns_table
+from voicelab.vad import make_vad
+from voicelab.vad.endpointing import Endpointer
+from voicelab.vad.reference import reference_speech_bounds
+
+VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
+                      "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad"]
+
+
+def endpointer_factory(vad: VADConfig) -> Callable[[], Endpointer]:
+    """A factory building a fresh VAD + endpointer from the VAD config."""
+    params = {"silero": {"threads": vad.threads}, "energy": {"threshold": vad.energy_threshold},
+              "webrtc": {"aggressiveness": vad.webrtc_aggressiveness}}[vad.kind]
+
+    def make() -> Endpointer:
+        return Endpointer(make_vad(vad.kind, **params), threshold=vad.threshold,
+                          min_speech_ms=vad.min_speech_ms, min_silence_ms=vad.min_silence_ms,
+                          speech_pad_ms=vad.speech_pad_ms)
+    return make
+
+
+def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) -> tuple[Stages, list[ModelLoaded]]:
+    """Load and warm the default model stages once (Whisper, transformers LLM, Kokoro).
+
+    Returns the stages and one :class:`ModelLoaded` record per model (load and
+    warm-up wall time in ms), for the trace.
+
+    Raises:
+        voicelab.assets.AssetError: a model asset is missing or corrupt.
+    """
+    from voicelab.llm.transformers_llm import TransformersLLM
+    from voicelab.stt.whisper import WhisperSTT
+    from voicelab.tts.kokoro import KokoroTTS
+
+    loaded, built = [], {}
+    for stage, cls, cfg in (("stt", WhisperSTT, config.stt), ("llm", TransformersLLM, config.llm),
+                            ("tts", KokoroTTS, config.tts)):
+        log(f"loading {stage}: {cfg.model} ...")
+        t0 = time.perf_counter()
+        obj = cls(cfg)
+        t1 = time.perf_counter()
+        obj.warmup()
+        t2 = time.perf_counter()
+        built[stage] = obj
+        loaded.append(ModelLoaded(0.0, stage, str(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+        log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
+    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"]), loaded
+
+
+def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
+    """Warm-up turns, then every clip once per variant, variants interleaved per clip.
+
+    Interleaving (clip 1 with every variant, then clip 2, ...) keeps slow machine
+    drift from favouring one variant.
+    """
+    bounds = {c.name: reference_speech_bounds(c.audio) for c in clips}
+    variants = config.resolved_variants()
+    turns = [TurnSpec(clips[i % len(clips)], variants[0], True, bounds[clips[i % len(clips)].name])
+             for i in range(config.warmup_turns)]
+    for clip in clips:
+        for v in variants:
+            turns.append(TurnSpec(clip, v, False, bounds[clip.name]))
+    return turns
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (``getrusage`` ru_maxrss, KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def streaming_vs_baseline(metrics: dict) -> dict | None:
+    """p50 voice-to-voice of the ``whole`` baseline divided by each streaming variant's.
+
+    ``metrics`` is :func:`voicelab.metrics.summarize` output; the baseline is the
+    variant whose name contains "baseline" or "whole". None when there is none.
+    """
+    base = next((v for v in metrics if "baseline" in v or "whole" in v), None)
+    if base is None:
+        return None
+    b = metrics[base]["voice_to_voice_latency_ms"]["p50"]
+    return {v: {"baseline": base, "baseline_v2v_p50_ms": b,
+                "v2v_p50_ms": m["voice_to_voice_latency_ms"]["p50"],
+                "speedup": b / m["voice_to_voice_latency_ms"]["p50"]}
+            for v, m in metrics.items() if v != base}
+
+
+@dataclass
+class RunOutput:
+    out_dir: Path
+    turns: pd.DataFrame
+    summary: dict
+    session: SessionResult
+
+
+def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | None = None,
+                   stages: tuple[Stages, list[ModelLoaded]] | None = None,
+                   log: Callable[[str], None] = print) -> RunOutput:
+    """Run ``config`` on ``inputs`` (default: the config's clips) and write ``out_dir``.
+
+    ``stages`` lets callers (notebooks, sweeps) reuse loaded models.
+
+    Raises:
+        voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
+        voicelab.assets.AssetError: a model asset is missing or corrupt.
+    """
+    clips = [resolve_clip(c) for c in (inputs or config.clips)]
+    for c in clips:
+        _ = c.audio  # fail on bad audio before loading any model
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stages_, loaded = stages or load_stages(config, log)
+    turns_plan = plan_turns(config, clips)
+    log(f"running {len(turns_plan)} turns ({config.warmup_turns} warm-up) ...")
+    wall0 = time.perf_counter()
+    session = asyncio.run(VoiceAgent(config, stages_).run(turns_plan))
+    wall = time.perf_counter() - wall0
+    session.trace = trace = Trace([*loaded, *session.trace])
+
+    turns = turns_table(trace)
+    metrics = summarize(turns)
+    summary = {
+        "name": config.name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"),
+        "versions": _versions(),
+        "models": {e.stage: {"path": e.model, "load_ms": e.load_ms, "warmup_ms": e.warmup_ms}
+                   for e in loaded},
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
+        "threads": {"stt_ctranslate2_cpu_threads": config.stt.threads,
+                    "llm_torch_threads": config.llm.threads,
+                    "tts_onnxruntime_intra_op_threads": config.tts.threads,
+                    "vad_onnxruntime_intra_op_threads": config.vad.threads},
+        "peak_rss_mib": peak_rss_mib(),
+        "session_wall_s": wall,
+        "turns": int(len(turns)),
+        "warmup_turns": int(turns["warmup"].sum()) if len(turns) else 0,
+        "metrics": metrics,
+    }
+    ratio = streaming_vs_baseline(metrics)
+    if ratio:
+        summary["streaming_vs_baseline"] = ratio
+    _write_outputs(out_dir, session, turns, summary)
+    return RunOutput(out_dir, turns, summary, session)
+
+
+def _write_outputs(out_dir: Path, session: SessionResult, turns: pd.DataFrame, summary: dict) -> None:
+    from voicelab.report import write_report
+
+    turns.to_csv(out_dir / "turns.csv", index=False)
+    session.trace.save_jsonl(out_dir / "events.jsonl")
+    write_wav(out_dir / "agent.wav", session.agent_audio, session.agent_rate)
+    write_wav(out_dir / "input.wav", session.input_audio, 16_000)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_report(out_dir / "report.html", session.trace, turns, summary)

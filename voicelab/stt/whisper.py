@@ -1,0 +1,53 @@
+"""faster-whisper (CTranslate2) speech-to-text."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from voicelab.config import STTConfig
+from voicelab.models import resolve_model_path
+from voicelab.stt.base import STT
+
+
+class WhisperSTT(STT):
+    """Whisper via faster-whisper on CPU (int8), one call per endpointed utterance.
+
+    Whisper pads every call to a 30 s window, so a call costs about the same for
+    1 s or 7 s of audio (MODELS.md: 0.55-0.8 s for tiny.en on 2 cores).
+    Decoding: ``language`` fixed (no detection), ``beam_size`` from config (1 =
+    greedy), no conditioning on previous text, no timestamps; no internal VAD
+    filter because voicelab's endpointer already cut the utterance.
+    """
+
+    name = "faster-whisper"
+
+    def __init__(self, config: STTConfig) -> None:
+        from faster_whisper import WhisperModel
+
+        self.config = config
+        self.model_path = resolve_model_path(config.model)
+        self._model = WhisperModel(str(self.model_path), device="cpu", compute_type="int8",
+                                   cpu_threads=config.threads, num_workers=1)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+    def transcribe_sync(self, audio: np.ndarray) -> str:
+        """Blocking transcription of 16 kHz mono float32 audio."""
+        segments, _info = self._model.transcribe(
+            np.asarray(audio, dtype=np.float32),
+            language=self.config.language,
+            beam_size=self.config.beam_size,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.transcribe_sync, audio)
+
+    def warmup(self) -> None:
+        self.transcribe_sync(np.zeros(16_000, dtype=np.float32))
