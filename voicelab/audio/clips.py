@@ -27,6 +27,13 @@ class Clip:
         """16 kHz mono float32 samples (loaded once)."""
         return load_audio(self.path, INPUT_RATE)
 
+    @classmethod
+    def from_array(cls, name: str, audio: np.ndarray, reference_text: str = "") -> "Clip":
+        """A clip from 16 kHz mono float32 samples already in memory (no file)."""
+        clip = cls(name=name, path=Path(f"<memory:{name}>"), reference_text=reference_text)
+        clip.__dict__["audio"] = np.asarray(audio, dtype=np.float32)
+        return clip
+
 
 def bundled_clip_names() -> list[str]:
     """Names of the bundled clips, sorted."""

@@ -1,0 +1,135 @@
+"""Orchestration and metric maths, exactly, on scripted fake stages in virtual time.
+
+Every expected number below is derived by hand in the comments from the scripted
+delays; the session runs on VirtualTimeLoop, so timestamps are exact.
+"""
+
+import numpy as np
+import pytest
+
+from voicelab.agent import Stages, TurnSpec, VoiceAgent
+from voicelab.audio.clips import Clip
+from voicelab.clock import run_virtual
+from voicelab.config import ExperimentConfig
+from voicelab.events import ChunkTriggered, PlaybackStall, PlaybackStarted, SpeechEnded, TTSStarted
+from voicelab.fakes import OracleVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicelab.metrics import summarize, turns_table
+from voicelab.vad.endpointing import Endpointer
+
+TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
+
+
+def _clip() -> Clip:
+    # 320 ms digital silence, 1000 ms of "speech" (a 0.1 constant), 320 ms silence
+    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
+    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
+    return Clip.from_array("fake", audio, "hello agent")
+
+
+def _session(variants):
+    cfg = ExperimentConfig.model_validate({
+        "clips": ["fake"], "warmup_turns": 0, "variants": variants,
+        "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100},
+        "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
+        "tts": {"coalesce": True},
+    })
+    llm = ScriptedLLM(TOKENS, ttft_ms=100, token_ms=50, end_ms=50)
+    tts = ScriptedTTS(base_ms=230, audio_ms_per_char=10)
+    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
+                                       min_silence_ms=500, speech_pad_ms=100),
+                    ScriptedSTT("hello agent", delay_ms=300), llm, tts)
+    clip = _clip()
+    turns = [TurnSpec(clip, v, False, (320.0, 1320.0)) for v in cfg.resolved_variants()]
+    result = run_virtual(VoiceAgent(cfg, stages).run(turns))
+    return result, llm, tts
+
+
+@pytest.fixture(scope="module")
+def session():
+    return _session([{"name": "words-2", "trigger": {"policy": "words", "words": 2}},
+                     {"name": "whole", "trigger": {"policy": "whole"}}])
+
+
+def test_streaming_turn_metrics_exact(session):
+    result, _, _ = session
+    row = turns_table(result.trace).iloc[0]
+    # clip placed at the next mic frame after lead-in: frame 15 -> 480 ms; true speech 800..1800 ms
+    assert row.speech_end_ms == 1800.0
+    # last speech frame [1792, 1824); 16 silent frames (512 ms >= 500) -> decided at 2336
+    assert row.endpoint_delay_ms == 536.0
+    assert row.stt_latency_ms == 300.0                  # scripted STT delay
+    # LLM starts at 2636; tokens at 2736, 2786, 2836, 2886, 2936, 2986, 3036; end 3086
+    assert row.llm_ttft_ms == 100.0
+    assert row.first_word_latency_ms == 150.0           # "Hello" complete when " there" arrives (2786)
+    assert row.trigger_wait_ms == 100.0                 # 2nd word "there," complete at " how" (2886)
+    assert row.tts_ttfb_ms == 230.0                     # scripted TTS delay -> audio at 3116
+    assert row.word_to_audio_latency_ms == 230.0        # "there," at 2886 -> 3116
+    assert row.voice_to_voice_latency_ms == 1320.0      # next 10 ms speaker frame: 3120 - 1800
+    # 1320 - (536 endpointing + 300 STT + 250 LLM to trigger + 230 TTS) = 4 ms frame alignment
+    assert row.framework_overhead_ms == 4.0
+    # request 0 "Hello there," = 12 chars x 10 ms = 120 ms -> plays 3120..3240;
+    # request 1 "how are you?" (chunks 1 + 2 coalesced) starts at 3116, audio at 3346 -> plays at 3350
+    assert row.playback_stall_ms == 110.0
+    # request 1: last word "you?" emitted at stream end 3086 -> audio 3346 = 260
+    assert row.word_to_audio_mean_ms == 245.0
+    assert row.word_to_audio_p95_ms == pytest.approx(258.5)
+    assert row.response_text == "Hello there, how are you?"
+    assert row.transcript == "hello agent"
+    assert (row.tts_requests, row.chunks, row.response_words, row.llm_tokens) == (2, 3, 5, 7)
+
+
+def test_streaming_turn_events(session):
+    result, _, tts = session
+    t = result.trace
+    assert [c.text for c in t.of(ChunkTriggered, 0)] == ["Hello there,", " how are", " you?"]
+    assert [(r.chunks, r.text) for r in t.of(TTSStarted, 0)] == [((0,), "Hello there,"), ((1, 2), "how are you?")]
+    assert [p.t_ms for p in t.of(PlaybackStarted, 0)] == [3120.0, 3350.0]
+    assert [(s.t_ms, s.duration_ms) for s in t.of(PlaybackStall, 0)] == [(3240.0, 110.0)]
+    assert t.of(SpeechEnded, 0)[0].decided_ms == 2336.0
+    assert tts.requests[:2] == ["Hello there,", "how are you?"]
+
+
+def test_baseline_turn_metrics_exact(session):
+    result, _, _ = session
+    row = turns_table(result.trace).iloc[1]
+    # reply 0 ends at 3350 + 120 = 3470; +1000 gap -> 4470; next mic frame 140 -> 4480;
+    # true speech 4800..5800; last speech frame [5792, 5824) -> decided 6336
+    assert row.speech_end_ms == 5800.0
+    assert row.endpoint_delay_ms == 536.0
+    # LLM 6636..7086; whole reply triggered at the end of the stream (7086)
+    assert row.first_word_latency_ms == 150.0
+    assert row.trigger_wait_ms == 300.0                 # 7086 - 6786
+    assert row.tts_ttfb_ms == 230.0
+    assert row.word_to_audio_latency_ms == 230.0        # last word at 7086 -> audio 7316
+    assert row.voice_to_voice_latency_ms == 1520.0      # 7320 - 5800
+    assert row.framework_overhead_ms == 4.0             # 1520 - (536 + 300 + 450 + 230)
+    assert row.playback_stall_ms == 0.0
+    assert row.tts_requests == 1
+
+
+def test_variants_have_separate_histories_and_same_seed(session):
+    _, llm, _ = session
+    (m0, s0), (m1, s1) = llm.requests
+    assert [m["role"] for m in m0] == ["system", "user"]
+    assert [m["role"] for m in m1] == ["system", "user"]   # baseline does not see the words-2 history
+    assert s0 == s1
+
+
+def test_agent_audio_is_aligned_with_trace(session):
+    result, _, _ = session
+    audio = result.agent_audio
+    nz = np.flatnonzero(audio)
+    # first played sample at 3120 ms x 24 kHz; the 110 ms stall is silent
+    assert nz[0] == 3120 * 24
+    assert not audio[3240 * 24: 3350 * 24].any()
+    assert audio[3350 * 24] == pytest.approx(0.1)
+    assert len(result.input_audio) * 24000 // 16000 == len(audio)
+
+
+def test_summary_excludes_warmup_and_groups_by_variant(session):
+    result, _, _ = session
+    turns = turns_table(result.trace)
+    turns.loc[0, "warmup"] = True
+    s = summarize(turns)
+    assert list(s) == ["whole"]
+    assert s["whole"]["voice_to_voice_latency_ms"] == {"p50": 1520.0, "p90": 1520.0, "n": 1}
