@@ -85,10 +85,13 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
 def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
     """Warm-up turns, then every clip once per variant, variants interleaved per clip.
 
+    True speech boundaries: the clip's annotation if it has one, else the offline
+    reference VAD (:func:`voicelab.vad.reference.reference_speech_bounds`).
+
     Interleaving (clip 1 with every variant, then clip 2, ...) keeps slow machine
     drift from favouring one variant.
     """
-    bounds = {c.name: reference_speech_bounds(c.audio) for c in clips}
+    bounds = {c.name: c.speech_bounds_ms or reference_speech_bounds(c.audio) for c in clips}
     variants = config.resolved_variants()
     turns = [TurnSpec(clips[i % len(clips)], variants[0], True, bounds[clips[i % len(clips)].name])
              for i in range(config.warmup_turns)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -16,11 +17,13 @@ SPEECH_DIR = Path(str(resources.files("voicelab") / "data" / "speech"))
 
 @dataclass(frozen=True)
 class Clip:
-    """A user utterance: an audio file plus its reference transcript (``""`` if unknown)."""
+    """A user utterance: an audio file, its reference transcript (``""`` if unknown) and,
+    if annotated, its true speech ``(start_ms, end_ms)`` within the clip."""
 
     name: str
     path: Path
     reference_text: str
+    speech_bounds_ms: tuple[float, float] | None = None
 
     @cached_property
     def audio(self) -> np.ndarray:
@@ -43,7 +46,9 @@ def bundled_clip_names() -> list[str]:
 def resolve_clip(name_or_path: str | Path) -> Clip:
     """A bundled clip by name, or any audio file by path.
 
-    The reference transcript is read from a ``.txt`` file beside the audio, if present.
+    The reference transcript is read from a ``.txt`` file beside the audio, and
+    annotated speech boundaries from a ``.json`` file with ``speech_start_ms`` and
+    ``speech_end_ms``, if present.
 
     Raises:
         AudioError: neither a bundled clip name nor an existing file.
@@ -59,4 +64,9 @@ def resolve_clip(name_or_path: str | Path) -> Clip:
         p = bundled
     txt = p.with_suffix(".txt")
     ref = txt.read_text().strip() if txt.is_file() else ""
-    return Clip(name=p.stem, path=p, reference_text=ref)
+    ann = p.with_suffix(".json")
+    bounds = None
+    if ann.is_file():
+        d = json.loads(ann.read_text())
+        bounds = (float(d["speech_start_ms"]), float(d["speech_end_ms"]))
+    return Clip(name=p.stem, path=p, reference_text=ref, speech_bounds_ms=bounds)
