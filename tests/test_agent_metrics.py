@@ -16,6 +16,11 @@ from voicelab.fakes import OracleVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicelab.metrics import summarize, turns_table
 from voicelab.vad.endpointing import Endpointer
 
+def ms(x):
+    """Virtual time is a float sum of sleeps: equal up to float rounding (1 ns)."""
+    return pytest.approx(x, abs=1e-6)
+
+
 TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
 
 
@@ -56,22 +61,22 @@ def test_streaming_turn_metrics_exact(session):
     # clip placed at the next mic frame after lead-in: frame 15 -> 480 ms; true speech 800..1800 ms
     assert row.speech_end_ms == 1800.0
     # last speech frame [1792, 1824); 16 silent frames (512 ms >= 500) -> decided at 2336
-    assert row.endpoint_delay_ms == 536.0
-    assert row.stt_latency_ms == 300.0                  # scripted STT delay
+    assert row.endpoint_delay_ms == ms(536.0)
+    assert row.stt_latency_ms == ms(300.0)                  # scripted STT delay
     # LLM starts at 2636; tokens at 2736, 2786, 2836, 2886, 2936, 2986, 3036; end 3086
-    assert row.llm_ttft_ms == 100.0
-    assert row.first_word_latency_ms == 150.0           # "Hello" complete when " there" arrives (2786)
-    assert row.trigger_wait_ms == 100.0                 # 2nd word "there," complete at " how" (2886)
-    assert row.tts_ttfb_ms == 230.0                     # scripted TTS delay -> audio at 3116
-    assert row.word_to_audio_latency_ms == 230.0        # "there," at 2886 -> 3116
-    assert row.voice_to_voice_latency_ms == 1320.0      # next 10 ms speaker frame: 3120 - 1800
+    assert row.llm_ttft_ms == ms(100.0)
+    assert row.first_word_latency_ms == ms(150.0)           # "Hello" complete when " there" arrives (2786)
+    assert row.trigger_wait_ms == ms(100.0)                 # 2nd word "there," complete at " how" (2886)
+    assert row.tts_ttfb_ms == ms(230.0)                     # scripted TTS delay -> audio at 3116
+    assert row.word_to_audio_latency_ms == ms(230.0)        # "there," at 2886 -> 3116
+    assert row.voice_to_voice_latency_ms == ms(1320.0)      # next 10 ms speaker frame: 3120 - 1800
     # 1320 - (536 endpointing + 300 STT + 250 LLM to trigger + 230 TTS) = 4 ms frame alignment
-    assert row.framework_overhead_ms == 4.0
+    assert row.framework_overhead_ms == ms(4.0)
     # request 0 "Hello there," = 12 chars x 10 ms = 120 ms -> plays 3120..3240;
     # request 1 "how are you?" (chunks 1 + 2 coalesced) starts at 3116, audio at 3346 -> plays at 3350
-    assert row.playback_stall_ms == 110.0
+    assert row.playback_stall_ms == ms(110.0)
     # request 1: last word "you?" emitted at stream end 3086 -> audio 3346 = 260
-    assert row.word_to_audio_mean_ms == 245.0
+    assert row.word_to_audio_mean_ms == ms(245.0)
     assert row.word_to_audio_p95_ms == pytest.approx(258.5)
     assert row.response_text == "Hello there, how are you?"
     assert row.transcript == "hello agent"
@@ -83,26 +88,27 @@ def test_streaming_turn_events(session):
     t = result.trace
     assert [c.text for c in t.of(ChunkTriggered, 0)] == ["Hello there,", " how are", " you?"]
     assert [(r.chunks, r.text) for r in t.of(TTSStarted, 0)] == [((0,), "Hello there,"), ((1, 2), "how are you?")]
-    assert [p.t_ms for p in t.of(PlaybackStarted, 0)] == [3120.0, 3350.0]
-    assert [(s.t_ms, s.duration_ms) for s in t.of(PlaybackStall, 0)] == [(3240.0, 110.0)]
-    assert t.of(SpeechEnded, 0)[0].decided_ms == 2336.0
+    assert [p.t_ms for p in t.of(PlaybackStarted, 0)] == [ms(3120.0), ms(3350.0)]
+    assert [(s.t_ms, s.duration_ms) for s in t.of(PlaybackStall, 0)] == [(ms(3240.0), ms(110.0))]
+    assert t.of(SpeechEnded, 0)[0].decided_ms == ms(2336.0)
     assert tts.requests[:2] == ["Hello there,", "how are you?"]
 
 
 def test_baseline_turn_metrics_exact(session):
     result, _, _ = session
     row = turns_table(result.trace).iloc[1]
-    # reply 0 ends at 3350 + 120 = 3470; +1000 gap -> 4470; next mic frame 140 -> 4480;
-    # true speech 4800..5800; last speech frame [5792, 5824) -> decided 6336
-    assert row.speech_end_ms == 5800.0
-    assert row.endpoint_delay_ms == 536.0
-    # LLM 6636..7086; whole reply triggered at the end of the stream (7086)
-    assert row.first_word_latency_ms == 150.0
-    assert row.trigger_wait_ms == 300.0                 # 7086 - 6786
-    assert row.tts_ttfb_ms == 230.0
-    assert row.word_to_audio_latency_ms == 230.0        # last word at 7086 -> audio 7316
-    assert row.voice_to_voice_latency_ms == 1520.0      # 7320 - 5800
-    assert row.framework_overhead_ms == 4.0             # 1520 - (536 + 300 + 450 + 230)
+    # reply 0 ends at 3350 + 120 = 3470; +1000 gap -> 4470; the mic has delivered frame 138
+    # (ends 4448), so the clip starts with frame 139 at 4448: true speech 4768..5768;
+    # last speech frame [5760, 5792) -> 16 silent frames -> decided 6304
+    assert row.speech_end_ms == 5768.0
+    assert row.endpoint_delay_ms == ms(536.0)
+    # STT until 6604; LLM tokens 6704..7004, end 7054; whole reply triggered at 7054
+    assert row.first_word_latency_ms == ms(150.0)
+    assert row.trigger_wait_ms == ms(300.0)             # 7054 - 6754
+    assert row.tts_ttfb_ms == ms(230.0)
+    assert row.word_to_audio_latency_ms == ms(230.0)    # last word at 7054 -> audio 7284
+    assert row.voice_to_voice_latency_ms == ms(1522.0)  # next speaker frame 7290 - 5768
+    assert row.framework_overhead_ms == ms(6.0)         # 1522 - (536 + 300 + 450 + 230)
     assert row.playback_stall_ms == 0.0
     assert row.tts_requests == 1
 
@@ -132,4 +138,23 @@ def test_summary_excludes_warmup_and_groups_by_variant(session):
     turns.loc[0, "warmup"] = True
     s = summarize(turns)
     assert list(s) == ["whole"]
-    assert s["whole"]["voice_to_voice_latency_ms"] == {"p50": 1520.0, "p90": 1520.0, "n": 1}
+    assert s["whole"]["voice_to_voice_latency_ms"] == {"p50": ms(1522.0), "p90": ms(1522.0), "n": 1}
+
+
+@pytest.mark.parametrize("growth, sizes", [(2.0, [1, 2, 4, 5]), (None, [1, 11]), (1.0, [1] * 12)])
+def test_coalesced_requests_grow_geometrically(growth, sizes):
+    # 12 one-word chunks arrive every 10 ms; the TTS takes 500 ms per request, so all
+    # of them queue behind the first request
+    words = [f" w{i}" for i in range(12)]
+    cfg = ExperimentConfig.model_validate({
+        "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 1},
+        "tts": {"coalesce": True, "coalesce_growth": growth},
+    })
+    tts = ScriptedTTS(base_ms=500, audio_ms_per_char=10)
+    stages = Stages(lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=500),
+                    ScriptedSTT("hi", delay_ms=100), ScriptedLLM(words, ttft_ms=10, token_ms=10), tts)
+    turns = [TurnSpec(_clip(), cfg.resolved_variants()[0], False, (320.0, 1320.0))]
+    result = run_virtual(VoiceAgent(cfg, stages).run(turns))
+    assert [len(t.split()) for t in tts.requests] == sizes
+    assert " ".join(tts.requests) == " ".join(w.strip() for w in words)
+    assert turns_table(result.trace).iloc[0].tts_requests == len(sizes)

@@ -96,6 +96,11 @@ class TTSConfig(_Strict):
     coalesce: bool = Field(
         True, description="join chunks that queued while TTS was busy into one request"
     )
+    coalesce_growth: float | None = Field(
+        2.0, gt=0.0,
+        description="a joined request holds at most this many times the previous request's "
+                    "words (so its synthesis fits in the audio already queued); null = no limit",
+    )
 
 
 class AudioConfig(_Strict):

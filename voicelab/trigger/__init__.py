@@ -26,13 +26,25 @@ TRIGGERS: dict[str, type[TriggerPolicy]] = {
 
 
 def make_trigger(name: str, **params) -> TriggerPolicy:
-    """Build a policy by name. Raises ``ValueError`` for an unknown name or bad parameters."""
+    """Build a trigger policy by name.
+
+    Args:
+        name: a key of :data:`TRIGGERS` ("words", "sentence", "debounce", "hybrid", "whole").
+        **params: the policy's constructor arguments (see the table above).
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the valid ones), or a bad parameter.
+        TypeError: a parameter the policy does not take.
+    """
     try:
         cls = TRIGGERS[name]
     except KeyError:
-        raise ValueError(f"unknown trigger policy {name!r}; choose one of {', '.join(TRIGGERS)}") from None
+        valid = ", ".join(TRIGGERS)
+        raise ValueError(f"unknown trigger policy {name!r}; choose one of {valid}") from None
     return cls(**params)
 
 
-__all__ = ["TRIGGERS", "make_trigger", "TextChunk", "TriggerPolicy", "Word", "WordTracker",
-           "WordCountTrigger", "SentenceTrigger", "DebounceTrigger", "HybridTrigger", "WholeResponseTrigger"]
+__all__ = [
+    "TRIGGERS", "make_trigger", "TextChunk", "TriggerPolicy", "Word", "WordTracker",
+    "WordCountTrigger", "SentenceTrigger", "DebounceTrigger", "HybridTrigger", "WholeResponseTrigger",
+]

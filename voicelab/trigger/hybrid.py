@@ -7,8 +7,18 @@ from voicelab.trigger.sentence import SentenceTrigger
 
 
 class HybridTrigger(SentenceTrigger):
-    """Hands over the first ``words`` words at once (fast first audio), then whole
-    sentences (natural prosody, fewer TTS requests).
+    """Fast first audio, then natural prosody.
+
+    1. The first ``words`` complete words go out at once, as in
+       :class:`~voicelab.trigger.word_count.WordCountTrigger` (or fewer, if a
+       sentence ends first: "Yes." goes out alone).
+    2. After that, chunks end at sentence boundaries, as in
+       :class:`~voicelab.trigger.sentence.SentenceTrigger` (``min_words=1``); the
+       first sentence's remainder is the second chunk.
+    3. :meth:`flush` hands over the rest.
+
+    Args:
+        words: size of the first chunk, in words.
 
     Raises:
         ValueError: ``words < 1``.

@@ -13,6 +13,9 @@ class WordCountTrigger(TriggerPolicy):
     also goes in ``words``-word chunks (the orchestrator may join chunks that queue
     up while TTS is busy, see ``tts.coalesce``).
 
+    Args:
+        words: chunk size, in complete words.
+
     Raises:
         ValueError: ``words < 1``.
     """
