@@ -1,0 +1,81 @@
+"""End to end with the real default models (Whisper tiny.en, SmolLM2-135M, Kokoro int8)
+on real recorded speech. Needs the model assets (``make setup``)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import soxr
+
+from voicelab.config import ExperimentConfig
+from voicelab.events import PlaybackStopped, Trace
+from voicelab.metrics import LATENCY_COLUMNS, wer
+from voicelab.runner import load_stages, run_experiment
+
+pytestmark = pytest.mark.integration
+
+CLIP = "librivox_sense_and_sensibility_0870"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    cfg = ExperimentConfig.model_validate({
+        "name": "integration", "clips": [CLIP], "warmup_turns": 0,
+        "variants": [{"name": "words-2", "trigger": {"policy": "words", "words": 2}},
+                     {"name": "baseline-whole", "trigger": {"policy": "whole"}}],
+    })
+    out = tmp_path_factory.mktemp("run")
+    stages = load_stages(cfg, log=lambda m: None)
+    result = run_experiment(cfg, out, stages=stages, log=lambda m: None)
+    return result, stages[0]
+
+
+def test_outputs_follow_the_cli_contract(run):
+    result, _ = run
+    out = result.out_dir
+    turns = pd.read_csv(out / "turns.csv")
+    assert {"clip", "turn", "transcript", "response_text", *LATENCY_COLUMNS} <= set(turns.columns)
+    assert list(turns.variant) == ["words-2", "baseline-whole"]
+    assert len(Trace.load_jsonl(out / "events.jsonl")) > 50
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["words-2"]["voice_to_voice_latency_ms"]["n"] == 1
+    assert summary["peak_rss_mib"] > 0 and summary["threads"]["llm_torch_threads"] == 1
+    assert "<img" in (out / "report.html").read_text()
+    assert not turns[LATENCY_COLUMNS].isna().any().any()
+
+
+def test_transcript_matches_the_reference(run):
+    result, _ = run
+    for _, row in result.turns.iterrows():
+        assert wer(row.reference_text, row.transcript) <= 0.15, row.transcript
+
+
+def _turn_audio(audio24k, result, turn):
+    row = result.turns.iloc[turn]
+    stop = next(e for e in result.session.trace.of(PlaybackStopped, turn))
+    a = audio24k[int(row.first_audio_played_ms * 24): stop.sample_index]
+    return soxr.resample(a, 24000, 16000).astype(np.float32)
+
+
+def test_agent_audio_says_the_response(run):
+    result, stages = run
+    audio, rate = sf.read(result.out_dir / "agent.wav", dtype="float32")
+    assert rate == 24000
+    assert np.sqrt(np.mean(audio**2)) > 1e-3
+    for turn in range(len(result.turns)):
+        heard = stages.stt.transcribe_sync(_turn_audio(audio, result, turn))
+        said = result.turns.iloc[turn].response_text
+        assert wer(said, heard) <= 0.35, (said, heard)
+
+
+def test_audio_onset_agrees_with_voice_to_voice(run):
+    result, _ = run
+    audio, rate = sf.read(result.out_dir / "agent.wav", dtype="float32")
+    frame_ms = result.summary["config"]["audio"]["speaker_frame_ms"]
+    for _, row in result.turns.iterrows():
+        after = int(row.speech_end_ms * rate / 1000)
+        onset = after + int(np.flatnonzero(np.abs(audio[after:]) > 1e-3)[0])
+        onset_ms = onset * 1000 / rate
+        assert abs((onset_ms - row.speech_end_ms) - row.voice_to_voice_latency_ms) <= frame_ms

@@ -1,0 +1,209 @@
+"""Endpointing: per-frame speech probabilities -> utterance start and end decisions."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicelab.vad.base import VAD
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech confirmed (``min_speech_ms`` of it heard).
+
+    Attributes:
+        audio_ms: padded start of speech: start of the frame where speech began,
+            minus ``speech_pad_ms``, clamped to 0 and to the previous utterance's end.
+        decided_ms: end of the frame on which speech was confirmed.
+
+    Both on the endpointer's audio timeline: ms of audio processed since
+    :meth:`Endpointer.reset` (samples / 16 kHz * 1000).
+    """
+
+    audio_ms: float
+    decided_ms: float
+
+
+@dataclass(frozen=True)
+class SpeechEnd:
+    """End of the user's turn decided.
+
+    Attributes:
+        audio_ms: padded end of speech: start of the first silent frame plus
+            ``speech_pad_ms``, clamped to ``decided_ms`` (audio not yet heard cannot
+            be included; only matters when ``speech_pad_ms > min_silence_ms``).
+        decided_ms: end of the frame on which ``min_silence_ms`` of silence was reached.
+
+    Both on the endpointer's audio timeline (see :class:`SpeechStart`).
+    """
+
+    audio_ms: float
+    decided_ms: float
+
+
+EndpointEvent = SpeechStart | SpeechEnd
+
+
+class Endpointer:
+    """Silero-style hysteresis endpointing on 512-sample (32 ms) frames at 16 kHz.
+
+    Responsibilities:
+
+    1. run the VAD on every frame and keep every probability (:attr:`probabilities`,
+       :attr:`last_probability`) for debugging;
+    2. onset: a frame with ``p >= threshold`` opens a candidate; frames with
+       ``p >= neg_threshold`` keep it open, a frame with ``p < neg_threshold`` drops it.
+       Once the candidate spans ``min_speech_ms`` (measured to the end of the current
+       frame), emit :class:`SpeechStart`. Shorter blips are never reported;
+    3. offset: in speech, the first frame with ``p < neg_threshold`` starts a silence
+       timer; frames between the two thresholds neither start nor stop it; a frame with
+       ``p >= threshold`` cancels it. Once the silence spans ``min_silence_ms`` (to the
+       end of the current frame), emit :class:`SpeechEnd`;
+    4. keep a rolling audio buffer so :meth:`utterance_audio` returns the padded
+       utterance that just ended.
+
+    The hysteresis rule and the defaults ``threshold=0.5``, ``min_speech_ms=250``,
+    ``speech_pad_ms=100`` follow silero-vad's ``get_speech_timestamps`` /
+    ``get_speech_timestamps_from_probs`` (silero_vad/utils_vad.py, 6.2.3), including
+    ``neg_threshold = max(threshold - 0.15, 0.01)``. Differences, because this one
+    streams: ``min_speech_ms`` is required *before* speech is reported (silero checks
+    the whole segment's length afterwards), and ``min_silence_ms`` defaults to 500 ms
+    (an end-of-turn silence, silero's offline default is 100 ms).
+
+    With 32 ms frames durations are quantised: the defaults confirm speech after
+    8 frames (256 ms) and end a turn after 16 silent frames (512 ms).
+
+    Args:
+        vad: the detector; owned by the endpointer (reset with it).
+        threshold: probability at or above which a frame is speech (0..1).
+        min_speech_ms: speech needed before :class:`SpeechStart` (ms, >= 0).
+        min_silence_ms: silence needed before :class:`SpeechEnd` (ms, >= 0).
+        speech_pad_ms: padding added before the start and after the end (ms, >= 0).
+        neg_threshold: probability below which a frame is silence; default
+            ``max(threshold - 0.15, 0.01)``.
+
+    Raises:
+        ValueError: thresholds outside [0, 1], ``neg_threshold > threshold``, or
+            negative durations.
+    """
+
+    def __init__(self, vad: VAD, threshold: float = 0.5, min_speech_ms: float = 250.0,
+                 min_silence_ms: float = 500.0, speech_pad_ms: float = 100.0,
+                 neg_threshold: float | None = None) -> None:
+        if neg_threshold is None:
+            neg_threshold = max(threshold - 0.15, 0.01)
+        if not (0.0 <= threshold <= 1.0 and 0.0 <= neg_threshold <= 1.0):
+            raise ValueError(f"thresholds must be in [0, 1], got threshold={threshold}, "
+                             f"neg_threshold={neg_threshold}")
+        if neg_threshold > threshold:
+            raise ValueError(f"neg_threshold ({neg_threshold}) must be <= threshold ({threshold})")
+        if min(min_speech_ms, min_silence_ms, speech_pad_ms) < 0:
+            raise ValueError("min_speech_ms, min_silence_ms and speech_pad_ms must be >= 0, got "
+                             f"{min_speech_ms}, {min_silence_ms}, {speech_pad_ms}")
+        self.vad = vad
+        self.sample_rate = vad.sample_rate
+        self.threshold = float(threshold)
+        self.neg_threshold = float(neg_threshold)
+        self.min_speech_ms = float(min_speech_ms)
+        self.min_silence_ms = float(min_silence_ms)
+        self.speech_pad_ms = float(speech_pad_ms)
+        self._min_speech = self._samples(min_speech_ms)
+        self._min_silence = self._samples(min_silence_ms)
+        self._pad = self._samples(speech_pad_ms)
+        self.reset()
+
+    # --- state ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new stream at audio time 0 (also resets the VAD)."""
+        self.vad.reset()
+        self._pos = 0                       # samples processed
+        self._floor = 0                     # end (sample) of the previous utterance
+        self._candidate: int | None = None  # sample where unconfirmed speech began
+        self._start: int | None = None      # sample where confirmed speech began (unpadded)
+        self._silence: int | None = None    # sample where the current silence began
+        self._frames: deque[tuple[int, np.ndarray]] = deque()  # (first sample, frame)
+        self._utterance = np.zeros(0, dtype=np.float32)
+        # every frame's speech probability since reset, in order (debugging; 31 floats/s)
+        self.probabilities: list[float] = []
+        self.last_probability = 0.0
+
+    @property
+    def in_speech(self) -> bool:
+        """True between a :class:`SpeechStart` and its :class:`SpeechEnd`."""
+        return self._start is not None
+
+    @property
+    def audio_ms(self) -> float:
+        """Audio processed since :meth:`reset`, in ms."""
+        return self._ms(self._pos)
+
+    def _ms(self, samples: int) -> float:
+        return samples * 1000.0 / self.sample_rate
+
+    def _samples(self, ms: float) -> int:
+        return round(ms * self.sample_rate / 1000.0)
+
+    # --- streaming -----------------------------------------------------------------------
+    def process(self, frame: np.ndarray) -> list[EndpointEvent]:
+        """Feed the next frame; return the decisions it caused (usually none).
+
+        Args:
+            frame: float32, shape ``(512,)``, 16 kHz mono, in [-1, 1].
+
+        Returns:
+            ``[]``, ``[SpeechStart]`` or ``[SpeechEnd]``.
+
+        Raises:
+            ValueError: a malformed frame (raised by the VAD; nothing is consumed).
+        """
+        p = self.vad.speech_probability(frame)
+        self.last_probability = p
+        self.probabilities.append(p)
+        s = self._pos
+        e = self._pos = s + len(frame)
+        self._frames.append((s, frame.copy()))
+        events: list[EndpointEvent] = []
+        if self._start is None:
+            if self._candidate is None:
+                if p >= self.threshold:
+                    self._candidate = s
+            elif p < self.neg_threshold:
+                self._candidate = None
+            if self._candidate is not None and e - self._candidate >= self._min_speech:
+                self._start, self._candidate = self._candidate, None
+                start = max(self._start - self._pad, self._floor, 0)
+                events.append(SpeechStart(self._ms(start), self._ms(e)))
+        else:
+            if p >= self.threshold:
+                self._silence = None
+            elif p < self.neg_threshold and self._silence is None:
+                self._silence = s
+            if self._silence is not None and e - self._silence >= self._min_silence:
+                lo = max(self._start - self._pad, self._floor, 0)
+                hi = min(self._silence + self._pad, e)
+                self._utterance = self._slice(lo, hi)
+                events.append(SpeechEnd(self._ms(hi), self._ms(e)))
+                self._floor = hi
+                self._start = self._silence = None
+        if self._start is None:
+            self._trim()
+        return events
+
+    def _trim(self) -> None:
+        """Outside speech, keep only the audio a future SpeechStart's padding can reach."""
+        keep_from = (self._candidate if self._candidate is not None else self._pos) - self._pad
+        while self._frames and self._frames[0][0] + len(self._frames[0][1]) <= keep_from:
+            self._frames.popleft()
+
+    def _slice(self, lo: int, hi: int) -> np.ndarray:
+        parts = [f[max(lo - s, 0):max(hi - s, 0)] for s, f in self._frames if s + len(f) > lo and s < hi]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def utterance_audio(self) -> np.ndarray:
+        """The utterance that ended last: float32, 16 kHz mono, from the padded start
+        (:attr:`SpeechStart.audio_ms`) to the padded end (:attr:`SpeechEnd.audio_ms`).
+        Empty before the first :class:`SpeechEnd`."""
+        return self._utterance
