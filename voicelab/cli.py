@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-
+from voicelab.assets import AssetError
 from voicelab.audio.load import AudioError
 from voicelab.config import ConfigError, load_config
 

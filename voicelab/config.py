@@ -57,6 +57,11 @@ class LLMConfig(_Strict):
     seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
     history: bool = Field(True, description="keep the conversation history across turns")
+    nice: int = Field(
+        0, ge=0, le=19,
+        description="CPU niceness of the generation thread (Linux); > 0 lets TTS, which is on "
+                    "the critical path to first audio, win the cores while both run",
+    )
 
 
 class TriggerConfig(_Strict):

@@ -20,8 +20,9 @@ class Token:
 class TokenStream(ABC):
     """An async iterator of :class:`Token` for one reply, cancellable mid-stream.
 
-    ``started_ms`` / ``finished_ms`` are the session times at which generation
-    started and ended (stamped where the model runs). After the iterator ends,
+    ``started_ms`` / ``finished_ms`` are the session times at which the request
+    reached the model (before prompt tokenization) and generation ended, stamped
+    where the model runs. After the iterator ends,
     ``cancelled`` tells whether :meth:`cancel` cut it short.
     """
 

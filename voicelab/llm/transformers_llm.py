@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import torch
@@ -79,11 +80,13 @@ class _ThreadTokenStream(TokenStream):
 
     def _run(self, llm: "TransformersLLM", messages, seed: int, clock: SessionClock) -> None:
         try:
+            self._loop.call_soon_threadsafe(self._set_started, clock.now_ms())
+            if llm.config.nice:
+                # Linux: PRIO_PROCESS with a thread id sets that thread's niceness
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), llm.config.nice)
             inputs = llm.encode(messages)
             streamer = _LoopStreamer(llm.tokenizer, self._loop, self._queue, clock)
             torch.manual_seed(seed)
-            started = clock.now_ms()
-            self._loop.call_soon_threadsafe(self._set_started, started)
             llm.generate(inputs, streamer, StoppingCriteriaList([_CancelCriteria(self._cancel)]))
         except BaseException as err:  # surfaced to the consumer
             self._error = err
