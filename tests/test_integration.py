@@ -72,10 +72,12 @@ def test_agent_audio_says_the_response(run):
 
 def test_audio_onset_agrees_with_voice_to_voice(run):
     result, _ = run
-    audio, rate = sf.read(result.out_dir / "agent.wav", dtype="float32")
+    # onset = first non-zero 16-bit sample after the user's speech ended (the speaker
+    # writes exact zeros wherever it played nothing)
+    audio, rate = sf.read(result.out_dir / "agent.wav", dtype="int16")
     frame_ms = result.summary["config"]["audio"]["speaker_frame_ms"]
     for _, row in result.turns.iterrows():
         after = int(row.speech_end_ms * rate / 1000)
-        onset = after + int(np.flatnonzero(np.abs(audio[after:]) > 1e-3)[0])
+        onset = after + int(np.flatnonzero(audio[after:])[0])
         onset_ms = onset * 1000 / rate
         assert abs((onset_ms - row.speech_end_ms) - row.voice_to_voice_latency_ms) <= frame_ms

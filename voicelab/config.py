@@ -58,7 +58,7 @@ class LLMConfig(_Strict):
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
     history: bool = Field(True, description="keep the conversation history across turns")
     nice: int = Field(
-        0, ge=0, le=19,
+        10, ge=0, le=19,
         description="CPU niceness of the generation thread (Linux); > 0 lets TTS, which is on "
                     "the critical path to first audio, win the cores while both run",
     )
@@ -97,7 +97,7 @@ class TTSConfig(_Strict):
     voice: str = "af_heart"
     speed: float = Field(1.0, gt=0.25, le=4.0)
     lang: str = "en-us"
-    threads: int = Field(1, ge=1, description="onnxruntime intra-op threads")
+    threads: int = Field(2, ge=1, description="onnxruntime intra-op threads")
     coalesce: bool = Field(
         True, description="join chunks that queued while TTS was busy into one request"
     )
