@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,7 @@ import typer
 from voicelab.assets import AssetError
 from voicelab.audio.load import AudioError
 from voicelab.config import ConfigError, load_config
+from voicelab.config import parse_config as load_config_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure streaming voice agents: VAD -> STT -> LLM -> trigger -> TTS.")
@@ -51,6 +53,51 @@ def run(
     for variant, r in (s.get("streaming_vs_baseline") or {}).items():
         typer.echo(f"  {variant} starts speaking {r['speedup']:.1f}x sooner than {r['baseline']}")
     typer.echo(f"report: {out_dir / 'report.html'}")
+
+
+@app.command()
+def sweep(
+    config: Path = typer.Argument(..., help="experiment YAML with a `sweep:` section"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),
+) -> None:
+    """Run a grid of config points on every clip, N repetitions each; resumable; then report."""
+    from voicelab.sweep import run_sweep
+    from voicelab.sweep_report import write_sweep_report
+
+    try:
+        cfg = load_config(config)
+        out_dir = out or Path("results") / cfg.name
+        table = run_sweep(cfg, out_dir, log=lambda m: typer.echo(m, err=True))
+    except (ConfigError, AudioError, AssetError) as err:
+        _fail(err)
+    html, md = write_sweep_report(out_dir)
+    typer.echo(f"{len(table)} turn rows in {out_dir / 'results.parquet'}; report: {html} and {md}")
+
+
+@app.command()
+def report(directory: Path = typer.Argument(..., help="a sweep directory or a `voicelab run` output")) -> None:
+    """Rebuild the report of a finished sweep (report.html + report.md) or run (report.html)."""
+    if (directory / "sweep.json").is_file():
+        from voicelab.sweep import expand_grid, build_results
+        from voicelab.sweep_report import write_sweep_report
+
+        meta = json.loads((directory / "sweep.json").read_text())
+        cfg = load_config_dict(meta["base_config"])
+        build_results(directory, expand_grid(cfg), cfg.sweep.repetitions)
+        html, md = write_sweep_report(directory)
+        typer.echo(f"report: {html} and {md}")
+    elif (directory / "events.jsonl").is_file():
+        import pandas as pd
+
+        from voicelab.events import Trace
+        from voicelab.report import write_report
+
+        summary = json.loads((directory / "summary.json").read_text())
+        turns = pd.read_csv(directory / "turns.csv")
+        path = write_report(directory / "report.html", Trace.load_jsonl(directory / "events.jsonl"), turns, summary)
+        typer.echo(f"report: {path}")
+    else:
+        _fail(FileNotFoundError(f"{directory} holds neither a sweep (sweep.json) nor a run (events.jsonl)"))
 
 
 if __name__ == "__main__":

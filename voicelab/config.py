@@ -8,7 +8,7 @@ raised by :func:`load_config` names the dotted path of each offending field, e.g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -127,6 +127,26 @@ class Variant(_Strict):
     trigger: TriggerConfig
 
 
+class SweepConfig(_Strict):
+    """A grid of overrides on the experiment config (``voicelab sweep``).
+
+    ``grid`` maps a dotted field path (``trigger.words``, ``vad.kind``, or a whole
+    section such as ``trigger``) to the values it takes; every combination is a
+    config point, run on every clip ``repetitions`` times.
+    """
+
+    grid: dict[str, list[Any]] = Field(..., min_length=1)
+    repetitions: int = Field(3, ge=1)
+    keep_audio: bool = Field(False, description="keep each run's agent.wav (about 4 MB per minute)")
+
+    @model_validator(mode="after")
+    def _non_empty_values(self) -> "SweepConfig":
+        for path, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid.{path}: needs at least one value")
+        return self
+
+
 class ExperimentConfig(_Strict):
     """A whole experiment (what ``voicelab run CONFIG.yaml`` reads)."""
 
@@ -147,6 +167,7 @@ class ExperimentConfig(_Strict):
     )
     tts: TTSConfig = Field(default_factory=TTSConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
+    sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
 
     @model_validator(mode="after")
     def _unique_variant_names(self) -> "ExperimentConfig":

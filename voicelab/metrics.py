@@ -34,6 +34,9 @@ LATENCY_COLUMNS = [
 ]
 """The per-turn latency columns, in pipeline order (all milliseconds)."""
 
+QUALITY_COLUMNS = ["stt_wer", "tts_roundtrip_wer", "tts_requests", "mean_chunk_words"]
+"""Quality and chunking columns reported beside latency (WER ratios, counts, words)."""
+
 EXTRA_COLUMNS = ["word_to_audio_mean_ms", "word_to_audio_p95_ms", "stt_call_ms", "tts_call_ms"]
 
 
@@ -141,6 +144,7 @@ def turn_metrics(te: _TurnEvents) -> dict:
         "tts_requests": len(tts_start),
         "chunks": len(chunks),
         "response_words": len(words),
+        "mean_chunk_words": len(words) / len(tts_start) if tts_start else NAN,
         "llm_tokens": len(tokens),
         "speech_end_ms": true_end,
         "first_audio_played_ms": first_play.t_ms if first_play else NAN,
@@ -163,7 +167,7 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
     live = turns[~turns["warmup"]]
     for variant, g in live.groupby("variant", sort=False):
         out[variant] = {}
-        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + ["stt_wer"]:
+        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + [c for c in QUALITY_COLUMNS if c in g]:
             vals = g[col].dropna().to_numpy(dtype=float)
             stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}
             stats["n"] = int(len(vals))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -34,6 +35,7 @@ from voicelab.audio.load import write_wav
 from voicelab.config import ExperimentConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
 from voicelab.metrics import summarize, turns_table
+from voicelab.quality import roundtrip_wer
 from voicelab.vad import make_vad
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.reference import reference_speech_bounds
@@ -101,6 +103,12 @@ def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
     return turns
 
 
+def config_hash(config: ExperimentConfig) -> str:
+    """First 12 hex digits of the sha256 of the config's canonical JSON."""
+    canon = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far, in MiB (``getrusage`` ru_maxrss, KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -142,10 +150,13 @@ class RunOutput:
 
 def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | None = None,
                    stages: tuple[Stages, list[ModelLoaded]] | None = None,
-                   log: Callable[[str], None] = print) -> RunOutput:
+                   log: Callable[[str], None] = print, report: bool = True,
+                   keep_audio: bool = True) -> RunOutput:
     """Run ``config`` on ``inputs`` (default: the config's clips) and write ``out_dir``.
 
-    ``stages`` lets callers (notebooks, sweeps) reuse loaded models.
+    ``stages`` lets callers (notebooks, sweeps) reuse loaded models. After the session,
+    the played replies are transcribed by the STT stage (``tts_roundtrip_wer``, off the
+    session clock). ``report=False`` skips report.html, ``keep_audio=False`` the WAVs.
 
     Raises:
         voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
@@ -164,11 +175,14 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     session.trace = trace = Trace([*loaded, *session.trace])
 
     turns = turns_table(trace)
+    log("transcribing the played replies (round-trip WER) ...")
+    turns["tts_roundtrip_wer"] = roundtrip_wer(session, turns, stages_.stt)
     metrics = summarize(turns)
     summary = {
         "name": config.name,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"),
+        "config_hash": config_hash(config),
         "versions": _versions(),
         "models": {e.stage: {"path": e.model, "load_ms": e.load_ms, "warmup_ms": e.warmup_ms}
                    for e in loaded},
@@ -187,16 +201,14 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     ratio = streaming_vs_baseline(metrics)
     if ratio:
         summary["streaming_vs_baseline"] = ratio
-    _write_outputs(out_dir, session, turns, summary)
-    return RunOutput(out_dir, turns, summary, session)
-
-
-def _write_outputs(out_dir: Path, session: SessionResult, turns: pd.DataFrame, summary: dict) -> None:
-    from voicelab.report import write_report
-
     turns.to_csv(out_dir / "turns.csv", index=False)
     session.trace.save_jsonl(out_dir / "events.jsonl")
-    write_wav(out_dir / "agent.wav", session.agent_audio, session.agent_rate)
-    write_wav(out_dir / "input.wav", session.input_audio, 16_000)
+    if keep_audio:
+        write_wav(out_dir / "agent.wav", session.agent_audio, session.agent_rate)
+        write_wav(out_dir / "input.wav", session.input_audio, 16_000)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    write_report(out_dir / "report.html", session.trace, turns, summary)
+    if report:
+        from voicelab.report import write_report
+
+        write_report(out_dir / "report.html", session.trace, turns, summary)
+    return RunOutput(out_dir, turns, summary, session)
