@@ -1,0 +1,117 @@
+"""Exact maths of voicelab.stats on small known inputs."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voicelab.stats import bootstrap_percentile_ci, empirical_cdf, percentile_table
+
+
+def test_estimate_is_numpy_linear_percentile():
+    x = [1.0, 2.0, 3.0, 4.0]
+    assert bootstrap_percentile_ci(x, 50)[0] == 2.5
+    assert bootstrap_percentile_ci(x, 90)[0] == pytest.approx(3.7)   # 3 + 0.7 * (4 - 3)
+    assert bootstrap_percentile_ci(x, 99)[0] == pytest.approx(3.97)
+    assert bootstrap_percentile_ci(x, 0)[0] == 1.0 and bootstrap_percentile_ci(x, 100)[0] == 4.0
+    y = [10.0, 0.0, 5.0]                                               # order does not matter
+    assert bootstrap_percentile_ci(y, 25)[0] == 2.5
+
+
+def test_two_values_median_interval_is_exact():
+    # resample medians of [0, 1]: 0 (p 1/4), 0.5 (p 1/2), 1 (p 1/4) -> the 95% interval is [0, 1]
+    assert bootstrap_percentile_ci([0.0, 1.0], 50) == (0.5, 0.0, 1.0)
+    # identical values: every resample gives the same percentile
+    assert bootstrap_percentile_ci([5.0, 5.0, 5.0], 90) == (5.0, 5.0, 5.0)
+
+
+def test_interval_contains_estimate_and_narrows_with_more_data():
+    rng = np.random.default_rng(1)
+    small, large = rng.lognormal(7, 0.3, 30), rng.lognormal(7, 0.3, 3000)
+    widths = []
+    for x in (small, large):
+        for q in (50, 90):
+            est, lo, hi = bootstrap_percentile_ci(x, q)
+            assert lo <= est <= hi and lo < hi
+            assert x.min() <= lo and hi <= x.max()
+        est, lo, hi = bootstrap_percentile_ci(x, 50)
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 4            # ~1/sqrt(n): 10x the ratio of sqrt(100)
+
+
+def test_wider_coverage_gives_wider_interval():
+    x = np.arange(100.0)
+    _, lo95, hi95 = bootstrap_percentile_ci(x, 50, ci=0.95)
+    _, lo50, hi50 = bootstrap_percentile_ci(x, 50, ci=0.5)
+    assert lo95 <= lo50 < hi50 <= hi95
+
+
+def test_deterministic_with_the_seed():
+    x = np.random.default_rng(2).normal(1000, 100, 50)
+    assert bootstrap_percentile_ci(x, 90, seed=7) == bootstrap_percentile_ci(x, 90, seed=7)
+    # resample percentiles take few distinct values, so look at several seeds
+    assert len({bootstrap_percentile_ci(x, 90, seed=s) for s in range(6)}) > 1
+    # the interval does not depend on the container type
+    assert bootstrap_percentile_ci(list(x), 90) == bootstrap_percentile_ci(pd.Series(x), 90)
+
+
+def test_nan_empty_and_single_value():
+    assert bootstrap_percentile_ci([1.0, math.nan, 3.0], 50) == bootstrap_percentile_ci([1.0, 3.0], 50)
+    for empty in ([], [math.nan, math.nan], np.array([])):
+        assert all(math.isnan(v) for v in bootstrap_percentile_ci(empty, 50))
+    assert bootstrap_percentile_ci([42.0], 99) == (42.0, 42.0, 42.0)
+    assert bootstrap_percentile_ci([math.nan, 42.0], 50) == (42.0, 42.0, 42.0)
+
+
+@pytest.mark.parametrize("kw", [dict(q=101), dict(q=-1), dict(q=50, ci=1.0), dict(q=50, ci=0.0),
+                                dict(q=50, n_boot=0)])
+def test_bad_arguments_raise(kw):
+    with pytest.raises(ValueError):
+        bootstrap_percentile_ci([1.0, 2.0], **kw)
+
+
+def _results() -> pd.DataFrame:
+    rows = []
+    for point, base in (("b-point", 100.0), ("a-point", 200.0)):           # not alphabetical
+        rows.append({"point": point, "warmup": True, "lat_ms": 1e9, "wer": 99.0})
+        for i in range(5):
+            rows.append({"point": point, "warmup": False, "lat_ms": base + 10 * i,
+                         "wer": math.nan if i == 4 else 0.1 * i})
+    rows.append({"point": "only-warm", "warmup": True, "lat_ms": 5.0, "wer": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_percentile_table_excludes_warmup_and_keeps_order():
+    t = percentile_table(_results(), ["lat_ms", "wer"])
+    assert list(t.columns) == ["point", "metric", "n", "p50", "p50_lo", "p50_hi", "p90", "p90_lo",
+                               "p90_hi", "p99", "p99_lo", "p99_hi"]
+    assert list(zip(t["point"], t["metric"])) == [
+        ("b-point", "lat_ms"), ("b-point", "wer"), ("a-point", "lat_ms"), ("a-point", "wer"),
+        ("only-warm", "lat_ms"), ("only-warm", "wer")]
+    b = t.iloc[0]
+    assert b["n"] == 5 and b["p50"] == 120.0 and b["p90"] == pytest.approx(136.0)
+    assert b["p99"] == pytest.approx(139.6) and b["p99_hi"] <= 140.0     # the 1e9 warm-up is out
+    assert t.iloc[1]["n"] == 4 and t.iloc[1]["p50"] == pytest.approx(0.15)
+    assert t.iloc[2]["p50"] == 220.0
+    warm = t.iloc[4]
+    assert warm["n"] == 0 and math.isnan(warm["p50"]) and math.isnan(warm["p99_hi"])
+    # each cell is bootstrap_percentile_ci of that group's values with the same seed
+    assert tuple(b[["p90", "p90_lo", "p90_hi"]]) == bootstrap_percentile_ci([100, 110, 120, 130, 140], 90)
+
+
+def test_percentile_table_options_and_errors():
+    t = percentile_table(_results(), ["lat_ms"], qs=(25, 97.5))
+    assert "p25_lo" in t and "p97.5_hi" in t and t.iloc[0]["p25"] == 110.0
+    no_flag = _results().drop(columns="warmup")
+    assert percentile_table(no_flag, ["lat_ms"]).iloc[0]["n"] == 6            # no flag: every row
+    with pytest.raises(KeyError, match="nope"):
+        percentile_table(_results(), ["nope"])
+
+
+def test_empirical_cdf():
+    x, F = empirical_cdf([3.0, math.nan, 1.0, 2.0, 2.0])
+    assert x.tolist() == [1.0, 2.0, 2.0, 3.0]
+    assert F.tolist() == [0.25, 0.5, 0.75, 1.0]
+    x, F = empirical_cdf([])
+    assert len(x) == 0 and len(F) == 0
