@@ -1,4 +1,4 @@
-"""The orchestrator: one half-duplex voice-agent session on one session clock.
+"""The orchestrator: one full-duplex voice-agent session on one session clock.
 
 It owns concurrency and nothing else: stages do the work, the trace records it,
 :mod:`voicelab.metrics` measures it afterwards.
@@ -19,9 +19,11 @@ from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
+from voicelab.bargein import BargeInDetector
 from voicelab.events import (
-    ChunkTriggered, LLMFinished, LLMStarted, LLMToken, SpeechEnded, SpeechStarted, StateChanged,
-    STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+    BargeInDetected, ChunkTriggered, LLMFinished, LLMStarted, LLMToken, PlaybackStarted,
+    PlaybackStopped, ResponseCancelled, SpeechEnded, SpeechStarted, StateChanged, STTStarted,
+    Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
 )
 from voicelab.llm.base import LLM
 from voicelab.stt.base import STT
@@ -29,6 +31,7 @@ from voicelab.trigger import make_trigger
 from voicelab.trigger.base import TextChunk
 from voicelab.trigger.words import WordTracker
 from voicelab.tts.base import TTS
+from voicelab.vad import make_vad
 from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechStart
 
 NO_ENDPOINT_GRACE_MS = 3000.0
@@ -40,6 +43,9 @@ endpointer before it gives up on the turn (logged as a turn with no transcript).
 class TurnSpec:
     """One user turn: a clip, the trigger variant answering it, and whether it is warm-up.
 
+    ``start``/``offset_ms``: when the clip starts (see :class:`voicelab.config.ScenarioTurn`);
+    ``offset_ms`` None = ``audio.turn_gap_ms``.
+
     ``speech_bounds_ms``: true (start, end) of speech within the clip, from the
     offline reference VAD (:func:`voicelab.vad.reference.reference_speech_bounds`).
     """
@@ -48,6 +54,8 @@ class TurnSpec:
     variant: Variant
     warmup: bool
     speech_bounds_ms: tuple[float, float]
+    start: str = "after_reply"
+    offset_ms: float | None = None
 
 
 @dataclass
@@ -75,18 +83,43 @@ class SessionResult:
     turns: list[TurnSpec] = field(default_factory=list)
 
 
+@dataclass
+class _TurnState:
+    """Bookkeeping of one user turn (futures resolve to session times in ms)."""
+
+    spec: TurnSpec
+    started: asyncio.Future   # first sample of the reply played
+    done: asyncio.Future      # the turn is over: reply played, cut off, or no reply
+    handled: bool = False
+
+
+@dataclass
+class _Response:
+    """The reply being generated and played, with what a barge-in must cancel."""
+
+    turn: int
+    stream: object
+    tts_task: asyncio.Task
+    interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class VoiceAgent:
     """Runs user turns through VAD/endpointing -> STT -> LLM -> trigger -> TTS -> speaker.
 
     Responsibilities:
 
-    1. pace the virtual microphone and feed every frame to the endpointer;
-    2. per turn: on the endpoint, transcribe, stream the LLM reply through the trigger
-       policy into a TTS worker (synthesis of chunk k overlaps generation of k+1),
-       and play the audio on the virtual speaker;
-    3. keep one conversation history per variant, seeded so that variants answering
+    1. pace the virtual microphone (full duplex: it keeps streaming while the agent
+       speaks, optionally with the agent's echo and noise mixed in) and feed every
+       frame to the endpointer and, while the agent speaks, the barge-in detector;
+    2. play the scripted user turns: a turn starts a gap after the previous reply, or
+       (a barge-in) some time after the previous reply started playing;
+    3. per utterance: transcribe, stream the LLM reply through the trigger policy into
+       a TTS worker (synthesis of chunk k overlaps generation of k+1), play the audio;
+    4. on a barge-in: stop playback at the next output frame, drop queued audio, cancel
+       pending TTS and stop generation, and keep in the history only what was played;
+    5. keep one conversation history per variant, seeded so that variants answering
        the same clips produce the same replies;
-    4. append every step to the trace, stamped on the session clock.
+    6. append every step to the trace, stamped on the session clock.
     """
 
     def __init__(self, config: ExperimentConfig, stages: Stages) -> None:
@@ -94,95 +127,179 @@ class VoiceAgent:
         self.stages = stages
 
     async def run(self, turns: list[TurnSpec]) -> SessionResult:
-        """Play ``turns`` in order (each after the previous reply plus ``turn_gap_ms``)."""
+        """Play ``turns`` in order; return the trace and the audio timelines."""
         cfg = self.config
+        loop = asyncio.get_running_loop()
         self.clock = clock = SessionClock()
         self.trace = trace = Trace()
-        self.mic = VirtualMicrophone(clock)
         self.speaker = VirtualSpeaker(clock, trace, cfg.audio.speaker_rate, cfg.audio.speaker_frame_ms)
+        self.mic = VirtualMicrophone(
+            clock, echo=self.speaker.excerpt,
+            echo_gain=0.0 if cfg.echo.gain_db is None else 10 ** (cfg.echo.gain_db / 20),
+            echo_delay_ms=cfg.echo.delay_ms, noise_rms=_noise_rms(cfg, turns), seed=cfg.echo.seed)
+        self.speaker.on_play = self._on_play
         self.endpointer = self.stages.make_endpointer()
-        self._endpoint: asyncio.Future | None = None
-        self._turn = -1
-        histories: dict[str, list[dict[str, str]]] = {}
-        seeds: dict[str, int] = {}
+        self.barge_in = BargeInDetector(cfg.barge_in, self.mic.frame_ms)
+        self._barge_vad = make_vad(cfg.barge_in.vad_kind) if cfg.barge_in.vad_kind else None
+        self._states = [_TurnState(t, loop.create_future(), loop.create_future()) for t in turns]
+        self._user_turn = -1
+        self._responding: _Response | None = None
+        self._utterances: asyncio.Queue = asyncio.Queue()
+        self._histories: dict[str, list[dict[str, str]]] = {}
+        self._seeds: dict[str, int] = {}
+        self._watchdogs: list[asyncio.Task] = []
 
         clock.start()
-        mic_task = asyncio.create_task(self._consume_mic(), name="mic")
-        speaker_task = asyncio.create_task(self.speaker.run(), name="speaker")
+        tasks = [asyncio.create_task(self._consume_mic(), name="mic"),
+                 asyncio.create_task(self.speaker.run(), name="speaker"),
+                 asyncio.create_task(self._agent_loop(), name="agent")]
         try:
-            next_start_ms = cfg.audio.lead_in_ms
-            for n, spec in enumerate(turns):
-                await clock.sleep_until(next_start_ms)
-                history = histories.setdefault(spec.variant.name, [])
-                seed = cfg.llm.seed + seeds.get(spec.variant.name, 0)
-                if not spec.warmup:
-                    seeds[spec.variant.name] = seeds.get(spec.variant.name, 0) + 1
-                reply_end_ms = await self._run_turn(n, spec, history, seed)
-                next_start_ms = max(reply_end_ms, clock.now_ms()) + cfg.audio.turn_gap_ms
-            await clock.sleep_until(next_start_ms)
+            await self._play_user_turns()
         finally:
             self.mic.close()
             self.speaker.close()
-            await asyncio.gather(mic_task, speaker_task, return_exceptions=True)
+            for t in [tasks[2], *self._watchdogs]:
+                t.cancel()
+            await asyncio.gather(*tasks, *self._watchdogs, return_exceptions=True)
         inp = self.mic.timeline()
         n_out = int(round(len(inp) * self.speaker.rate / 16_000))
         return SessionResult(trace, inp, self.speaker.timeline(n_out), self.speaker.rate, list(turns))
 
-    # --- input side -------------------------------------------------------------------------
+    # --- the user side: the scripted scenario ---------------------------------------------------
+    async def _play_user_turns(self) -> None:
+        cfg, clock = self.config, self.clock
+        next_start = cfg.audio.lead_in_ms
+        for n, st in enumerate(self._states):
+            spec = st.spec
+            if n:
+                prev = self._states[n - 1]
+                gap = cfg.audio.turn_gap_ms if spec.offset_ms is None else spec.offset_ms
+                if spec.start == "after_agent_starts":
+                    await asyncio.wait({prev.started, prev.done}, return_when=asyncio.FIRST_COMPLETED)
+                    base = prev.started.result() if prev.started.done() else prev.done.result()
+                else:
+                    base = await prev.done
+                next_start = max(base, clock.now_ms()) + gap
+            await clock.sleep_until(next_start)
+            while self.mic.busy:
+                await asyncio.sleep(self.mic.frame_ms / 1000.0)
+            start_ms = self.mic.play(spec.clip.audio)
+            self._user_turn = n
+            duration_ms = len(spec.clip.audio) / 16.0
+            s0, s1 = spec.speech_bounds_ms
+            self.trace.append(TurnPlanned(start_ms, n, spec.clip.name, spec.variant.name, spec.warmup,
+                                          duration_ms, start_ms + s0, start_ms + s1,
+                                          spec.clip.reference_text, spec.start == "after_agent_starts"))
+            if self._responding is None:
+                self._state(n, "idle", "listening")
+            deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
+            self._watchdogs.append(asyncio.create_task(self._no_endpoint_watchdog(n, deadline)))
+        last = self._states[-1].done if self._states else None
+        if last is not None:
+            end = await last
+            await clock.sleep_until(max(end, clock.now_ms()) + cfg.audio.turn_gap_ms)
+
+    async def _no_endpoint_watchdog(self, turn: int, deadline_ms: float) -> None:
+        """End a turn whose speech the endpointer never closed (logged as no transcript)."""
+        await self.clock.sleep_until(deadline_ms)
+        st = self._states[turn]
+        if not st.handled:
+            st.handled = True
+            self._finish(turn)
+
+    def _on_play(self, turn: int, request: int, t_ms: float) -> None:
+        started = self._states[turn].started
+        if not started.done():
+            started.set_result(t_ms)
+
+    def _finish(self, turn: int) -> None:
+        for fut in (self._states[turn].done, self._states[turn].started):
+            if not fut.done():
+                fut.set_result(self.clock.now_ms())
+
+    # --- input side -----------------------------------------------------------------------------
     async def _consume_mic(self) -> None:
-        """Feed every microphone frame to the endpointer; resolve endpoints for the turn."""
+        """Feed every microphone frame to the endpointer and, while the agent speaks,
+        to the barge-in detector."""
         async for frame in self.mic.frames():
             for ev in self.endpointer.process(frame.samples):
                 if isinstance(ev, SpeechStart):
-                    self.trace.append(SpeechStarted(self.clock.now_ms(), self._turn, ev.audio_ms))
-                elif isinstance(ev, SpeechEnd) and self._endpoint and not self._endpoint.done():
-                    self._endpoint.set_result((ev, self.endpointer.utterance_audio()))
+                    self.trace.append(SpeechStarted(self.clock.now_ms(), self._user_turn, ev.audio_ms))
+                elif isinstance(ev, SpeechEnd) and self._user_turn >= 0:
+                    self._on_utterance(self._user_turn, ev, self.endpointer.utterance_audio())
+            self._check_barge_in(frame.samples)
+
+    def _on_utterance(self, turn: int, ev: SpeechEnd, audio: np.ndarray) -> None:
+        st = self._states[turn]
+        if st.handled:
+            return  # the turn's speech was already taken (e.g. split by a pause)
+        if self._responding is not None and self.speaker.playing:
+            # the agent is talking and did not yield: a half-duplex agent ignores this
+            st.handled = True
+            self._finish(turn)
+            return
+        st.handled = True
+        self.trace.append(SpeechEnded(self.clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))
+        self._utterances.put_nowait((turn, audio))
+
+    def _check_barge_in(self, samples: np.ndarray) -> None:
+        r = self._responding
+        if not self.config.barge_in.enabled or r is None or not self.speaker.playing:
+            self.barge_in.reset()
+            return
+        p = (self._barge_vad.speech_probability(samples) if self._barge_vad
+             else self.endpointer.last_probability)
+        if self.barge_in.process(p, agent_playing=True):
+            self.barge_in.reset()
+            self.trace.append(BargeInDetected(self.clock.now_ms(), r.turn, p))
+            self._state(r.turn, "speaking", "interrupted")
+            self.speaker.stop()
+            r.stream.cancel()
+            r.tts_task.cancel()
+            r.interrupted.set()
 
     def _state(self, turn: int, old: str, new: str) -> str:
         self.trace.append(StateChanged(self.clock.now_ms(), turn, old, new))
         return new
 
-    async def _run_turn(self, turn: int, spec: TurnSpec, history: list[dict[str, str]],
-                        seed: int) -> float:
-        """One user turn; returns the session time (ms) at which the reply finished playing."""
-        cfg, clock, trace = self.config, self.clock, self.trace
-        self._turn = turn
-        self._endpoint = asyncio.get_running_loop().create_future()
-        start_ms = self.mic.play(spec.clip.audio)
-        duration_ms = len(spec.clip.audio) / 16.0
-        s0, s1 = spec.speech_bounds_ms
-        trace.append(TurnPlanned(start_ms, turn, spec.clip.name, spec.variant.name, spec.warmup,
-                                 duration_ms, start_ms + s0, start_ms + s1, spec.clip.reference_text))
-        state = self._state(turn, "idle", "listening")
-        timeout_s = (start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
-                     - clock.now_ms()) / 1000.0
-        try:
-            ev, utterance = await asyncio.wait_for(self._endpoint, timeout_s)
-        except asyncio.TimeoutError:
-            self._state(turn, state, "idle")
-            return clock.now_ms()
-        trace.append(SpeechEnded(clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))
-        state = self._state(turn, state, "processing")
+    # --- the agent: one utterance at a time ----------------------------------------------------
+    async def _agent_loop(self) -> None:
+        while True:
+            turn, audio = await self._utterances.get()
+            await self._handle_utterance(turn, audio)
 
+    async def _handle_utterance(self, turn: int, utterance: np.ndarray) -> None:
+        cfg, clock, trace = self.config, self.clock, self.trace
+        spec = self._states[turn].spec
+        state = self._state(turn, "listening", "processing")
         trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
         text = await self.stages.stt.transcribe(utterance)
         trace.append(TranscriptFinal(clock.now_ms(), turn, text))
         if not text:
             self._state(turn, state, "idle")
-            return clock.now_ms()
-
+            self._finish(turn)
+            return
+        name = spec.variant.name
+        history = self._histories.setdefault(name, [])
+        seed = cfg.llm.seed + self._seeds.get(name, 0)
+        if not spec.warmup:
+            self._seeds[name] = self._seeds.get(name, 0) + 1
         messages = [{"role": "system", "content": cfg.llm.system_prompt}, *history,
                     {"role": "user", "content": text}]
-        reply = await self._respond(turn, spec.variant, messages, seed)
+        said, interrupted = await self._respond(turn, spec.variant, messages, seed)
         if cfg.llm.history and not spec.warmup:
-            history += [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
-        self._state(turn, "speaking", "idle")
-        return clock.now_ms()
+            history += [{"role": "user", "content": text}, {"role": "assistant", "content": said}]
+        self._state(turn, "interrupted" if interrupted else "speaking", "idle")
+        self._finish(turn)
 
-    # --- output side ------------------------------------------------------------------------
+    # --- output side ----------------------------------------------------------------------------
     async def _respond(self, turn: int, variant: Variant, messages: list[dict[str, str]],
-                       seed: int) -> str:
-        """Stream the LLM reply through the trigger policy into TTS and the speaker."""
+                       seed: int) -> tuple[str, bool]:
+        """Stream the LLM reply through the trigger policy into TTS and the speaker.
+
+        Returns what the agent said (all of it, or what played before a barge-in) and
+        whether it was interrupted.
+        """
         clock, trace = self.clock, self.trace
         policy = make_trigger(variant.trigger.policy, **variant.trigger.params())
         words = WordTracker()
@@ -200,16 +317,21 @@ class VoiceAgent:
                 n_chunks += 1
 
         stream = self.stages.llm.stream(messages, seed=seed, clock=clock)
+        resp = self._responding = _Response(turn, stream, tts_task)
         trace.append(LLMStarted(await stream.started(), turn))
         reply, n_tokens = "", 0
         it = aiter(stream)
         pending = asyncio.ensure_future(anext(it))
+        cut = asyncio.ensure_future(resp.interrupted.wait())
         try:
             while True:
                 deadline = policy.next_deadline_ms()
                 timeout = None if deadline is None else max(deadline - clock.now_ms(), 0.0) / 1000.0
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if not done:
+                done, _ = await asyncio.wait({pending, cut}, timeout=timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if cut in done or pending not in done:
+                    if cut in done:
+                        break
                     hand_to_tts(policy.poll(clock.now_ms()))
                     continue
                 try:
@@ -223,19 +345,48 @@ class VoiceAgent:
                 for w in words.push(tok.text):
                     trace.append(WordEmitted(tok.t_ms, turn, w.index, w.text))
                 hand_to_tts(policy.push(tok.text, clock.now_ms()))
+            if resp.interrupted.is_set():
+                await self._drain(stream, pending)
+                pending = None
+            else:
+                end_ms = stream.finished_ms if stream.finished_ms is not None else clock.now_ms()
+                for w in words.flush():
+                    trace.append(WordEmitted(end_ms, turn, w.index, w.text))
+                trace.append(LLMFinished(end_ms, turn, n_tokens, False, reply))
+                hand_to_tts(policy.flush(clock.now_ms()))
+                chunks.put_nowait(None)
+                await asyncio.wait({tts_task, cut}, return_when=asyncio.FIRST_COMPLETED)
+                if not resp.interrupted.is_set():
+                    self.speaker.close_response()
+                    await asyncio.wait({played, cut}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not pending.done():
+            if pending is not None and not pending.done():
                 pending.cancel()
-        end_ms = stream.finished_ms if stream.finished_ms is not None else clock.now_ms()
-        for w in words.flush():
-            trace.append(WordEmitted(end_ms, turn, w.index, w.text))
-        trace.append(LLMFinished(end_ms, turn, n_tokens, stream.cancelled, reply))
-        hand_to_tts(policy.flush(clock.now_ms()))
-        chunks.put_nowait(None)
-        await tts_task
-        self.speaker.close_response()
-        await played
-        return reply.strip()
+            cut.cancel()
+            self._responding = None
+        if not resp.interrupted.is_set():
+            return reply.strip(), False
+        await asyncio.gather(tts_task, return_exceptions=True)
+        await self.stages.tts.idle()  # the in-flight synthesis has returned (its audio is dropped)
+        if not trace.of(LLMFinished, turn):
+            trace.append(LLMFinished(stream.finished_ms or clock.now_ms(), turn, n_tokens, True, reply))
+        said = played_text(trace, turn)
+        trace.append(ResponseCancelled(clock.now_ms(), turn, said, reply.strip()))
+        return said, True
+
+    @staticmethod
+    async def _drain(stream, pending) -> None:
+        """After ``cancel()``: consume the stream to its end so the generation worker has
+        stopped (at most one more token) before the reply is closed."""
+        stream.cancel()
+        try:
+            if pending is not None:
+                await pending
+            async for _ in stream:
+                pass
+        except StopAsyncIteration:
+            pass
+        await stream.join()
 
     async def _tts_worker(self, turn: int, chunks: asyncio.Queue) -> None:
         """Synthesize chunks in order, one request at a time, and queue their audio.
@@ -286,3 +437,37 @@ class VoiceAgent:
 
 def _n_words(chunk: TextChunk) -> int:
     return chunk.last_word - chunk.first_word + 1
+
+
+def played_text(trace: Trace, turn: int) -> str:
+    """The words of ``turn``'s reply that were actually played before it stopped.
+
+    A TTS request that played fully contributes its text; one cut off mid-way
+    contributes the share of its words proportional to the share of its samples
+    played (rounded down).
+    """
+    stop = next((e for e in reversed(trace.of(PlaybackStopped, turn))), None)
+    starts = {e.request: e.sample_index for e in trace.of(PlaybackStarted, turn)}
+    sizes = {e.request: e.samples for e in trace.of(TTSAudio, turn)}
+    texts = {e.request: e.text for e in trace.of(TTSStarted, turn)}
+    out = []
+    for req in sorted(starts):
+        n = sizes.get(req, 0)
+        played_n = n if stop is None else max(0, min(stop.sample_index - starts[req], n))
+        words = texts.get(req, "").split()
+        k = len(words) if played_n >= n else int(len(words) * played_n / max(n, 1))
+        out.extend(words[:k])
+    return " ".join(out)
+
+
+def _noise_rms(cfg: ExperimentConfig, turns: list[TurnSpec]) -> float:
+    """White-noise RMS for ``echo.noise_snr_db``, against the mean speech RMS of the clips."""
+    if cfg.echo.noise_snr_db is None or not turns:
+        return 0.0
+    rms = []
+    for t in turns:
+        s0, s1 = (int(x * 16) for x in t.speech_bounds_ms)
+        seg = t.clip.audio[s0:s1]
+        if len(seg):
+            rms.append(float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))))
+    return float(np.mean(rms)) * 10 ** (-cfg.echo.noise_snr_db / 20) if rms else 0.0

@@ -120,6 +120,50 @@ class AudioConfig(_Strict):
     lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")
 
 
+class EchoConfig(_Strict):
+    """Acoustic echo and noise mixed into the microphone (full-duplex studies).
+
+    ``gain_db``: level of the agent's played audio in the mic relative to the
+    played signal (e.g. -20); None = no echo. ``noise_snr_db``: white noise at this
+    SNR against the clip's speech RMS; None = no noise.
+    """
+
+    gain_db: float | None = Field(None, le=20.0)
+    delay_ms: float = Field(20.0, ge=0.0, le=1000.0)
+    noise_snr_db: float | None = None
+    seed: int = 0
+
+
+class BargeInConfig(_Strict):
+    """Interruption handling while the agent speaks.
+
+    The detector fires once frames at or above the threshold have lasted
+    ``min_barge_in_ms``. ``echo_guard_threshold`` (if set) replaces ``threshold``
+    while agent audio is playing, so the agent's own echo is less likely to
+    interrupt it.
+    """
+
+    enabled: bool = False
+    vad_kind: Literal["silero", "energy", "webrtc"] | None = Field(
+        None, description="detector VAD; None = the endpointing VAD's probabilities")
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    echo_guard_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    min_barge_in_ms: float = Field(200.0, ge=0.0)
+
+
+class ScenarioTurn(_Strict):
+    """One scripted user turn.
+
+    ``start``: ``after_reply`` = ``offset_ms`` after the previous reply finished
+    playing (a normal turn); ``after_agent_starts`` = ``offset_ms`` after the
+    previous reply's first sample played (a barge-in).
+    """
+
+    clip: str
+    start: Literal["after_reply", "after_agent_starts"] = "after_reply"
+    offset_ms: float = Field(1000.0, ge=0.0)
+
+
 class Variant(_Strict):
     """A named trigger setting; every clip is run once per variant, interleaved."""
 
@@ -168,6 +212,10 @@ class ExperimentConfig(_Strict):
     tts: TTSConfig = Field(default_factory=TTSConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
+    barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
+    echo: EchoConfig = Field(default_factory=EchoConfig)
+    scenario: list[ScenarioTurn] | None = Field(
+        None, description="scripted turns (with barge-ins); replaces `clips` when set")
 
     @model_validator(mode="after")
     def _unique_variant_names(self) -> "ExperimentConfig":

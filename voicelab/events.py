@@ -60,7 +60,8 @@ class TurnPlanned(Event):
     """The microphone starts playing a clip (``t_ms`` = its first sample).
 
     ``speech_start_ms``/``speech_end_ms`` are the *true* speech boundaries on the
-    session clock, from the offline reference VAD on the clean clip.
+    session clock (the clip's annotation or the offline reference VAD on the clean
+    clip). ``barge_in``: the clip was started while the agent was speaking.
     """
 
     turn: int
@@ -71,6 +72,7 @@ class TurnPlanned(Event):
     speech_start_ms: float
     speech_end_ms: float
     reference_text: str
+    barge_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,10 +210,34 @@ class PlaybackStall(Event):
 
 @dataclass(frozen=True)
 class PlaybackStopped(Event):
-    """The last sample of the turn's response was played (``t_ms`` = its end)."""
+    """The last sample of the turn's response was played (``t_ms`` = its end).
+
+    ``interrupted``: playback was cut by a barge-in (the rest was dropped).
+    """
 
     turn: int
     sample_index: int
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class BargeInDetected(Event):
+    """The barge-in detector fired while the agent's reply to ``turn`` was playing."""
+
+    turn: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class ResponseCancelled(Event):
+    """The reply to ``turn`` was cut off: generation, pending TTS and queued audio dropped.
+
+    ``played_text``: what the agent actually said (kept in the conversation history).
+    """
+
+    turn: int
+    played_text: str
+    generated_text: str
 
 
 class Trace:

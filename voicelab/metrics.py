@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from voicelab.events import (
-    ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall, PlaybackStarted,
-    SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+    BargeInDetected, ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall,
+    PlaybackStarted, PlaybackStopped, SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
 )
 
 NAN = math.nan
@@ -153,9 +153,63 @@ def turn_metrics(te: _TurnEvents) -> dict:
     return row
 
 
-def turns_table(trace: Trace) -> pd.DataFrame:
+BARGE_IN_COLUMNS = ["interruption_latency_ms", "barge_in_detect_ms", "cancel_ms"]
+"""Interruption latencies, on the row of the interrupting (barge-in) turn."""
+
+FALSE_BARGE_IN_SLACK_MS = 500.0
+"""A detection up to this long after a user's true speech end still counts as caused by
+that speech (the detector needs ``min_barge_in_ms`` of it, and VADs lag the true end)."""
+
+
+def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict]:
+    """Barge-in columns per turn (definitions: DESIGN.md glossary).
+
+    For a barge-in turn *n* (its clip started while reply *n-1* played), from the true
+    onset of its speech: ``barge_in_detect_ms`` to the first detection during reply
+    *n-1*, ``interruption_latency_ms`` to reply *n-1*'s last played sample,
+    ``cancel_ms`` from the detection to that sample; ``missed_interruption`` when the
+    user spoke over the reply for more than ``min_barge_in_ms`` and it was not cut.
+    For every turn, ``false_interruption`` when its reply was cut by a detection that
+    no true user speech explains (echo, noise).
+    """
+    plans = {p.turn: p for p in trace.of(TurnPlanned)}
+    speech = [(p.speech_start_ms, p.speech_end_ms + FALSE_BARGE_IN_SLACK_MS) for p in plans.values()]
+    out: dict[int, dict] = {}
+    for n, plan in plans.items():
+        row = {c: NAN for c in BARGE_IN_COLUMNS}
+        row["missed_interruption"] = False
+        dets = trace.of(BargeInDetected, n)
+        stops = [s for s in trace.of(PlaybackStopped, n) if s.interrupted]
+        row["false_interruption"] = bool(stops) and any(
+            not any(a <= d.t_ms <= b for a, b in speech) for d in dets)
+        prev = plans.get(n - 1)
+        if plan.barge_in and prev is not None:
+            onset = plan.speech_start_ms
+            det = next((d for d in trace.of(BargeInDetected, n - 1) if d.t_ms >= onset), None)
+            stop = next((s for s in trace.of(PlaybackStopped, n - 1) if s.t_ms >= onset), None)
+            plays = trace.of(PlaybackStarted, n - 1)
+            if det is not None and stop is not None and stop.interrupted:
+                row["barge_in_detect_ms"] = det.t_ms - onset
+                row["interruption_latency_ms"] = stop.t_ms - onset
+                row["cancel_ms"] = stop.t_ms - det.t_ms
+            elif plays:
+                end = stop.t_ms if stop is not None else math.inf
+                overlap = min(end, plan.speech_end_ms) - max(plays[0].t_ms, onset)
+                row["missed_interruption"] = overlap > min_barge_in_ms
+        out[n] = row
+    return out
+
+
+def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
     """One row per user turn (warm-up turns included, flagged in ``warmup``)."""
-    return pd.DataFrame([turn_metrics(te) for te in _split_turns(trace)])
+    inter = interruption_metrics(trace, min_barge_in_ms)
+    rows = []
+    for te in _split_turns(trace):
+        row = turn_metrics(te)
+        row["barge_in"] = te.plan.barge_in
+        row.update(inter[te.plan.turn])
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, dict[str, float]]]:
@@ -167,7 +221,7 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
     live = turns[~turns["warmup"]]
     for variant, g in live.groupby("variant", sort=False):
         out[variant] = {}
-        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + [c for c in QUALITY_COLUMNS if c in g]:
+        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + [c for c in QUALITY_COLUMNS + BARGE_IN_COLUMNS if c in g]:
             vals = g[col].dropna().to_numpy(dtype=float)
             stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}
             stats["n"] = int(len(vals))

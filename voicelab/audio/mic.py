@@ -32,11 +32,20 @@ class VirtualMicrophone:
 
     1. pace frames on the session clock (t = 0 is the first captured sample);
     2. place each clip passed to :meth:`play` at the next frame boundary;
-    3. remember where every clip was placed, so the input timeline can be written out.
+    3. optionally mix in the agent's echo and background noise (full-duplex studies);
+    4. keep what it captured, so the input timeline can be written out.
     """
 
-    def __init__(self, clock: SessionClock) -> None:
+    def __init__(self, clock: SessionClock, echo=None, echo_gain: float = 0.0,
+                 echo_delay_ms: float = 0.0, noise_rms: float = 0.0, seed: int = 0) -> None:
+        """``echo``: a callable ``(start_ms, n, rate) -> samples`` giving what the speaker
+        played (e.g. :meth:`VirtualSpeaker.excerpt`), mixed in at linear ``echo_gain``
+        after ``echo_delay_ms``; ``noise_rms``: white noise added to every frame."""
         self._clock = clock
+        self._echo, self._echo_gain, self._echo_delay_ms = echo, echo_gain, echo_delay_ms
+        self._noise_rms = noise_rms
+        self._rng = np.random.default_rng(seed)
+        self._captured: list[np.ndarray] = []
         self._next_frame = 0
         self._source: np.ndarray | None = None
         self._source_start = 0  # sample index of the source's first sample
@@ -84,13 +93,19 @@ class VirtualMicrophone:
                 part = self._source[max(lo, 0): lo + FRAME_SAMPLES]
                 if len(part):
                     frame[max(-lo, 0): max(-lo, 0) + len(part)] = part
+            if self._echo is not None and self._echo_gain:
+                frame += self._echo_gain * self._echo(start * 1000.0 / INPUT_RATE - self._echo_delay_ms,
+                                                      FRAME_SAMPLES, INPUT_RATE)
+            if self._noise_rms:
+                frame += (self._noise_rms * self._rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)
+            np.clip(frame, -1.0, 1.0, out=frame)
+            self._captured.append(frame)
             self._next_frame = k + 1
             yield MicFrame(k, start * 1000.0 / INPUT_RATE, end_ms, frame)
 
     def timeline(self) -> np.ndarray:
-        """The input timeline so far: float32 at 16 kHz, from t = 0 to the last frame."""
-        out = np.zeros(self._next_frame * FRAME_SAMPLES, dtype=np.float32)
-        for start, audio in self.placements:
-            seg = audio[: max(len(out) - start, 0)]
-            out[start: start + len(seg)] = seg
-        return out
+        """Everything captured so far (clips, echo and noise as the agent heard them):
+        float32 at 16 kHz, from t = 0 to the last frame."""
+        if not self._captured:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._captured)

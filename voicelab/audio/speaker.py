@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,8 @@ class VirtualSpeaker:
         self._done: asyncio.Future | None = None
         self._closed = False
         self.segments: list[tuple[int, np.ndarray]] = []
+        self.on_play: Callable[[int, int, float], None] | None = None
+        """Called as ``on_play(turn, request, t_ms)`` when a request's first sample plays."""
 
     # --- producer side ---------------------------------------------------------------
     def open_response(self, turn: int) -> asyncio.Future:
@@ -119,14 +122,63 @@ class VirtualSpeaker:
             q = self._queue[0]
             start = self._start_sample(q.ready_ms)
             await self._clock.sleep_until(self._sample_ms(start))
+            if not self._queue or self._queue[0] is not q:
+                continue  # stopped (barge-in) while waiting
             if self._played_in_response and start > self._cursor:
                 self._trace.append(PlaybackStall(self._sample_ms(self._cursor), self._turn,
                                                  self._sample_ms(start - self._cursor)))
             self._trace.append(PlaybackStarted(self._sample_ms(start), q.turn, q.request, start))
+            if self.on_play is not None:
+                self.on_play(q.turn, q.request, self._sample_ms(start))
             self._played_in_response = True
             self.segments.append((start, q.audio))
             self._cursor = start + len(q.audio)
             self._queue.popleft()
+
+    @property
+    def playing(self) -> bool:
+        """True while audio of the current response is sounding (or about to)."""
+        return self._played_in_response and (
+            bool(self._queue) or self._sample_ms(self._cursor) > self._clock.now_ms())
+
+    def stop(self) -> int:
+        """Barge-in: stop at the next output-frame boundary and drop everything queued.
+
+        Returns the sample index of the last sample played + 1. Audio scheduled after
+        that point is removed from the timeline; ``PlaybackStopped(interrupted=True)``
+        is logged at the stop time and the response's future resolves.
+        """
+        now = self._clock.now_ms()
+        tick = math.ceil(now / self.frame_ms - 1e-9) * self.frame_samples
+        stop_at = min(self._cursor, tick)
+        self._queue.clear()
+        kept = []
+        for start, audio in self.segments:
+            if start < stop_at:
+                kept.append((start, audio[: stop_at - start]))
+        self.segments = kept
+        self._cursor = stop_at
+        if self._played_in_response:
+            self._trace.append(PlaybackStopped(self._sample_ms(stop_at), self._turn, stop_at, True))
+        if self._done is not None and not self._done.done():
+            self._done.set_result(stop_at)
+        self._response_closed = False
+        self._played_in_response = False
+        self._wake.set()
+        return stop_at
+
+    def excerpt(self, start_ms: float, n: int, rate: int) -> np.ndarray:
+        """``n`` samples at ``rate`` Hz of what was played from ``start_ms`` on (zeros
+        where nothing played): the echo path. Linear interpolation from 24 kHz."""
+        t = start_ms / 1000.0 + np.arange(n) / rate
+        src = t * self.rate
+        lo, hi = int(np.floor(src[0])), int(np.ceil(src[-1])) + 1
+        seg = np.zeros(max(hi - lo, 1), dtype=np.float32)
+        for s0, a in self.segments:
+            a0, a1 = max(s0, lo), min(s0 + len(a), hi)
+            if a0 < a1:
+                seg[a0 - lo: a1 - lo] = a[a0 - s0: a1 - s0]
+        return np.interp(src - lo, np.arange(len(seg)), seg).astype(np.float32)
 
     def timeline(self, total_samples: int | None = None) -> np.ndarray:
         """Everything played, float32 at ``rate`` Hz; sample ``n`` is at ``n / rate`` s."""

@@ -40,6 +40,9 @@ class TokenStream(ABC):
     def cancel(self) -> None:
         """Stop generation as soon as possible (the worker stops at the next token)."""
 
+    async def join(self) -> None:
+        """Wait until the generation worker (if any) has exited."""
+
     async def started(self) -> float:
         """Wait until generation has started; return ``started_ms``."""
         raise NotImplementedError

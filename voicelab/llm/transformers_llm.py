@@ -114,6 +114,10 @@ class _ThreadTokenStream(TokenStream):
     def cancel(self) -> None:
         self._cancel.set()
 
+    async def join(self) -> None:
+        """Wait until the generation thread has exited."""
+        await asyncio.to_thread(self.thread.join)
+
 
 class TransformersLLM(LLM):
     """A chat model through transformers, sampled with temperature / top-p.

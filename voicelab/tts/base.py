@@ -17,5 +17,8 @@ class TTS(ABC):
     async def synthesize(self, text: str) -> np.ndarray:
         """Speech for ``text``: float32 mono ``(samples,)`` at :attr:`sample_rate` Hz."""
 
+    async def idle(self) -> None:
+        """Return once no synthesis is running (after a cancelled request)."""
+
     def warmup(self) -> None:
         """Run one throw-away synthesis so the first real call is not a cold start."""

@@ -69,5 +69,9 @@ class KokoroTTS(TTS):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.synthesize_sync, text)
 
+    async def idle(self) -> None:
+        # one worker thread: a no-op queued behind the running job finishes after it
+        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
+
     def warmup(self) -> None:
         self.synthesize_sync("Hello there.")

@@ -1,0 +1,129 @@
+"""Barge-in on scripted fake stages in virtual time: exact interruption metrics,
+clean cancellation, history truncated to what was played, false and missed interruptions."""
+
+import numpy as np
+import pytest
+
+from voicelab.agent import Stages, TurnSpec, VoiceAgent
+from voicelab.audio.clips import Clip
+from voicelab.clock import run_virtual
+from voicelab.config import ExperimentConfig
+from voicelab.events import (BargeInDetected, LLMFinished, PlaybackStopped, ResponseCancelled,
+                             StateChanged, TTSStarted)
+from voicelab.fakes import OracleVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicelab.metrics import turns_table
+from voicelab.vad.endpointing import Endpointer
+
+TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
+
+
+def ms(x):
+    return pytest.approx(x, abs=1e-6)
+
+
+def _clip(name="fake"):
+    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
+    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
+    return Clip.from_array(name, audio, "hello agent")
+
+
+def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None):
+    cfg = ExperimentConfig.model_validate({
+        "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
+        "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
+        "barge_in": {"enabled": barge_in, "threshold": 0.5, "min_barge_in_ms": 200},
+        "echo": {"gain_db": echo_db, "delay_ms": 20},
+    })
+    llm = ScriptedLLM(tokens, ttft_ms=100, token_ms=token_ms, end_ms=50)
+    tts = ScriptedTTS(base_ms=230, audio_ms_per_char=60)
+    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
+                                       min_silence_ms=500, speech_pad_ms=100),
+                    ScriptedSTT("hello agent", delay_ms=300), llm, tts)
+    variant = cfg.resolved_variants()[0]
+    turns = [TurnSpec(_clip(), variant, False, (320.0, 1320.0), start, offset) for start, offset in scenario]
+    agent = VoiceAgent(cfg, stages)
+    result = run_virtual(agent.run(turns))
+    return result, llm, tts, agent
+
+
+def test_barge_in_exact_latencies_and_truncated_history():
+    # turn 1 starts 300 ms after the agent's first sample (3120 ms)
+    result, llm, tts, agent = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)])
+    t = result.trace
+    rows = turns_table(result.trace)
+    # reply 0 plays "Hello there," 3120..3840 then "how are you?" from 3840.
+    # Turn 1's clip is placed at the next mic frame after 3420 ms: 3392; true onset 3712.
+    # Speech frames from 3712; 7 frames (224 ms >= 200) -> detector fires at 3936;
+    # playback stops at the next 10 ms speaker frame: 3940.
+    assert [d.t_ms for d in t.of(BargeInDetected, 0)] == [ms(3936.0)]
+    (stop,) = t.of(PlaybackStopped, 0)
+    assert stop.interrupted and stop.t_ms == ms(3940.0) and stop.sample_index == 3940 * 24
+    r1 = rows.iloc[1]
+    assert bool(r1.barge_in)
+    assert r1.barge_in_detect_ms == ms(224.0)
+    assert r1.interruption_latency_ms == ms(228.0)
+    assert r1.cancel_ms == ms(4.0)
+    assert not r1.missed_interruption and not rows.iloc[0].false_interruption
+    # request 1 played 100 of its 720 ms: 0 of its 3 words; history keeps "Hello there,"
+    (cancel,) = t.of(ResponseCancelled, 0)
+    assert cancel.played_text == "Hello there,"
+    assert cancel.generated_text == "Hello there, how are you?"
+    messages, _ = llm.requests[1]
+    assert messages[-2:] == [{"role": "assistant", "content": "Hello there,"},
+                             {"role": "user", "content": "hello agent"}]
+    # the agent then answers the interrupting utterance, and the scenario goes on
+    assert rows.iloc[1].response_text == "Hello there, how are you?"
+    assert rows.iloc[1].voice_to_voice_latency_ms > 0 and rows.iloc[2].voice_to_voice_latency_ms > 0
+    # nothing of reply 0 was played after the stop
+    audio = result.agent_audio
+    assert not audio[3940 * 24: int(rows.iloc[1].first_audio_played_ms * 24)].any()
+    states = [(e.old, e.new) for e in t.of(StateChanged, 0)]
+    assert ("speaking", "interrupted") in states and states[-1] == ("interrupted", "idle")
+
+
+def test_cancellation_mid_generation_stops_llm_and_tts():
+    words = [f" w{i}" for i in range(40)]
+    result, llm, tts, agent = _run([("after_reply", None), ("after_agent_starts", 300.0)],
+                                   tokens=words, token_ms=100.0)
+    t = result.trace
+    fin = t.of(LLMFinished, 0)[0]
+    assert fin.cancelled and fin.tokens < 40
+    cut = t.of(BargeInDetected, 0)[0].t_ms
+    assert all(r.t_ms <= cut for r in t.of(TTSStarted, 0))          # no synthesis after the cut
+    assert agent._responding is None and not agent.speaker._queue   # no response or audio left
+
+
+def test_echo_without_a_guard_is_a_false_interruption():
+    # reply audio leaks into the mic at -20 dB after 20 ms; the oracle VAD hears it
+    result, *_ = _run([("after_reply", None)], echo_db=-20.0)
+    rows = turns_table(result.trace)
+    # echo from 3140 ms: frames from [3136, 3168) are "speech"; 7 frames -> fires at 3360
+    assert [d.t_ms for d in result.trace.of(BargeInDetected, 0)] == [ms(3360.0)]
+    assert bool(rows.iloc[0].false_interruption)
+
+
+def test_disabled_barge_in_is_a_missed_interruption():
+    result, llm, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0)], barge_in=False)
+    rows = turns_table(result.trace)
+    assert not result.trace.of(BargeInDetected)
+    assert bool(rows.iloc[1].missed_interruption)
+    # reply 0 plays to its end (4560 ms); the user's utterance ends after that (endpoint at
+    # 5248 ms), so it is answered once the agent is quiet
+    assert not result.trace.of(PlaybackStopped, 0)[0].interrupted
+    assert result.trace.of(PlaybackStopped, 0)[0].t_ms == ms(4560.0)
+    assert len(llm.requests) == 2
+
+
+def test_many_random_barge_ins_no_deadlock_or_leak():
+    rng = np.random.default_rng(1)
+    scenario = [("after_reply", None)] + [("after_agent_starts", float(rng.uniform(0, 1500)))
+                                          for _ in range(12)]
+    words = [f" w{i}" for i in range(25)]
+    result, llm, tts, agent = _run(scenario, tokens=words, token_ms=40.0)
+    rows = turns_table(result.trace)
+    assert len(rows) == 13
+    assert agent._responding is None and not agent.speaker._queue
+    # every reply either finished or was cut exactly once
+    for n in range(13):
+        stops = result.trace.of(PlaybackStopped, n)
+        assert len(stops) <= 1
