@@ -76,3 +76,30 @@ def test_audio_onset_agrees_with_voice_to_voice(run):
         onset = after + int(np.flatnonzero(audio[after:])[0])
         onset_ms = onset * 1000 / rate
         assert abs((onset_ms - row.speech_end_ms) - row.voice_to_voice_latency_ms) <= frame_ms
+
+
+def test_scripted_barge_in_with_real_models(tmp_path, run):
+    import threading
+
+    from voicelab.events import BargeInDetected, PlaybackStopped, ResponseCancelled
+
+    _, stages = run
+    cfg = ExperimentConfig.model_validate({
+        "name": "barge", "clips": [CLIP], "warmup_turns": 0,
+        "trigger": {"policy": "words", "words": 2},
+        "barge_in": {"enabled": True},
+        "scenario": [{"clip": CLIP},
+                     {"clip": "cmu_arctic_a0007", "start": "after_agent_starts",
+                      "offset_ms": 800}],
+    })
+    result = run_experiment(cfg, tmp_path, stages=(stages, []), log=lambda m: None, report=False)
+    trace, turns = result.session.trace, result.turns
+    assert trace.of(BargeInDetected, 0), "the barge-in was not detected"
+    assert any(s.interrupted for s in trace.of(PlaybackStopped, 0))
+    (cancel,) = trace.of(ResponseCancelled, 0)
+    assert cancel.generated_text.split()[: len(cancel.played_text.split())] == cancel.played_text.split()
+    row = turns.iloc[1]
+    assert bool(row.barge_in) and row.interruption_latency_ms > 0 and row.cancel_ms <= 10.0
+    assert wer(row.reference_text, row.transcript) <= 0.15       # the interrupting words were heard
+    assert row.response_text                                      # and answered
+    assert not [t for t in threading.enumerate() if t.name == "llm-generate" and t.is_alive()]

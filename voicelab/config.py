@@ -161,7 +161,7 @@ class ScenarioTurn(_Strict):
 
     clip: str
     start: Literal["after_reply", "after_agent_starts"] = "after_reply"
-    offset_ms: float = Field(1000.0, ge=0.0)
+    offset_ms: float | None = Field(None, ge=0.0, description="None = audio.turn_gap_ms")
 
 
 class Variant(_Strict):

@@ -32,7 +32,7 @@ import pandas as pd
 from voicelab.agent import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
-from voicelab.config import ExperimentConfig, VADConfig
+from voicelab.config import ConfigError, ExperimentConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
 from voicelab.metrics import summarize, turns_table
 from voicelab.quality import roundtrip_wer
@@ -85,7 +85,8 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
 
 
 def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
-    """Warm-up turns, then every clip once per variant, variants interleaved per clip.
+    """Warm-up turns, then every clip once per variant, variants interleaved per clip;
+    or, if the config has a ``scenario``, its scripted turns (barge-ins included).
 
     True speech boundaries: the clip's annotation if it has one, else the offline
     reference VAD (:func:`voicelab.vad.reference.reference_speech_bounds`).
@@ -97,6 +98,14 @@ def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
     variants = config.resolved_variants()
     turns = [TurnSpec(clips[i % len(clips)], variants[0], True, bounds[clips[i % len(clips)].name])
              for i in range(config.warmup_turns)]
+    if config.scenario:
+        if len(variants) > 1:
+            raise ConfigError("a scenario runs one trigger setting: use `trigger`, not `variants`")
+        by_name = {c.name: c for c in clips}
+        for st in config.scenario:
+            clip = by_name[resolve_clip(st.clip).name]
+            turns.append(TurnSpec(clip, variants[0], False, bounds[clip.name], st.start, st.offset_ms))
+        return turns
     for clip in clips:
         for v in variants:
             turns.append(TurnSpec(clip, v, False, bounds[clip.name]))
@@ -162,7 +171,10 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
         voicelab.assets.AssetError: a model asset is missing or corrupt.
     """
-    clips = [resolve_clip(c) for c in (inputs or config.clips)]
+    if inputs and config.scenario:
+        raise ConfigError("--input cannot be combined with a `scenario` (it names its own clips)")
+    names = [t.clip for t in config.scenario] if config.scenario else (inputs or config.clips)
+    clips = list({c.name: c for c in (resolve_clip(n) for n in names)}.values())
     for c in clips:
         _ = c.audio  # fail on bad audio before loading any model
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +186,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     wall = time.perf_counter() - wall0
     session.trace = trace = Trace([*loaded, *session.trace])
 
-    turns = turns_table(trace)
+    turns = turns_table(trace, config.barge_in.min_barge_in_ms)
     log("transcribing the played replies (round-trip WER) ...")
     turns["tts_roundtrip_wer"] = roundtrip_wer(session, turns, stages_.stt)
     metrics = summarize(turns)

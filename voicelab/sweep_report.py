@@ -42,7 +42,7 @@ from voicelab.stats import empirical_cdf, percentile_table
 
 __all__ = [
     "BOX_METRICS", "HEADLINE_LATENCIES", "SweepData", "box_figures", "cdf_figure", "headline_table",
-    "load_sweep", "parameter_groups", "representative_turn", "tradeoff_figure", "write_sweep_report",
+    "interruption_figure", "interruption_table", "load_sweep", "parameter_groups", "representative_turn", "tradeoff_figure", "write_sweep_report",
 ]
 
 HEADLINE_LATENCIES = ["voice_to_voice_latency_ms", "first_word_latency_ms", "word_to_audio_latency_ms"]
@@ -510,6 +510,51 @@ def tradeoff_figure(results: pd.DataFrame, headline: pd.DataFrame | None = None)
     return fig
 
 
+def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per point: barge-in counts, p50/p95 interruption latency, p50 detect and cancel
+    times (ms), false-interruption rate (share of replies cut with no user speech) and
+    missed-interruption rate (share of barge-ins the agent talked through)."""
+    live = _live(results)
+    rows = []
+    for point in _points(results):
+        g = live[live["point"] == point]
+        b = g[g["barge_in"].astype(bool)] if "barge_in" in g else g.iloc[:0]
+        lat = _num(b.get("interruption_latency_ms", pd.Series(dtype=float))).dropna()
+        replied = g[_num(g[_V2V]).notna()] if _V2V in g else g
+        rows.append({
+            "point": point, "barge_ins": len(b),
+            "interruption_p50_ms": float(np.percentile(lat, 50)) if len(lat) else np.nan,
+            "interruption_p95_ms": float(np.percentile(lat, 95)) if len(lat) else np.nan,
+            "detect_p50_ms": float(np.nanmedian(_num(b["barge_in_detect_ms"]))) if len(lat) else np.nan,
+            "cancel_p50_ms": float(np.nanmedian(_num(b["cancel_ms"]))) if len(lat) else np.nan,
+            "false_interruption_rate": float(replied["false_interruption"].astype(bool).mean())
+            if len(replied) else np.nan,
+            "missed_interruption_rate": float(b["missed_interruption"].astype(bool).mean())
+            if len(b) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def interruption_figure(table: pd.DataFrame) -> Figure:
+    """Interruption latency (p50, whisker to p95) against false-interruption rate, per point."""
+    fig = Figure(figsize=(8.0, 4.2))
+    ax = fig.add_subplot(1, 1, 1)
+    colors = _point_colors(list(table["point"]))
+    for _, r in table.iterrows():
+        if np.isnan(r["interruption_p50_ms"]):
+            continue
+        up = r["interruption_p95_ms"] - r["interruption_p50_ms"]
+        ax.errorbar([r["false_interruption_rate"] * 100], [r["interruption_p50_ms"]],
+                    yerr=[[0], [up]], fmt="o", color=colors[r["point"]], capsize=3)
+        ax.annotate(_short(r["point"], 32), (r["false_interruption_rate"] * 100, r["interruption_p50_ms"]),
+                    textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.set_xlabel("false interruptions (% of replies)")
+    ax.set_ylabel("interruption latency (ms): p50, whisker to p95")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
 def representative_turn(results: pd.DataFrame, point: str | None = None) -> pd.Series | None:
     """The non-warm-up turn of ``point`` whose voice-to-voice latency is closest to its median.
 
@@ -636,6 +681,14 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
     figs.append(_render(tradeoff_figure(results, head), "tradeoff.png", "latency vs quality trade-off",
                         "One marker per config point: p50 voice-to-voice with its 95% bootstrap CI "
                         "against mean TTS round-trip WER and median playback stall."))
+    inter = None
+    if "interruption_latency_ms" in results and results.get("barge_in", pd.Series(dtype=bool)).astype(bool).any():
+        inter = interruption_table(results)
+        figs.append(_render(interruption_figure(inter), "interruption.png",
+                            "interruption latency vs false interruptions",
+                            "One marker per config point: p50 interruption latency (true onset of the "
+                            "user's barge-in to the agent's last played sample), whisker to p95, "
+                            "against the share of replies cut off with no user speech."))
     rep = representative_turn(results)
     rep_text = "No non-warm-up turn has a voice-to-voice latency: no representative timeline."
     if rep is not None:
@@ -659,8 +712,19 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
                                     "lane are stalls; the arrow is voice-to-voice.", dpi=100))
         else:
             rep_text += f" Its trace ({path.relative_to(data.sweep_dir)}) is missing: no timeline."
-    return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs,
+    return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter,
             "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot)}
+
+
+def _interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
+              "cancel p50 (ms)", "false interruptions", "missed"]
+    pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
+    rows = [[r["point"], str(int(r["barge_ins"])), _fmt_ms(r["interruption_p50_ms"]),
+             _fmt_ms(r["interruption_p95_ms"]), _fmt_ms(r["detect_p50_ms"]), _fmt_ms(r["cancel_p50_ms"]),
+             pct(r["false_interruption_rate"]), pct(r["missed_interruption_rate"])]
+            for _, r in table.iterrows()]
+    return header, rows
 
 
 def _title(data: SweepData) -> str:
@@ -703,6 +767,9 @@ def _html(data: SweepData, b: dict) -> str:
     parts.append("<h2>Latency by swept parameter</h2>")
     parts += [img(f) for f in b["figs"] if f.name.startswith("box-")]
     parts.append("<h2>Latency vs quality</h2>" + img(figs["tradeoff.png"]))
+    if b["inter"] is not None:
+        header, rows = _interruption_cells(b["inter"])
+        parts.append("<h2>Barge-in</h2>" + _html_table(header, rows) + img(figs["interruption.png"]))
     parts.append(f"<h2>Representative turn</h2><p>{_e(b['rep_text'])}</p>")
     if "timeline.png" in figs:
         parts.append(img(figs["timeline.png"]))
@@ -730,6 +797,9 @@ def _markdown(data: SweepData, b: dict, fig_dir: str) -> str:
         if f.name.startswith("box-"):
             out += [img(f), ""]
     out += ["## Latency vs quality", "", img(figs["tradeoff.png"]), ""]
+    if b["inter"] is not None:
+        header, rows = _interruption_cells(b["inter"])
+        out += ["## Barge-in", "", _md_table(header, rows), "", img(figs["interruption.png"]), ""]
     out += ["## Representative turn", "", _md(b["rep_text"]), ""]
     if "timeline.png" in figs:
         out += [img(figs["timeline.png"]), ""]
