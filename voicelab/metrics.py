@@ -221,7 +221,8 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
     live = turns[~turns["warmup"]]
     for variant, g in live.groupby("variant", sort=False):
         out[variant] = {}
-        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + [c for c in QUALITY_COLUMNS + BARGE_IN_COLUMNS if c in g]:
+        optional = [c for c in QUALITY_COLUMNS + BARGE_IN_COLUMNS if c in g and g[c].notna().any()]
+        for col in LATENCY_COLUMNS + EXTRA_COLUMNS + optional:
             vals = g[col].dropna().to_numpy(dtype=float)
             stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}
             stats["n"] = int(len(vals))
