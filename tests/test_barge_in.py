@@ -127,3 +127,11 @@ def test_many_random_barge_ins_no_deadlock_or_leak():
     for n in range(13):
         stops = result.trace.of(PlaybackStopped, n)
         assert len(stops) <= 1
+
+
+def test_a_barge_in_after_the_reply_ended_is_not_missed():
+    # the reply (1440 ms of audio from 3120 ms) has ended before this clip's speech starts
+    result, *_ = _run([("after_reply", None), ("after_agent_starts", 2000.0)], barge_in=False)
+    row = turns_table(result.trace).iloc[1]
+    assert result.trace.of(PlaybackStopped, 0)[0].t_ms < row.speech_end_ms - 1000
+    assert not row.missed_interruption

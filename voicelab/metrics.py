@@ -186,13 +186,15 @@ def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict
         if plan.barge_in and prev is not None:
             onset = plan.speech_start_ms
             det = next((d for d in trace.of(BargeInDetected, n - 1) if d.t_ms >= onset), None)
-            stop = next((s for s in trace.of(PlaybackStopped, n - 1) if s.t_ms >= onset), None)
+            stops = trace.of(PlaybackStopped, n - 1)
+            stop = stops[-1] if stops else None
             plays = trace.of(PlaybackStarted, n - 1)
             if det is not None and stop is not None and stop.interrupted:
                 row["barge_in_detect_ms"] = det.t_ms - onset
                 row["interruption_latency_ms"] = stop.t_ms - onset
                 row["cancel_ms"] = stop.t_ms - det.t_ms
             elif plays:
+                # the reply kept playing over the user for longer than min_barge_in_ms
                 end = stop.t_ms if stop is not None else math.inf
                 overlap = min(end, plan.speech_end_ms) - max(plays[0].t_ms, onset)
                 row["missed_interruption"] = overlap > min_barge_in_ms

@@ -1,0 +1,145 @@
+"""Notebook widgets: a browser microphone and a panel that runs one agent turn.
+
+1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/static/mic.js``, which
+   records with ``getUserMedia`` and an AudioWorklet and sends ~85 ms chunks at the
+   browser's native rate (usually 48 kHz) to the kernel, where a
+   :class:`voicelab.audio.browser.MicBuffer` collects them and converts them to 16 kHz.
+2. :class:`TurnPanel`: controls for the trigger policy, its threshold (words) and the
+   VAD, a "reply" button that runs one agent turn (:func:`voicelab.notebook.run_clip`)
+   on the current audio, then plays the reply and shows a latency readout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anywidget
+import traitlets
+
+from voicelab.audio.browser import MicBuffer
+from voicelab.audio.clips import Clip
+from voicelab.audio.load import AudioError
+
+STATIC_DIR = Path(__file__).parent / "static"
+MIC_JS = STATIC_DIR / "mic.js"
+"""The microphone widget's ES module (anywidget ``_esm``; the browser test serves it too)."""
+MIC_CSS = STATIC_DIR / "mic.css"
+
+
+class MicrophoneWidget(anywidget.AnyWidget):
+    """Browser microphone (see the module docstring); ``buffer`` holds what was recorded.
+
+    Traits (synced): ``recording`` (set True/False to start/stop from the kernel),
+    ``message`` (text shown under the button), ``max_seconds`` (auto-stop, 0 = none).
+    """
+
+    _esm = MIC_JS
+    _css = MIC_CSS
+    recording = traitlets.Bool(False).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    max_seconds = traitlets.Float(30.0).tag(sync=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.buffer = MicBuffer()
+        self.on_msg(self._on_custom_msg)
+
+    def _on_custom_msg(self, _widget, content, buffers) -> None:
+        self.buffer.handle_message(content, buffers)
+
+
+class TurnPanel:
+    """Controls + "reply" button: run one agent turn on ``source()`` and show the result.
+
+    Args:
+        config: base experiment config (its trigger and VAD are the controls' defaults).
+        stages: loaded model stages (:func:`voicelab.runner.load_stages`).
+        source: returns the user's audio as a :class:`Clip` (the microphone's recording,
+            or a bundled clip).
+        mic: optional :class:`MicrophoneWidget` shown above the controls; its ``message``
+            gets the latest transcript, reply and latency.
+    """
+
+    POLICIES = ["words", "sentence", "debounce", "hybrid", "whole"]
+
+    def __init__(self, config, stages, source: Callable[[], Clip], mic=None) -> None:
+        import ipywidgets as w
+
+        self.config, self.stages, self.source, self.mic = config, stages, source, mic
+        t, v = config.trigger, config.vad
+        style = {"description_width": "initial"}
+        self.policy = w.Dropdown(options=self.POLICIES, value=t.policy, description="trigger", style=style)
+        self.words = w.IntSlider(value=t.words, min=1, max=8, description="words", style=style)
+        self.debounce = w.IntSlider(value=int(t.debounce_ms), min=50, max=800, step=50,
+                                    description="debounce ms", style=style)
+        self.vad_kind = w.Dropdown(options=["silero", "energy", "webrtc"], value=v.kind,
+                                   description="VAD", style=style)
+        self.silence = w.IntSlider(value=int(v.min_silence_ms), min=100, max=1500, step=50,
+                                   description="end-of-turn silence ms", style=style)
+        self.button = w.Button(description="reply", button_style="primary", icon="comment")
+        self.readout = w.HTML("")
+        self.output = w.Output()
+        self.button.on_click(lambda _b: self.reply())
+        self.auto = w.Checkbox(value=mic is not None, description="reply when recording stops",
+                               indent=False, layout=w.Layout(display="" if mic is not None else "none"))
+        if mic is not None:
+            mic.buffer.on_stop.append(lambda _buf: self.reply() if self.auto.value else None)
+        self.history: list = []
+        controls = w.VBox([w.HBox([self.policy, self.words, self.debounce]),
+                           w.HBox([self.vad_kind, self.silence]),
+                           w.HBox([self.button, self.auto, self.readout])])
+        self.widget = w.VBox(([mic] if mic is not None else []) + [controls, self.output])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def turn_config(self):
+        """The config of the next turn: the base config with the controls' values."""
+        from voicelab.notebook import with_overrides
+
+        return with_overrides(
+            self.config,
+            trigger={"policy": self.policy.value, "words": int(self.words.value),
+                     "debounce_ms": float(self.debounce.value)},
+            vad={"kind": self.vad_kind.value, "min_silence_ms": float(self.silence.value)})
+
+    def reply(self):
+        """Run one turn on the current audio; show the players, timeline and readout.
+
+        Returns the :class:`voicelab.notebook.ClipTurn` (None if there was no audio).
+        """
+        from IPython.display import display
+
+        from voicelab.notebook import figure_image, latency_readout, latency_table, run_clip, side_by_side
+        from voicelab.report import timeline_figure
+
+        try:
+            clip = self.source()
+        except AudioError as err:
+            self.readout.value = f"<span style='color:#b91c1c'>{err}</span>"
+            return None
+        self.button.disabled = True
+        self.readout.value = "running the agent ..."
+        try:
+            result = run_clip(self.turn_config(), self.stages, clip)
+        finally:
+            self.button.disabled = False
+        self.history.append(result)
+        row = result.row
+        text = latency_readout(result)
+        self.readout.value = f"<code>{text}</code>"
+        if self.mic is not None:
+            self.mic.message = (f"heard: {row.get('transcript', '')}\nagent: {row.get('response_text', '')}"
+                                f"\n{text}")
+        self.output.clear_output()
+        with self.output:
+            display(side_by_side(clip.audio, result.reply_audio))
+            display(latency_table(result.turns))
+            display(figure_image(timeline_figure(result.session.trace, 0)))
+        return result
+
+
+__all__ = ["MIC_CSS", "MIC_JS", "MicBuffer", "MicrophoneWidget", "TurnPanel"]
