@@ -243,12 +243,15 @@ class VoiceAgent:
         self._utterances.put_nowait((turn, audio))
 
     def _check_barge_in(self, samples: np.ndarray) -> None:
-        r = self._responding
-        if not self.config.barge_in.enabled or r is None or not self.speaker.playing:
-            self.barge_in.reset()
+        if not self.config.barge_in.enabled:
             return
+        # a separate detector VAD sees every frame, so its state is current when needed
         p = (self._barge_vad.speech_probability(samples) if self._barge_vad
              else self.endpointer.last_probability)
+        r = self._responding
+        if r is None or not self.speaker.playing:
+            self.barge_in.reset()
+            return
         if self.barge_in.process(p, agent_playing=True):
             self.barge_in.reset()
             self.trace.append(BargeInDetected(self.clock.now_ms(), r.turn, p))
