@@ -540,14 +540,19 @@ def interruption_figure(table: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(8.0, 4.2))
     ax = fig.add_subplot(1, 1, 1)
     colors = _point_colors(list(table["point"]))
+    shown = 0
     for _, r in table.iterrows():
         if np.isnan(r["interruption_p50_ms"]):
             continue
+        shown += 1
         up = r["interruption_p95_ms"] - r["interruption_p50_ms"]
         ax.errorbar([r["false_interruption_rate"] * 100], [r["interruption_p50_ms"]],
                     yerr=[[0], [up]], fmt="o", color=colors[r["point"]], capsize=3)
-        ax.annotate(_short(r["point"], 32), (r["false_interruption_rate"] * 100, r["interruption_p50_ms"]),
-                    textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # "a.b.c=v" -> "c=v" keeps labels short; alternate offsets keep close points legible
+        label = re.sub(r"[\w]+\.(?=[\w.]*=)", "", r["point"])
+        ax.annotate(_short(label, 40), (r["false_interruption_rate"] * 100, r["interruption_p50_ms"]),
+                    textcoords="offset points", xytext=(6, (8, -10, 22, -24)[(shown - 1) % 4]), fontsize=7,
+                    color=colors[r["point"]])
     ax.set_xlabel("false interruptions (% of replies)")
     ax.set_ylabel("interruption latency (ms): p50, whisker to p95")
     _style(ax)
