@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test clean-venv
+.PHONY: setup assets browser run test test-notebooks clean-venv
 
 setup: $(STAMP) assets
 
@@ -25,8 +25,21 @@ assets: $(STAMP)
 run: setup
 	$(VENV)/bin/voicelab run experiments/quickstart.yaml --out results/quickstart
 
-test: setup
-	$(VENV)/bin/pytest -ra
+# Debian Chromium for the real-browser microphone test (Playwright's own browser download
+# does not work here). Idempotent: nothing is installed when /usr/bin/chromium exists.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# Unit + integration + browser tests, then every notebook under nbval in quick mode
+# (VOICELAB_QUICK=1: one clip, no warm-up; outputs compared only in cells marked
+# `# NBVAL_CHECK_OUTPUT`). A failing notebook cell fails `make test`.
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
+
+test: setup browser
+	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra tests notebooks $(NBVAL)
+
+test-notebooks: setup
+	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra notebooks $(NBVAL) --durations=0
 
 clean-venv:
 	rm -rf $(VENV)
