@@ -28,7 +28,8 @@ run: setup
 # Debian Chromium for the real-browser microphone test (Playwright's own browser download
 # does not work here). Idempotent: nothing is installed when /usr/bin/chromium exists.
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	  || echo "warning: could not install Debian chromium; tests/test_browser_mic.py will be skipped (and say so)"
 
 # Unit + integration + browser tests, then every notebook under nbval in quick mode
 # (VOICELAB_QUICK=1: one clip, no warm-up; outputs compared only in cells marked
