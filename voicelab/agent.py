@@ -254,9 +254,10 @@ class VoiceAgent:
             return
         if self.barge_in.process(p, agent_playing=True):
             self.barge_in.reset()
-            self.trace.append(BargeInDetected(self.clock.now_ms(), r.turn, p))
+            detected = self.clock.now_ms()
+            self.trace.append(BargeInDetected(detected, r.turn, p))
             self._state(r.turn, "speaking", "interrupted")
-            self.speaker.stop()
+            self.speaker.stop(detected)  # within one output frame of the detection
             r.stream.cancel()
             r.tts_task.cancel()
             r.interrupted.set()

@@ -141,14 +141,15 @@ class VirtualSpeaker:
         return self._played_in_response and (
             bool(self._queue) or self._sample_ms(self._cursor) > self._clock.now_ms())
 
-    def stop(self) -> int:
-        """Barge-in: stop at the next output-frame boundary and drop everything queued.
+    def stop(self, at_ms: float | None = None) -> int:
+        """Barge-in: stop at the first output-frame boundary at or after ``at_ms``
+        (default: now) and drop everything queued.
 
         Returns the sample index of the last sample played + 1. Audio scheduled after
         that point is removed from the timeline; ``PlaybackStopped(interrupted=True)``
         is logged at the stop time and the response's future resolves.
         """
-        now = self._clock.now_ms()
+        now = self._clock.now_ms() if at_ms is None else at_ms
         tick = math.ceil(now / self.frame_ms - 1e-9) * self.frame_samples
         stop_at = min(self._cursor, tick)
         self._queue.clear()
