@@ -10,8 +10,7 @@ import typer
 
 from voicelab.assets import AssetError
 from voicelab.audio.load import AudioError
-from voicelab.config import ConfigError, load_config
-from voicelab.config import parse_config as load_config_dict
+from voicelab.config import ConfigError, load_config, parse_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure streaming voice agents: VAD -> STT -> LLM -> trigger -> TTS.")
@@ -82,7 +81,7 @@ def report(directory: Path = typer.Argument(..., help="a sweep directory or a `v
         from voicelab.sweep_report import write_sweep_report
 
         meta = json.loads((directory / "sweep.json").read_text())
-        cfg = load_config_dict(meta["base_config"])
+        cfg = parse_config(meta["base_config"], str(directory / "sweep.json"))
         build_results(directory, expand_grid(cfg), cfg.sweep.repetitions)
         html, md = write_sweep_report(directory)
         typer.echo(f"report: {html} and {md}")

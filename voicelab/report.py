@@ -111,7 +111,8 @@ def _variants(turns: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(turns["variant"])) if "variant" in turns else []
 
 
-def _empty_figure(message: str, size=(8.0, 1.6)) -> Figure:
+def empty_figure(message: str, size=(8.0, 1.6)) -> Figure:
+    """A placeholder figure that states why there is nothing to plot."""
     fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
     ax.text(0.5, 0.5, message, ha="center", va="center", color="#666", fontsize=10)
@@ -320,7 +321,7 @@ def latency_comparison_figure(turns: pd.DataFrame, columns: Sequence[str] = KEY_
     columns = [c for c in columns if c in live]
     variants = _variants(live)
     if live.empty or not columns or not variants:
-        return _empty_figure("no non-warm-up turns to plot")
+        return empty_figure("no non-warm-up turns to plot")
     colors = _variant_colors(variants)
     nv = len(variants)
     nrows = math.ceil(len(columns) / ncols)
@@ -406,7 +407,7 @@ def critical_path_figure(turns: pd.DataFrame) -> Figure:
     med = critical_path_medians(turns)
     med = med[med["voice-to-voice"].notna()] if not med.empty else med
     if med.empty:
-        return _empty_figure("no non-warm-up turns with played audio")
+        return empty_figure("no non-warm-up turns with played audio")
     segs = [(lbl, c) for lbl, _, c in CRITICAL_PATH] + [("other", STAGE_COLORS["other"])]
     fig = Figure(figsize=(10.0, 1.4 + 0.55 * len(med)), layout="constrained")
     ax = fig.add_subplot()

@@ -37,7 +37,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from voicelab.events import Trace
-from voicelab.report import _CSS, LABELS, STAGE_COLORS, VARIANT_COLORS, figure_to_png_base64, timeline_figure
+from voicelab.report import (_CSS, LABELS, STAGE_COLORS, VARIANT_COLORS, empty_figure, figure_to_png_base64,
+                             timeline_figure)
 from voicelab.stats import empirical_cdf, percentile_table
 
 __all__ = [
@@ -274,14 +275,6 @@ def _headline_cells(head: pd.DataFrame) -> tuple[list[str], list[list[str]], lis
 # --- figures ---------------------------------------------------------------------------------
 
 
-def _empty_figure(message: str, size=(8.0, 1.6)) -> Figure:
-    fig = Figure(figsize=size, layout="constrained")
-    ax = fig.add_subplot()
-    ax.text(0.5, 0.5, message, ha="center", va="center", color="#666", fontsize=10)
-    ax.set_axis_off()
-    return fig
-
-
 def _style(ax) -> None:
     ax.grid(color="#E5E7EB", lw=0.7)
     ax.set_axisbelow(True)
@@ -307,7 +300,7 @@ def cdf_figure(results: pd.DataFrame,
     points = _points(results)
     metrics = [m for m in metrics if _has_values(live, m)]
     if not metrics or not points:
-        return _empty_figure("no latency values to plot")
+        return empty_figure("no latency values to plot")
     colors = _point_colors(points)
     fig = Figure(figsize=(11.0, 4.0 + 0.18 * math.ceil(len(points) / 2)), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False).ravel()
@@ -426,7 +419,7 @@ def box_figures(results: pd.DataFrame, grid: dict[str, Sequence[Any]],
     for param, values in grid.items():
         labels, index = parameter_groups(live, param, values, points)
         if not metrics or not labels:
-            out[param] = _empty_figure(f"{param}: no values to plot")
+            out[param] = empty_figure(f"{param}: no values to plot")
             continue
         ncols = min(3, len(metrics))
         nrows = math.ceil(len(metrics) / ncols)
@@ -477,12 +470,12 @@ def tradeoff_figure(results: pd.DataFrame, headline: pd.DataFrame | None = None)
     head = headline if headline is not None else headline_table(results)
     x = head.get(f"{_V2V}_p50")
     if x is None or not x.notna().any():
-        return _empty_figure("no voice-to-voice latency to plot")
+        return empty_figure("no voice-to-voice latency to plot")
     panels = [(c, t) for c, t in (("tts_roundtrip_wer_mean", "mean TTS round-trip WER"),
                                    ("playback_stall_ms_median", "median playback stall (ms)"))
               if head[c].notna().any()]
     if not panels:
-        return _empty_figure("no quality columns (round-trip WER, playback stall) to plot")
+        return empty_figure("no quality columns (round-trip WER, playback stall) to plot")
     colors = _point_colors(list(head.index))
     xs = x[np.isfinite(x.to_numpy(dtype=float))]
     x_mid = (float(xs.min()) + float(xs.max())) / 2
