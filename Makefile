@@ -29,7 +29,7 @@ run: setup
 # does not work here). Idempotent: nothing is installed when /usr/bin/chromium exists.
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-	  || echo "warning: could not install Debian chromium; tests/test_browser_mic.py will be skipped (and say so)"
+	  || echo "warning: could not install Debian chromium; tests/test_jupyterlab_mic.py will be skipped (and say so)"
 
 # Unit + integration + browser tests, then every notebook under nbval in quick mode
 # (VOICELAB_QUICK=1: one clip, no warm-up; outputs compared only in cells marked

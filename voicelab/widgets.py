@@ -7,6 +7,9 @@
 2. :class:`TurnPanel`: controls for the trigger policy, its threshold (words) and the
    VAD, a "reply" button that runs one agent turn (:func:`voicelab.notebook.run_clip`)
    on the current audio, then plays the reply and shows a latency readout.
+3. :func:`sound_card_controls`: where the kernel's machine has a local sound card, a
+   record toggle that fills the same buffer from it (:mod:`voicelab.audio.sound_card`) and
+   plays replies on it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import traitlets
 
 from voicelab.audio.browser import MicBuffer
 from voicelab.audio.clips import Clip
-from voicelab.audio.load import AudioError
+from voicelab.audio.load import INPUT_RATE, AudioError
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIC_JS = STATIC_DIR / "mic.js"
@@ -86,6 +89,8 @@ class TurnPanel:
         if mic is not None:
             mic.buffer.on_stop.append(lambda _buf: self.reply() if self.auto.value else None)
         self.history: list = []
+        self.play_reply: Callable | None = None
+        """Optional ``f(audio, sample_rate)`` called with each reply (e.g. a local speaker)."""
         controls = w.VBox([w.HBox([self.policy, self.words, self.debounce]),
                            w.HBox([self.vad_kind, self.silence]),
                            w.HBox([self.button, self.auto, self.readout])])
@@ -139,7 +144,41 @@ class TurnPanel:
             display(side_by_side(clip.audio, result.reply_audio))
             display(latency_table(result.turns))
             display(figure_image(timeline_figure(result.session.trace, 0)))
+        if self.play_reply is not None and len(result.reply_audio):
+            self.play_reply(result.reply_audio, INPUT_RATE)
         return result
 
 
-__all__ = ["MIC_CSS", "MIC_JS", "MicBuffer", "MicrophoneWidget", "TurnPanel"]
+def sound_card_controls(panel: TurnPanel, buffer: MicBuffer, device: int | str | None = None):
+    """Record from the kernel machine's own input device into ``buffer``; play replies on it.
+
+    Returns an ipywidgets box with a record toggle (stopping it makes ``panel`` reply, as
+    the browser microphone does), or, when there is no usable sound card, an HTML line
+    with the reason from :func:`voicelab.audio.sound_card.probe_sound_card`. Sets
+    ``panel.play_reply`` when an output device exists.
+    """
+    import ipywidgets as w
+
+    from voicelab.audio.sound_card import SoundCardError, SoundCardMicrophone, play, probe_sound_card
+
+    reason = probe_sound_card("input", device)
+    if reason is not None:
+        return w.HTML(f"<i>no local sound card for the kernel: {reason}</i>")
+    if probe_sound_card("output", device) is None:
+        panel.play_reply = lambda audio, rate: play(audio, rate, device)
+    mic = SoundCardMicrophone(buffer, device)
+    toggle = w.ToggleButton(value=False, description="record (sound card)", icon="microphone")
+    status = w.HTML("")
+
+    def on_toggle(change) -> None:
+        try:
+            mic.start() if change["new"] else mic.stop()
+            status.value = "recording ..." if change["new"] else ""
+        except SoundCardError as err:
+            status.value = f"<span style='color:#b91c1c'>{err}</span>"
+
+    toggle.observe(on_toggle, names="value")
+    return w.HBox([toggle, status])
+
+
+__all__ = ["MIC_CSS", "MIC_JS", "MicBuffer", "MicrophoneWidget", "TurnPanel", "sound_card_controls"]

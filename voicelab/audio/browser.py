@@ -37,8 +37,9 @@ class MicBuffer:
         self.on_stop: list[Callable[[MicBuffer], None]] = []
 
     def clear(self) -> None:
+        """Drop everything held (``messages`` counts the chunks added since)."""
         with self._lock:
-            self._chunks, self.rate = [], None
+            self._chunks, self.rate, self.messages = [], None, 0
 
     def add(self, pcm: np.ndarray | bytes | memoryview, rate: int) -> None:
         """Append one chunk: a float32 (or int16) array, or raw little-endian float32 bytes.

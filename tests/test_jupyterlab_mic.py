@@ -1,0 +1,237 @@
+"""The live-agent notebook in real JupyterLab, with a real browser microphone.
+
+End to end, nothing stood in: JupyterLab serves ``notebooks/04_live_agent.ipynb`` (a copy,
+outside quick mode, so the microphone path is live) to headless Debian Chromium, driven by
+Playwright. Chromium's fake capture device plays a bundled real clip (a 48 kHz WAV) into
+``getUserMedia``. The test runs all cells, clicks the widget's **Record** button, waits for
+the clip, clicks **Stop**; the widget's JS (``voicelab/static/mic.js``) sends the audio over
+the Jupyter comm to the kernel's :class:`voicelab.audio.browser.MicBuffer`, and the panel's
+"reply when recording stops" runs one agent turn on it (Silero -> Whisper -> SmolLM2 ->
+trigger -> Kokoro).
+
+Asserts, from a second client attached to the same kernel: the kernel received about the
+clip's duration of non-silent 16 kHz audio over many comm messages; the agent's Whisper
+transcript of it matches the clip's reference (WER <= 0.3); the agent replied with played
+audio and a finite voice-to-voice latency. In the browser: the widget shows the reply.
+
+Screenshot of the notebook after the turn: ``docs/live_agent_jupyterlab.png`` when
+``VOICELAB_SCREENSHOT=1``, else the test's temporary directory.
+
+Needs ``/usr/bin/chromium`` (``make browser``; Playwright's own browser download is never
+used). Takes about a minute on 2 cores (the kernel loads the real models).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from voicelab.audio.clips import resolve_clip
+from voicelab.metrics import wer
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "04_live_agent.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CLIP = "cmu_arctic_a0007"
+FAKE_RATE = 48_000
+PAD_S = 1.0  # silence after the clip in the fake-capture file (Chromium loops the file)
+SCREENSHOT = ROOT / "docs" / "live_agent_jupyterlab.png"
+KERNEL_PROBE = """
+import json as _json, numpy as _np
+_a = mic.buffer.audio()
+_t = panel.history[-1] if panel.history else None
+print("VOICELAB_JSON" + _json.dumps({
+    "rate": mic.buffer.rate, "messages": mic.buffer.messages, "duration_s": len(_a) / 16000,
+    "rms": float(_np.sqrt(_np.mean(_a ** 2))), "turns": len(panel.history),
+    "transcript": None if _t is None else str(_t.row.transcript),
+    "response": None if _t is None else str(_t.row.response_text),
+    "reply_s": None if _t is None else len(_t.reply_audio) / 16000,
+    "reply_rms": None if _t is None else float(_np.sqrt(_np.mean(_t.reply_audio ** 2))),
+    "v2v_ms": None if _t is None else _t.voice_to_voice_ms}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _JupyterLab:
+    """JupyterLab on 127.0.0.1 serving ``root`` with its own runtime/config/settings dirs."""
+
+    def __init__(self, root: Path, home: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.runtime = home / "runtime"
+        env = {k: v for k, v in os.environ.items() if k != "VOICELAB_QUICK"}  # the live path
+        env.update(JUPYTER_RUNTIME_DIR=str(self.runtime), JUPYTER_CONFIG_DIR=str(home / "config"),
+                   JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+                   JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"))
+        news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True)
+        news.write_text('{"fetchNews": "false"}')  # no "get notified about Jupyter news?" toast
+        self.log = (home / "jupyterlab.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", "--allow-root", "--IdentityProvider.token=",
+             "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+             f"--ServerApp.root_dir={root}"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/status", timeout=2)
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError(f"JupyterLab did not start; see {self.log.name}")
+                time.sleep(0.5)
+
+    def wait_for_idle_kernel(self, timeout: float = 90) -> None:
+        """Wait until the server has started one kernel and it reports ``idle``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            kernels = json.load(urllib.request.urlopen(f"{self.url}/api/kernels", timeout=5))
+            if kernels and all(k["execution_state"] == "idle" for k in kernels):
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"no idle kernel after {timeout:.0f} s; see {self.log.name}")
+
+    def kernel_client(self):
+        """A blocking client attached to the (single) running kernel."""
+        from jupyter_client import BlockingKernelClient
+
+        files = sorted(self.runtime.glob("kernel-*.json"))
+        assert len(files) == 1, files
+        kc = BlockingKernelClient(connection_file=str(files[0]))
+        kc.load_connection_file()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        return kc
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def _kernel_json(kc, code: str, timeout: float = 120) -> dict:
+    out: list[str] = []
+
+    def hook(msg) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append("\n".join(msg["content"]["traceback"]))
+
+    reply = kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+    text = "".join(out)
+    assert reply["content"]["status"] == "ok", text
+    line = next(ln for ln in text.splitlines() if ln.startswith("VOICELAB_JSON"))
+    return json.loads(line[len("VOICELAB_JSON"):])
+
+
+def test_live_agent_notebook_with_browser_microphone(tmp_path):
+    if not CHROMIUM.is_file():
+        pytest.skip("needs Debian chromium at /usr/bin/chromium (`make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    clip = resolve_clip(CLIP)
+    clip_s = len(clip.audio) / 16_000
+    fake = np.concatenate([soxr.resample(clip.audio, 16_000, FAKE_RATE).astype(np.float32),
+                           np.zeros(int(PAD_S * FAKE_RATE), np.float32)])
+    fake_wav = tmp_path / "fake_capture_48k.wav"
+    sf.write(fake_wav, np.clip(fake, -1, 1), FAKE_RATE, subtype="PCM_16")
+    record_s = len(fake) / FAKE_RATE
+
+    # a copy of the notebook (JupyterLab autosaves), beside the checkout's experiments/
+    served = tmp_path / "lab"
+    (served / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, served / "notebooks" / NOTEBOOK)
+    (served / "experiments").symlink_to(ROOT / "experiments")
+
+    lab = _JupyterLab(served, tmp_path)
+    kc = None
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                      f"--use-file-for-fake-audio-capture={fake_wav}",
+                      "--autoplay-policy=no-user-gesture-required", "--no-sandbox", "--disable-gpu",
+                      "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1400})
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"{lab.url}/lab/tree/notebooks/{NOTEBOOK}")
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                lab.wait_for_idle_kernel()
+                page.keyboard.press("Escape")
+                page.locator(".jp-Notebook").first.click()
+                page.get_by_text("Run", exact=True).first.click()
+                page.get_by_text("Run All Cells", exact=True).first.click()
+
+                # the widget renders once the kernel has loaded the models (cell 2)
+                button = page.locator(".voicelab-mic button")
+                button.wait_for(timeout=240_000)
+                assert button.inner_text().endswith("Record")
+                button.scroll_into_view_if_needed()
+                button.click()
+                page.wait_for_selector(".voicelab-mic button.recording", timeout=15_000)
+                page.wait_for_timeout(int(record_s * 1000))
+                button.click()
+                # Stop -> comm `stop` -> the panel answers -> the widget shows the reply
+                message = page.locator(".voicelab-mic .voicelab-message")
+                page.wait_for_function(
+                    "() => (document.querySelector('.voicelab-mic .voicelab-message') || {})"
+                    ".textContent?.includes('agent:')", timeout=180_000)
+                shown = message.inner_text()
+
+                kc = lab.kernel_client()
+                got = _kernel_json(kc, KERNEL_PROBE)
+
+                page.wait_for_timeout(500)
+                shot = SCREENSHOT if os.environ.get("VOICELAB_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot))
+                assert shot.stat().st_size > 20_000
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        if kc is not None:
+            kc.shutdown()
+            kc.stop_channels()
+        lab.close()
+
+    # the kernel side: what the browser sent over the comm, at 16 kHz
+    assert got["rate"] in (44_100, 48_000), got
+    assert got["messages"] > 20, got  # ~85 ms chunks
+    assert clip_s - 0.3 <= got["duration_s"] <= record_s + 1.5, (got, clip_s, record_s)
+    assert got["rms"] > 3e-3, got
+    # the agent: heard the clip, answered it, played the answer
+    assert got["turns"] == 1, got
+    assert wer(clip.reference_text, got["transcript"]) <= 0.3, got["transcript"]
+    assert got["response"].strip(), got
+    assert got["reply_s"] > 0.3 and got["reply_rms"] > 1e-3, got
+    assert np.isfinite(got["v2v_ms"]) and got["v2v_ms"] > 0, got
+    assert got["response"].split()[0] in shown, shown
