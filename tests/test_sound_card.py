@@ -139,3 +139,31 @@ def test_real_sound_card_records():
     audio = buffer.audio()
     assert audio.dtype == np.float32 and 0.3 * 16_000 <= len(audio) <= 0.8 * 16_000
     assert np.all(np.isfinite(audio))
+
+
+def test_notebook_controls_record_and_route_replies(monkeypatch):
+    from types import SimpleNamespace
+
+    import ipywidgets
+
+    from voicelab.widgets import sound_card_controls
+
+    block = int(RATE * BLOCK_MS / 1000)
+    sd = _fake_sounddevice([np.full(block, 0.1, np.float32)] * 4)
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    panel, buffer = SimpleNamespace(play_reply=None), MicBuffer()
+    stopped: list[MicBuffer] = []
+    buffer.on_stop.append(stopped.append)
+    box = sound_card_controls(panel, buffer)
+    toggle = box.children[0]
+    assert isinstance(toggle, ipywidgets.ToggleButton)
+    toggle.value = True
+    toggle.value = False
+    assert stopped == [buffer] and buffer.messages == 4
+    assert len(buffer.audio()) == round(4 * block * 16_000 / RATE)
+    panel.play_reply(np.zeros(160, np.float32), 16_000)
+    assert sd.played[0][1] == 16_000
+
+    monkeypatch.setitem(sys.modules, "sounddevice", _fake_sounddevice([], default_input=False))
+    line = sound_card_controls(SimpleNamespace(play_reply=None), MicBuffer())
+    assert isinstance(line, ipywidgets.HTML) and "no input device" in line.value
