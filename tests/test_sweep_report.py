@@ -249,8 +249,7 @@ def test_figure_builders_for_notebooks():
     assert list(x0) == [1000.0, 1000.0, 1250.0, 1400.0]             # step starts at F = 0
     fig = tradeoff_figure(res)
     assert len(fig.axes) == 2
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts == LABELS
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == LABELS  # one legend entry per point
     empty = res.iloc[0:0]
     for f in (cdf_figure(empty), tradeoff_figure(empty)):
         assert isinstance(f, Figure)
@@ -291,3 +290,11 @@ def test_whole_section_values_are_matched_through_the_points():
     assert index.tolist() == [0] * 6 + [1] * 6
     fig = box_figures(res, grid, points=points)["trigger"]
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["words-2", "whole"]
+
+
+def test_point_styles_stay_distinct_past_the_palette():
+    from voicelab.sweep_report import _point_styles
+
+    points = [f"p{i}" for i in range(40)]
+    styles = _point_styles(points)
+    assert len({(st.color, st.marker, st.linestyle) for st in styles.values()}) == 40

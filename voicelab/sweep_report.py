@@ -142,8 +142,23 @@ def _points(results: pd.DataFrame) -> list[str]:
     return list(pd.unique(results["point"])) if "point" in results else []
 
 
-def _point_colors(points: Sequence[str]) -> dict[str, str]:
-    return {p: VARIANT_COLORS[i % len(VARIANT_COLORS)] for i, p in enumerate(points)}
+@dataclass(frozen=True)
+class _PointStyle:
+    color: str
+    marker: str
+    linestyle: str
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1)))
+
+
+def _point_styles(points: Sequence[str]) -> dict[str, _PointStyle]:
+    """One style per point: the colour cycles through ``VARIANT_COLORS``, and each time it
+    wraps the marker and line style change, so no two points (up to 60) look alike."""
+    n = len(VARIANT_COLORS)
+    return {p: _PointStyle(VARIANT_COLORS[i % n], _MARKERS[(i // n) % len(_MARKERS)],
+                           _LINESTYLES[(i // n) % len(_LINESTYLES)]) for i, p in enumerate(points)}
 
 
 def _has_values(df: pd.DataFrame, col: str) -> bool:
@@ -301,7 +316,7 @@ def cdf_figure(results: pd.DataFrame,
     metrics = [m for m in metrics if _has_values(live, m)]
     if not metrics or not points:
         return empty_figure("no latency values to plot")
-    colors = _point_colors(points)
+    styles = _point_styles(points)
     fig = Figure(figsize=(11.0, 4.0 + 0.18 * math.ceil(len(points) / 2)), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False).ravel()
     for ax, metric in zip(axes, metrics):
@@ -309,8 +324,8 @@ def cdf_figure(results: pd.DataFrame,
             x, F = empirical_cdf(_num(live.loc[live["point"] == p, metric]))
             if not len(x):
                 continue
-            ax.step(np.r_[x[0], x], np.r_[0.0, F], where="post", color=colors[p], lw=1.6,
-                    label=f"{p} (n={len(x)})")
+            ax.step(np.r_[x[0], x], np.r_[0.0, F], where="post", color=styles[p].color,
+                    ls=styles[p].linestyle, lw=1.6, label=f"{p} (n={len(x)})")
         for level in (0.5, 0.9):
             ax.axhline(level, color="#9CA3AF", lw=0.8, ls=":")
         ax.set_ylim(0, 1.02)
@@ -461,7 +476,8 @@ def tradeoff_figure(results: pd.DataFrame, headline: pd.DataFrame | None = None)
 
     x is the p50 voice-to-voice latency (ms) with its bootstrap CI as error bars;
     panel 1: y = mean TTS round-trip WER; panel 2: y = median playback stall (ms).
-    One labelled marker per point. Panels whose y has no value are left out.
+    One marker per point, named in a legend below the panels. Panels whose y has no
+    value are left out.
 
     Args:
         results: the results table.
@@ -476,10 +492,8 @@ def tradeoff_figure(results: pd.DataFrame, headline: pd.DataFrame | None = None)
               if head[c].notna().any()]
     if not panels:
         return empty_figure("no quality columns (round-trip WER, playback stall) to plot")
-    colors = _point_colors(list(head.index))
-    xs = x[np.isfinite(x.to_numpy(dtype=float))]
-    x_mid = (float(xs.min()) + float(xs.max())) / 2
-    fig = Figure(figsize=(5.5 * len(panels), 4.3), layout="constrained")
+    styles = _point_styles(list(head.index))
+    fig = Figure(figsize=(5.5 * len(panels), 4.3 + 0.2 * math.ceil(len(head) / 3)), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False).ravel()
     for ax, (col, title) in zip(axes, panels):
         for point, r in head.iterrows():
@@ -488,18 +502,17 @@ def tradeoff_figure(results: pd.DataFrame, headline: pd.DataFrame | None = None)
                 continue
             err = [[max(0.0, xv - r[f"{_V2V}_p50_lo"])], [max(0.0, r[f"{_V2V}_p50_hi"] - xv)]]
             err = np.nan_to_num(np.asarray(err, dtype=float))
-            ax.errorbar([xv], [yv], xerr=err, fmt="o", ms=7, color=colors[point], ecolor=colors[point],
-                        elinewidth=1.2, capsize=3)
-            left = xs.min() < xs.max() and xv > x_mid  # labels point inwards
-            ann = ax.annotate(_short(point, 36), (xv, yv), xytext=(-5 if left else 5, 5),
-                              textcoords="offset points", ha="right" if left else "left",
-                              fontsize=7.5, color=colors[point])
-            ann.set_in_layout(False)
+            st = styles[point]
+            ax.errorbar([xv], [yv], xerr=err, fmt=st.marker, ms=7, color=st.color, ecolor=st.color,
+                        elinewidth=1.2, capsize=3, alpha=0.9, label=_short(point, 40))
         ax.set_xlabel("p50 voice-to-voice (ms), 95% bootstrap CI")
         ax.set_ylabel(title)
         ax.set_title(f"voice-to-voice vs {title}", loc="left", fontsize=9.5, fontweight="bold")
         ax.margins(x=0.15, y=0.15)
         _style(ax)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, max(1, len(labels))),
+               fontsize=8, frameon=False)
     return fig
 
 
@@ -532,7 +545,7 @@ def interruption_figure(table: pd.DataFrame) -> Figure:
     """Interruption latency (p50, whisker to p95) against false-interruption rate, per point."""
     fig = Figure(figsize=(8.0, 4.2))
     ax = fig.add_subplot(1, 1, 1)
-    colors = _point_colors(list(table["point"]))
+    styles = _point_styles(list(table["point"]))
     shown = 0
     for _, r in table.iterrows():
         if np.isnan(r["interruption_p50_ms"]):
@@ -540,12 +553,12 @@ def interruption_figure(table: pd.DataFrame) -> Figure:
         shown += 1
         up = r["interruption_p95_ms"] - r["interruption_p50_ms"]
         ax.errorbar([r["false_interruption_rate"] * 100], [r["interruption_p50_ms"]],
-                    yerr=[[0], [up]], fmt="o", color=colors[r["point"]], capsize=3)
+                    yerr=[[0], [up]], fmt=styles[r["point"]].marker, color=styles[r["point"]].color, capsize=3)
         # "a.b.c=v" -> "c=v" keeps labels short; alternate offsets keep close points legible
         label = re.sub(r"[\w]+\.(?=[\w.]*=)", "", r["point"])
         ax.annotate(_short(label, 40), (r["false_interruption_rate"] * 100, r["interruption_p50_ms"]),
                     textcoords="offset points", xytext=(6, (8, -10, 22, -24)[(shown - 1) % 4]), fontsize=7,
-                    color=colors[r["point"]])
+                    color=styles[r["point"]].color)
     ax.set_xlabel("false interruptions (% of replies)")
     ax.set_ylabel("interruption latency (ms): p50, whisker to p95")
     _style(ax)
