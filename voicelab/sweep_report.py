@@ -155,7 +155,7 @@ _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1)))
 
 def _point_styles(points: Sequence[str]) -> dict[str, _PointStyle]:
     """One style per point: the colour cycles through ``VARIANT_COLORS``, and each time it
-    wraps the marker and line style change, so no two points (up to 60) look alike."""
+    wraps the marker and line style change, so no two of the first 54 points look alike."""
     n = len(VARIANT_COLORS)
     return {p: _PointStyle(VARIANT_COLORS[i % n], _MARKERS[(i // n) % len(_MARKERS)],
                            _LINESTYLES[(i // n) % len(_LINESTYLES)]) for i, p in enumerate(points)}
