@@ -39,7 +39,7 @@ from voicelab.events import (
 from voicelab.metrics import LATENCY_COLUMNS, summarize
 
 __all__ = [
-    "KEY_LATENCIES", "LANES", "STAGE_COLORS", "critical_path_figure", "latency_comparison_figure",
+    "KEY_LATENCIES", "LANES", "STAGE_COLORS", "critical_path_figure", "format_ms", "latency_comparison_figure",
     "render_html", "timeline_figure", "write_report",
 ]
 
@@ -120,15 +120,16 @@ def empty_figure(message: str, size=(8.0, 1.6)) -> Figure:
     return fig
 
 
-def _fmt_ms(v) -> str:
-    """Milliseconds for tables: 1 decimal below 100 ms, whole ms above; NaN/None -> '–'."""
+def format_ms(v) -> str:
+    """Milliseconds for tables and labels: one decimal below 100 ms, whole ms from 100 ms
+    up; NaN, None or a non-number -> '–'."""
     try:
         v = float(v)
     except (TypeError, ValueError):
         return "–"
     if math.isnan(v):
         return "–"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}"
 
 
 def _fmt_s(ms: float) -> str:
@@ -342,7 +343,7 @@ def latency_comparison_figure(turns: pd.DataFrame, columns: Sequence[str] = KEY_
                        whiskerprops=dict(color=colors[v]), capprops=dict(color=colors[v]))
             ax.scatter(vals, j + rng.uniform(-0.17, 0.17, len(vals)), s=13, color=colors[v],
                        alpha=0.85, zorder=3, edgecolors="white", linewidths=0.4)
-            ax.annotate(f"p50 {_fmt_ms(np.median(vals))}", xy=(1.0, j), xycoords=("axes fraction", "data"),
+            ax.annotate(f"p50 {format_ms(np.median(vals))}", xy=(1.0, j), xycoords=("axes fraction", "data"),
                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=7.5,
                         color=colors[v])
         lo = min(0.0, float(np.nanmin(live[col].to_numpy(dtype=float)))) if live[col].notna().any() else 0.0
@@ -502,7 +503,7 @@ def _headline_table(metrics: dict) -> str:
         cells = []
         for v in variants:
             st = (metrics.get(v) or {}).get(col) or {}
-            cells.append(f"<td class=num>{_fmt_ms(st.get('p50'))}</td><td class=num>{_fmt_ms(st.get('p90'))}"
+            cells.append(f"<td class=num>{format_ms(st.get('p50'))}</td><td class=num>{format_ms(st.get('p90'))}"
                          f"</td><td class=num>{_e(st.get('n', '–'))}</td>")
         rows.append(f"<tr><td>{_e(LABELS.get(col, col))}<br><code>{_e(col)}</code></td>{''.join(cells)}</tr>")
     return f"<div class=scroll><table>{head}{''.join(rows)}</table></div>"

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace
 from voicelab.report import (_CSS, LABELS, STAGE_COLORS, VARIANT_COLORS, empty_figure, figure_to_png_base64,
-                             timeline_figure)
+                             format_ms, timeline_figure)
 from voicelab.stats import empirical_cdf, percentile_table
 
 __all__ = [
@@ -211,24 +211,13 @@ def headline_table(results: pd.DataFrame, *, n_boot: int = 2000, ci: float = 0.9
     return out
 
 
-def _fmt_ms(v: Any) -> str:
-    """Whole ms from 100 ms up, one decimal below; NaN -> '–'."""
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(v):
-        return "–"
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}"
-
-
 def _fmt_ci(est: Any, lo: Any, hi: Any) -> str:
     """``2241 [2105, 2390]``; the estimate alone when the interval is undefined."""
-    if _fmt_ms(est) == "–":
+    if format_ms(est) == "–":
         return "–"
-    if _fmt_ms(lo) == "–" or _fmt_ms(hi) == "–":
-        return _fmt_ms(est)
-    return f"{_fmt_ms(est)} [{_fmt_ms(lo)}, {_fmt_ms(hi)}]"
+    if format_ms(lo) == "–" or format_ms(hi) == "–":
+        return format_ms(est)
+    return f"{format_ms(est)} [{format_ms(lo)}, {format_ms(hi)}]"
 
 
 def _fmt_extra(col: str, v: Any) -> str:
@@ -238,7 +227,7 @@ def _fmt_extra(col: str, v: Any) -> str:
     if col.endswith("wer"):
         return f"{v:.3f}"
     if col.endswith("_ms"):
-        return _fmt_ms(v)
+        return format_ms(v)
     return f"{v:.2f}" if col == "tts_requests" else f"{v:.1f}"
 
 
@@ -708,8 +697,8 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
         rep_text = (f"Representative turn: point “{rep['point']}”, repetition {int(rep['repetition'])}, "
                     f"clip “{rep.get('clip', '?')}”, turn {int(rep['turn'])} "
                     f"(run {rep.get('run_id', '?')}): "
-                    f"voice-to-voice {_fmt_ms(rep[_V2V])} ms, the closest to the median "
-                    f"({_fmt_ms(float(np.median(g)))} ms) of the point's {len(g)} non-warm-up turns "
+                    f"voice-to-voice {format_ms(rep[_V2V])} ms, the closest to the median "
+                    f"({format_ms(float(np.median(g)))} ms) of the point's {len(g)} non-warm-up turns "
                     f"with a voice-to-voice value.")
         path = data.events_path(rep.get("point_id", ""), rep["repetition"])
         if path.is_file():
@@ -731,8 +720,8 @@ def _interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]
     header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
               "cancel p50 (ms)", "false interruptions", "missed"]
     pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
-    rows = [[r["point"], str(int(r["barge_ins"])), _fmt_ms(r["interruption_p50_ms"]),
-             _fmt_ms(r["interruption_p95_ms"]), _fmt_ms(r["detect_p50_ms"]), _fmt_ms(r["cancel_p50_ms"]),
+    rows = [[r["point"], str(int(r["barge_ins"])), format_ms(r["interruption_p50_ms"]),
+             format_ms(r["interruption_p95_ms"]), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
              pct(r["false_interruption_rate"]), pct(r["missed_interruption_rate"])]
             for _, r in table.iterrows()]
     return header, rows

@@ -100,7 +100,7 @@ class SoundCardMicrophone:
         def callback(indata, frames, time_info, status) -> None:  # PortAudio's thread
             if status.input_overflow:
                 self.overflows += 1
-            self.buffer.handle_message({"type": "chunk", "rate": rate}, [indata[:, 0].copy()])
+            self.buffer.handle_message({"type": "chunk", "rate": rate}, [indata[:, 0]])  # MicBuffer.add copies
 
         try:
             stream = sd.InputStream(samplerate=rate, blocksize=int(rate * BLOCK_MS / 1000), device=self.device,
