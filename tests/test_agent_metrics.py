@@ -7,13 +7,16 @@ delays; the session runs on VirtualTimeLoop, so timestamps are exact.
 import numpy as np
 import pytest
 
-from voicelab.agent import Stages, TurnSpec, VoiceAgent
+from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import ChunkTriggered, PlaybackStall, PlaybackStarted, SpeechEnded, TTSStarted
-from voicelab.fakes import OracleVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
-from voicelab.metrics import summarize, turns_table
+from voicelab.llm.scripted import ScriptedLLM
+from voicelab.stt.scripted import ScriptedSTT
+from voicelab.tts.scripted import ScriptedTTS
+from voicelab.vad.oracle import OracleVAD
+from voicelab.measure.metrics import summarize, turns_table
 from voicelab.vad.endpointing import Endpointer
 
 def ms(x):

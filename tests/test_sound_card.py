@@ -146,7 +146,7 @@ def test_notebook_controls_record_and_route_replies(monkeypatch):
 
     import ipywidgets
 
-    from voicelab.widgets import sound_card_controls
+    from voicelab.lab.widgets import sound_card_controls
 
     block = int(RATE * BLOCK_MS / 1000)
     sd = _fake_sounddevice([np.full(block, 0.1, np.float32)] * 4)

@@ -1,4 +1,4 @@
-"""Exact maths of voicelab.stats on small known inputs."""
+"""Exact maths of voicelab.measure.stats on small known inputs."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicelab.stats import bootstrap_percentile_ci, empirical_cdf, percentile_table
+from voicelab.measure.stats import bootstrap_percentile_ci, empirical_cdf, percentile_table
 
 
 def test_estimate_is_numpy_linear_percentile():

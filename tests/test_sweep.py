@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from voicelab.config import ConfigError, parse_config
-from voicelab.sweep import expand_grid, is_finished, run_dir, run_order, run_sweep
+from voicelab.lab.sweep import expand_grid, is_finished, run_dir, run_order, run_sweep
 
 
 def _config(grid, **extra):

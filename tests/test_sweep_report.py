@@ -26,8 +26,8 @@ from voicelab.events import (
     ChunkTriggered, LLMFinished, LLMStarted, LLMToken, PlaybackStarted, PlaybackStopped, SpeechEnded,
     STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
 )
-from voicelab.metrics import EXTRA_COLUMNS, LATENCY_COLUMNS, turns_table
-from voicelab.sweep_report import (
+from voicelab.measure.metrics import EXTRA_COLUMNS, LATENCY_COLUMNS, turns_table
+from voicelab.reports import (
     box_figures, cdf_figure, headline_table, load_sweep, parameter_groups, representative_turn,
     tradeoff_figure,
     write_sweep_report,
@@ -278,7 +278,7 @@ def test_load_sweep_orders_points_as_in_sweep_json(tmp_path):
 
 
 def test_whole_section_values_are_matched_through_the_points():
-    # voicelab.sweep stores a swept section formatted (a trigger label); the grid holds dicts
+    # voicelab.lab.sweep stores a swept section formatted (a trigger label); the grid holds dicts
     grid = {"trigger": [{"kind": "words", "words": 2}, {"kind": "whole"}]}
     res = make_results({"trigger": None}, [("words-2",), ("whole",)])
     points = [{"point_id": IDS[i], "label": f"trigger={v}", "overrides": {"trigger": g}}
@@ -291,7 +291,7 @@ def test_whole_section_values_are_matched_through_the_points():
 
 
 def test_point_styles_stay_distinct_past_the_palette():
-    from voicelab.sweep_report import _point_styles
+    from voicelab.reports.style import point_styles as _point_styles
 
     points = [f"p{i}" for i in range(40)]
     styles = _point_styles(points)

@@ -1,4 +1,4 @@
-"""The real VADs (Silero ONNX, energy, WebRTC) and the reference boundaries, on real speech.
+"""The real VADs (Silero ONNX, energy, WebRTC) endpointing real speech.
 
 Clips are placed as the virtual microphone places them: after whole frames of digital
 silence (here 32 frames = 1024 ms), followed by 2 s of silence.
@@ -14,8 +14,7 @@ import pytest
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
 from voicelab.vad import VADS, EnergyVAD, SileroVAD, WebRTCVAD, make_vad
 from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechStart
-from voicelab.vad.reference import (reference_speech_bounds, reference_speech_segments,
-                                    segments_from_probabilities)
+from voicelab.truth import ReferenceFinder
 
 N = 512
 KINDS = ["silero", "energy", "webrtc"]
@@ -43,11 +42,11 @@ def clip_audio(name: str) -> np.ndarray:
 
 @cache
 def reference(name: str) -> tuple[float, float]:
-    return reference_speech_bounds(clip_audio(name))
+    return ReferenceFinder().find(clip_audio(name)).bounds_ms
 
 
 def true_bounds(name: str) -> tuple[float, float]:
-    """What the runner uses: the clip's annotation if it has one, else the reference VAD."""
+    """What the runner uses: the clip's annotation if it has one, else the reference."""
     return resolve_clip(name).speech_bounds_ms or reference(name)
 
 
@@ -63,46 +62,6 @@ def frames(x: np.ndarray):
 
 def test_bundled_clips_present() -> None:
     assert len(CLIPS) >= 6
-
-
-# --- reference boundaries --------------------------------------------------------------------
-@pytest.mark.parametrize("name", CLIPS)
-def test_reference_bounds_inside_clip(name: str) -> None:
-    audio = clip_audio(name)
-    start, end = reference(name)
-    assert 0.0 <= start < end <= len(audio) / 16.0
-    assert end - start > 1000.0  # every bundled clip holds over a second of speech
-    assert start % 10 == 0 and end % 10 == 0  # 10 ms resolution after edge refinement
-
-
-def test_reference_segments_are_ordered_and_disjoint() -> None:
-    segs = reference_speech_segments(clip_audio(CLIPS[0]))
-    assert segs and all(s < e for s, e in segs)
-    assert all(e0 <= s1 for (_, e0), (s1, _) in zip(segs, segs[1:]))
-
-
-def test_reference_is_independent_of_leading_silence() -> None:
-    name = CLIPS[0]
-    shifted = reference_speech_bounds(in_session(clip_audio(name)))
-    assert shifted == pytest.approx(tuple(t + LEAD_MS for t in reference(name)), abs=32.0)
-
-
-def test_reference_segmentation_rules() -> None:
-    # silero's get_speech_timestamps rules, frames of 512 samples (32 ms)
-    p = [0.0] * 2 + [0.9] * 10 + [0.0] * 4 + [0.9] * 10 + [0.0] * 5 + [0.4] + [0.9] * 10 + [0.0] * 10
-    # a 4-frame gap is bridged (its last frame starts 96 ms < 100 ms after the gap's start),
-    # a 5-frame gap splits (128 ms); 0.4 (between neg 0.35 and 0.5) does not start speech
-    assert segments_from_probabilities(p, len(p) * N) == [(2 * N, 26 * N), (32 * N, 42 * N)]
-    # segments of <= 250 ms are dropped; speech running to the clip's end is closed there
-    assert segments_from_probabilities([0.9] * 7 + [0.0] * 10, 17 * N) == []
-    assert segments_from_probabilities([0.0] + [0.9] * 9, 10 * N - 100) == [(N, 10 * N - 100)]
-
-
-def test_reference_errors() -> None:
-    with pytest.raises(ValueError, match="no speech"):
-        reference_speech_bounds(np.zeros(32_000, np.float32))
-    with pytest.raises(ValueError, match="16000 Hz"):
-        reference_speech_bounds(np.zeros(44_100, np.float32), sample_rate=44_100)
 
 
 # --- endpointing real speech -------------------------------------------------------------------

@@ -34,7 +34,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default results/<name>)"),
 ) -> None:
     """Run the agent on real speech and write turns.csv, events.jsonl, agent.wav, summary.json, report.html."""
-    from voicelab.runner import run_experiment
+    from voicelab.lab.runner import run_experiment
 
     try:
         cfg = load_config(config)
@@ -60,8 +60,8 @@ def sweep(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),
 ) -> None:
     """Run a grid of config points on every clip, N repetitions each; resumable; then report."""
-    from voicelab.sweep import run_sweep
-    from voicelab.sweep_report import write_sweep_report
+    from voicelab.lab.sweep import run_sweep
+    from voicelab.reports.sweep_report import write_sweep_report
 
     try:
         cfg = load_config(config)
@@ -77,19 +77,20 @@ def sweep(
 def report(directory: Path = typer.Argument(..., help="a sweep directory or a `voicelab run` output")) -> None:
     """Rebuild the report of a finished sweep (report.html + report.md) or run (report.html)."""
     if (directory / "sweep.json").is_file():
-        from voicelab.sweep import expand_grid, build_results
-        from voicelab.sweep_report import write_sweep_report
+        from voicelab.lab.sweep import expand_grid, build_results
+        from voicelab.reports.sweep_report import write_sweep_report
 
         meta = json.loads((directory / "sweep.json").read_text())
         cfg = parse_config(meta["base_config"], str(directory / "sweep.json"))
-        build_results(directory, expand_grid(cfg), cfg.sweep.repetitions)
+        if (directory / "runs").is_dir():  # a copied report (e.g. docs/results) has no runs: keep its table
+            build_results(directory, expand_grid(cfg), cfg.sweep.repetitions)
         html, md = write_sweep_report(directory)
         typer.echo(f"report: {html} and {md}")
     elif (directory / "events.jsonl").is_file():
         import pandas as pd
 
         from voicelab.events import Trace
-        from voicelab.report import write_report
+        from voicelab.reports.run_report import write_report
 
         summary = json.loads((directory / "summary.json").read_text())
         turns = pd.read_csv(directory / "turns.csv")

@@ -1,6 +1,6 @@
 """The session trace: small frozen event records on one session clock.
 
-Every stage appends events; metrics (:mod:`voicelab.metrics`) are pure functions
+Every stage appends events; metrics (:mod:`voicelab.measure.metrics`) are pure functions
 of the trace, so a saved ``events.jsonl`` can be re-analysed without models.
 
 All times are milliseconds on the session clock (t = 0 when the first input sample

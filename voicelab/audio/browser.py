@@ -1,10 +1,10 @@
-"""The browser-microphone bridge: audio chunks sent by ``voicelab/static/mic.js``.
+"""The browser-microphone bridge: audio chunks sent by ``voicelab/lab/static/mic.js``.
 
 :class:`MicBuffer` collects the PCM chunks a browser sends (float32 or int16 at a declared
 rate) and converts them to 16 kHz mono float32 with
 :func:`voicelab.audio.load.to_mono_float32`. It consumes the widget's custom messages
 (:meth:`MicBuffer.handle_message`), so the same code serves the notebook widget
-(:class:`voicelab.widgets.MicrophoneWidget`) and the standalone page of the browser test.
+(:class:`voicelab.lab.widgets.MicrophoneWidget`) and the standalone page of the browser test.
 It has no UI dependency.
 """
 

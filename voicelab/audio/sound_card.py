@@ -3,7 +3,7 @@
 For notebooks run where the kernel has a local audio device: :class:`SoundCardMicrophone`
 streams the default (or a chosen) input device into the same
 :class:`voicelab.audio.browser.MicBuffer` the browser widget fills, with the same
-``start`` / ``chunk`` / ``stop`` messages, so a :class:`voicelab.widgets.TurnPanel` answers it
+``start`` / ``chunk`` / ``stop`` messages, so a :class:`voicelab.lab.widgets.TurnPanel` answers it
 unchanged; :func:`play` sends a reply to the output device.
 
 ``sounddevice`` needs the PortAudio shared library (Debian: ``apt install libportaudio2``)

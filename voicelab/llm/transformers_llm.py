@@ -13,7 +13,7 @@ from transformers.generation.streamers import BaseStreamer
 from voicelab.clock import SessionClock
 from voicelab.config import LLMConfig
 from voicelab.llm.base import LLM, Token, TokenStream
-from voicelab.models import resolve_model_path
+from voicelab.assets.paths import resolve_model_path
 
 _END = object()
 

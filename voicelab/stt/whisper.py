@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from voicelab.config import STTConfig
-from voicelab.models import resolve_model_path
+from voicelab.assets.paths import resolve_model_path
 from voicelab.stt.base import STT
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A recognised word and where Whisper placed it (ms from the audio's first sample).
+
+    ``probability``: Whisper's word probability in [0, 1].
+    """
+
+    text: str
+    start_ms: float
+    end_ms: float
+    probability: float
 
 
 class WhisperSTT(STT):
@@ -44,6 +58,25 @@ class WhisperSTT(STT):
             vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+    def word_timings_sync(self, audio: np.ndarray) -> list[WordTiming]:
+        """Blocking transcription of 16 kHz mono float32 audio with word timestamps.
+
+        faster-whisper aligns words by dynamic time warping of cross-attention
+        (``word_timestamps=True``); its timestamps are coarse: on the bundled clips the
+        first word starts at 0 ms whatever the leading silence, and the last one ends
+        up to ~240 ms off the annotated end (see :mod:`voicelab.truth.consensus`).
+        """
+        segments, _info = self._model.transcribe(
+            np.asarray(audio, dtype=np.float32),
+            language=self.config.language,
+            beam_size=self.config.beam_size,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            vad_filter=False,
+        )
+        return [WordTiming(w.word.strip(), w.start * 1000.0, w.end * 1000.0, float(w.probability))
+                for s in segments for w in (s.words or []) if w.word.strip()]
 
     async def transcribe(self, audio: np.ndarray) -> str:
         loop = asyncio.get_running_loop()

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from voicelab.config import TTSConfig
-from voicelab.models import resolve_model_path
+from voicelab.assets.paths import resolve_model_path
 from voicelab.tts.base import TTS
 
 SENTENCE_PAUSE_S = 0.25

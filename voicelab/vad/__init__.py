@@ -4,8 +4,9 @@
   ``"energy"`` (speech-band RMS threshold) or ``"webrtc"`` (WebRTC GMM VAD).
 - :class:`~voicelab.vad.endpointing.Endpointer` turns per-frame probabilities into
   :class:`~voicelab.vad.endpointing.SpeechStart` / :class:`~voicelab.vad.endpointing.SpeechEnd`.
-- :func:`~voicelab.vad.reference.reference_speech_bounds` gives the true speech
-  boundaries of a clean clip (offline Silero), for latency metrics.
+
+The true speech boundaries latencies are measured from are not a VAD's business: see
+:mod:`voicelab.truth`.
 """
 
 from __future__ import annotations

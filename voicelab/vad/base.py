@@ -64,5 +64,3 @@ class VAD(ABC):
                 f"resample to {self.sample_rate} Hz and cut {self.frame_samples}-sample frames"
             )
 
-    # Backwards-compatible alias (used by voicelab.fakes.OracleVAD).
-    _check_frame = check_frame

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from voicelab.assets.store import asset_path
+
 
 def resolve_model_path(name_or_path: str) -> Path:
     """``name_or_path`` if it exists on disk, else the verified asset of that name.
@@ -15,6 +17,4 @@ def resolve_model_path(name_or_path: str) -> Path:
     p = Path(name_or_path).expanduser()
     if p.exists():
         return p
-    from voicelab.assets import asset_path  # the asset cache, only when needed
-
     return asset_path(name_or_path)

@@ -5,7 +5,7 @@ Layout of a sweep directory::
     DIR/sweep.json                       grid, repetitions, points, environment, wall time
     DIR/runs/<point_id>/rep-<k>/         one finished run: turns.csv, events.jsonl, summary.json
     DIR/results.parquet                  the tidy table: one row per (point, clip, repetition, turn)
-    DIR/report.html, DIR/report.md       written by :mod:`voicelab.sweep_report`
+    DIR/report.html, DIR/report.md       written by :mod:`voicelab.reports.sweep_report`
 
 Every run is written to a temporary directory and renamed into place when complete,
 so a sweep killed at any moment keeps every finished run and never leaves a partial
@@ -134,14 +134,14 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
               run_one: Callable | None = None, load: Callable | None = None) -> pd.DataFrame:
     """Run every (point, repetition) not finished yet, then build the results table.
 
-    ``run_one`` / ``load`` default to :func:`voicelab.runner.run_experiment` and
-    :func:`voicelab.runner.load_stages` (tests pass fakes). Models are loaded once
+    ``run_one`` / ``load`` default to :func:`voicelab.lab.runner.run_experiment` and
+    :func:`voicelab.lab.runner.load_stages` (tests pass fakes). Models are loaded once
     per distinct STT/LLM/TTS setting and reused across points.
 
     Returns:
         the results table (also written to ``results.parquet``).
     """
-    from voicelab import runner
+    from voicelab.lab import runner
 
     run_one = run_one or runner.run_experiment
     load = load or runner.load_stages

@@ -9,7 +9,7 @@ The notebooks in ``notebooks/`` stay thin and call these. Three concerns:
    on 2 cores. Trigger variants are kept.
 2. **Running from a kernel** (:func:`run_sync`, :func:`run_clip`): a Jupyter kernel runs
    an asyncio event loop in its main thread, so ``asyncio.run`` (which
-   :func:`voicelab.runner.run_experiment` and the agent use) must run in a worker
+   :func:`voicelab.lab.runner.run_experiment` and the agent use) must run in a worker
    thread. :func:`run_clip` runs one user turn on audio already in memory (a recording
    from the microphone widget, or a bundled clip).
 3. **Display** (:func:`wav_bytes`, :func:`audio_player`, :func:`side_by_side`,
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from voicelab.agent import SessionResult, Stages, VoiceAgent
+from voicelab.session import SessionResult, Stages, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.config import ExperimentConfig, load_config, parse_config
-from voicelab.metrics import turns_table
-from voicelab.quality import played_reply
+from voicelab.measure.metrics import turns_table
+from voicelab.measure.quality import played_reply
 
 QUICK_ENV = "VOICELAB_QUICK"
 """Environment variable that turns quick mode on (``1``, ``true`` or ``yes``)."""
@@ -130,7 +130,7 @@ def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``fn(*args, **kwargs)`` in a fresh worker thread and wait for its result.
 
     Needed for anything that calls ``asyncio.run`` (the agent, :func:`run_experiment
-    <voicelab.runner.run_experiment>`) from a Jupyter kernel, whose main thread already
+    <voicelab.lab.runner.run_experiment>`) from a Jupyter kernel, whose main thread already
     runs an event loop. Exceptions propagate.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicelab-nb") as ex:
@@ -142,7 +142,7 @@ class ClipTurn:
     """One user turn run by :func:`run_clip`.
 
     Attributes:
-        turns: the turns table (one row, see :func:`voicelab.metrics.turns_table`).
+        turns: the turns table (one row, see :func:`voicelab.measure.metrics.turns_table`).
         session: the session (trace and both audio timelines).
         reply_audio: the agent audio played for the turn, 16 kHz mono float32.
     """
@@ -165,11 +165,11 @@ def run_clip(config: ExperimentConfig, stages: Stages, clip: Clip) -> ClipTurn:
 
     Warm-up turns, ``variants``, ``scenario`` and sweeps of ``config`` are ignored: one
     clip, one reply. True speech boundaries come from the clip's annotation or the
-    offline reference VAD (as in :func:`voicelab.runner.plan_turns`). Runs in a worker
+    offline reference VAD (as in :func:`voicelab.lab.runner.plan_turns`). Runs in a worker
     thread (safe to call from a kernel). The session is real time: it lasts the lead-in,
     the clip, the reply and ``audio.turn_gap_ms``.
     """
-    from voicelab.runner import plan_turns
+    from voicelab.lab.runner import plan_turns
 
     cfg = with_overrides(config, warmup_turns=0, variants=[], scenario=None, sweep=None)
     plan = plan_turns(cfg, [clip])
@@ -220,9 +220,9 @@ def side_by_side(user_audio: np.ndarray, reply_audio: np.ndarray, *, user_title:
 
 
 def reply_players(run) -> Any:
-    """For every non-warm-up turn of a :class:`voicelab.runner.RunOutput`: the user's clip
+    """For every non-warm-up turn of a :class:`voicelab.lab.runner.RunOutput`: the user's clip
     and the agent reply played for it (cut from the session's agent audio, the samples
-    of ``agent.wav``, with :func:`voicelab.quality.played_reply`), side by side."""
+    of ``agent.wav``, with :func:`voicelab.measure.quality.played_reply`), side by side."""
     import ipywidgets as w
 
     rows = []
@@ -245,7 +245,7 @@ def figure_image(fig, dpi: int = 90):
 
     from IPython.display import Image
 
-    from voicelab.report import figure_to_png_base64
+    from voicelab.reports.style import figure_to_png_base64
 
     return Image(data=base64.b64decode(figure_to_png_base64(fig, dpi=dpi)), format="png")
 

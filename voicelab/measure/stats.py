@@ -11,7 +11,7 @@ Responsibilities:
 3. :func:`empirical_cdf`: the step function plotted by the sweep report.
 
 Percentiles are numpy's default ("linear", type 7 of Hyndman & Fan 1996), the same
-as :func:`voicelab.metrics.summarize`. NaNs (a turn without that metric) are
+as :func:`voicelab.measure.metrics.summarize`. NaNs (a turn without that metric) are
 dropped before anything is computed.
 """
 

@@ -1,11 +1,11 @@
 """Notebook widgets: a browser microphone and a panel that runs one agent turn.
 
-1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/static/mic.js``, which
+1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/lab/static/mic.js``, which
    records with ``getUserMedia`` and an AudioWorklet and sends ~85 ms chunks at the
    browser's native rate (usually 48 kHz) to the kernel, where a
    :class:`voicelab.audio.browser.MicBuffer` collects them and converts them to 16 kHz.
 2. :class:`TurnPanel`: controls for the trigger policy, its threshold (words) and the
-   VAD, a "reply" button that runs one agent turn (:func:`voicelab.notebook.run_clip`)
+   VAD, a "reply" button that runs one agent turn (:func:`voicelab.lab.notebook.run_clip`)
    on the current audio, then plays the reply and shows a latency readout.
 3. :func:`sound_card_controls`: where the kernel's machine has a local sound card, a
    record toggle that fills the same buffer from it (:mod:`voicelab.audio.sound_card`) and
@@ -57,7 +57,7 @@ class TurnPanel:
 
     Args:
         config: base experiment config (its trigger and VAD are the controls' defaults).
-        stages: loaded model stages (:func:`voicelab.runner.load_stages`).
+        stages: loaded model stages (:func:`voicelab.lab.runner.load_stages`).
         source: returns the user's audio as a :class:`Clip` (the microphone's recording,
             or a bundled clip).
         mic: optional :class:`MicrophoneWidget` shown above the controls; its ``message``
@@ -103,7 +103,7 @@ class TurnPanel:
 
     def turn_config(self):
         """The config of the next turn: the base config with the controls' values."""
-        from voicelab.notebook import with_overrides
+        from voicelab.lab.notebook import with_overrides
 
         return with_overrides(
             self.config,
@@ -114,12 +114,12 @@ class TurnPanel:
     def reply(self):
         """Run one turn on the current audio; show the players, timeline and readout.
 
-        Returns the :class:`voicelab.notebook.ClipTurn` (None if there was no audio).
+        Returns the :class:`voicelab.lab.notebook.ClipTurn` (None if there was no audio).
         """
         from IPython.display import display
 
-        from voicelab.notebook import figure_image, latency_readout, latency_table, run_clip, side_by_side
-        from voicelab.report import timeline_figure
+        from voicelab.lab.notebook import figure_image, latency_readout, latency_table, run_clip, side_by_side
+        from voicelab.reports.timeline import timeline_figure
 
         try:
             clip = self.source()

@@ -1,20 +1,13 @@
-"""True speech boundaries of a clean clip, from an offline reference Silero run.
+"""Reference source 1: an offline Silero pass over the whole clean clip.
 
-Latency metrics (``endpoint_delay_ms``, ``voice_to_voice_latency_ms``) start at the
-*true* end of user speech, which must not come from the detector under test. The
-reference is therefore computed offline on the whole clean clip with its own
-:class:`~voicelab.vad.silero.SileroVAD` instance and its own segmentation code (not
-:class:`~voicelab.vad.endpointing.Endpointer`): a port of silero-vad's
-``get_speech_timestamps_from_probs`` (silero_vad/utils_vad.py, 6.2.3) with its
-defaults threshold 0.5, neg_threshold 0.35, min_speech 250 ms, min_silence 100 ms,
-except ``speech_pad_ms = 0`` (the true boundary, unpadded) and no max-speech split.
-
-:func:`reference_speech_bounds` then refines the outer edges to 10 ms with the
-signal's energy (:func:`refine_edges`): Silero's probability decays late, and on the
-five LibriVox clips whose speech boundaries are annotated (pocketsphinx .lab files)
-its ends were 3-118 ms after the annotated ends; refined, they are 37 ms early to
-3 ms late (tests/test_vad_reference.py checks |error| <= 50 ms). Clips that carry an
-annotation use it instead (:class:`voicelab.audio.clips.Clip`).
+It runs its own :class:`~voicelab.vad.silero.SileroVAD` instance and its own
+segmentation code (not the :class:`~voicelab.vad.endpointing.Endpointer` under test):
+a port of silero-vad's ``get_speech_timestamps_from_probs`` (silero_vad/utils_vad.py,
+6.2.3) with its defaults threshold 0.5, neg_threshold 0.35, min_speech 250 ms,
+min_silence 100 ms, except ``speech_pad_ms = 0`` (the true boundary, unpadded) and no
+max-speech split. Silero's probability rises and decays late: on the five annotated
+LibriVox clips its ends were 3-118 ms after the annotated ends, so the consensus
+(:mod:`voicelab.truth.consensus`) takes its edges from band energy.
 
 Segment resolution: one 32 ms frame. A segment starts at the first sample of its first
 speech frame and ends at the first sample of its first silent frame (or the clip end).
@@ -93,9 +86,9 @@ def segments_from_probabilities(probs: np.ndarray | list[float], audio_samples: 
     return segments
 
 
-def reference_speech_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                              vad: VAD | None = None) -> list[tuple[float, float]]:
-    """Speech segments of a clean clip, offline (see the module docstring).
+def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
+                    vad: VAD | None = None) -> list[tuple[float, float]]:
+    """Speech segments of a clip from the offline Silero pass (see the module docstring).
 
     Args:
         audio: float32 mono in [-1, 1], shape ``(n,)``, at ``sample_rate``.
@@ -117,54 +110,3 @@ def reference_speech_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
     probs = frame_probabilities(audio, vad if vad is not None else SileroVAD(threads=1))
     to_ms = 1000.0 / SAMPLE_RATE
     return [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))]
-
-
-REFINE_DB = -30.0
-"""Edge level relative to the segment's 90th-percentile 10 ms band RMS, in dB."""
-
-_WIN = 160  # 10 ms at 16 kHz
-
-
-def band_rms_10ms(audio: np.ndarray) -> np.ndarray:
-    """300-3400 Hz RMS of consecutive 10 ms Hann-windowed windows (float64, one per window)."""
-    m = len(audio) // _WIN
-    frames = np.asarray(audio[: m * _WIN], dtype=np.float64).reshape(m, _WIN)
-    win = np.hanning(_WIN)
-    spec = np.fft.rfft(frames * win, axis=1)
-    f = np.fft.rfftfreq(_WIN, 1 / SAMPLE_RATE)
-    band = (f >= 300) & (f <= 3400)
-    return np.sqrt((np.abs(spec[:, band]) ** 2).sum(axis=1) * 2 / _WIN / (win**2).sum())
-
-
-def refine_edges(audio: np.ndarray, start_ms: float, end_ms: float) -> tuple[float, float]:
-    """Move a Silero segment's edges to its first/last 10 ms window whose band RMS reaches
-    :data:`REFINE_DB` below the segment's 90th-percentile window, searching from 200 ms
-    before the Silero start to 50 ms after its end. Returns ``(start_ms, end_ms)``."""
-    rms = band_rms_10ms(audio)
-    i0 = int(start_ms / 10)
-    i1 = max(int(end_ms / 10), i0 + 1)
-    level = np.percentile(rms[i0:i1], 90) * 10 ** (REFINE_DB / 20)
-    lo, hi = max(int((start_ms - 200) / 10), 0), min(int((end_ms + 50) / 10), len(rms))
-    above = np.flatnonzero(rms[lo:hi] >= level) + lo
-    if not len(above):
-        return start_ms, end_ms
-    return float(above[0] * 10), float((above[-1] + 1) * 10)
-
-
-def reference_speech_bounds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[float, float]:
-    """``(start_ms, end_ms)``: first speech start and last speech end of a clean clip,
-    edges refined by :func:`refine_edges`.
-
-    Args:
-        audio: float32 mono in [-1, 1], shape ``(n,)``, 16 kHz.
-        sample_rate: must be 16000.
-
-    Raises:
-        ValueError: no speech found, or bad rate/shape (see :func:`reference_speech_segments`).
-    """
-    segments = reference_speech_segments(audio, sample_rate)
-    if not segments:
-        raise ValueError("the reference VAD found no speech in the clip")
-    start, _ = refine_edges(audio, *segments[0])
-    _, end = refine_edges(audio, *segments[-1])
-    return start, end

@@ -29,16 +29,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from voicelab.agent import SessionResult, Stages, TurnSpec, VoiceAgent
+from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
-from voicelab.metrics import summarize, turns_table
-from voicelab.quality import roundtrip_wer
+from voicelab.measure.metrics import summarize, turns_table
+from voicelab.measure.quality import roundtrip_wer
 from voicelab.vad import make_vad
 from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.reference import reference_speech_bounds
+from voicelab.truth import ReferenceFinder, SpeechReference
+from voicelab.truth.reference import clip_reference
+from voicelab.truth.serialize import reference_to_dict
 
 VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
                       "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad"]
@@ -84,17 +86,30 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
     return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"]), loaded
 
 
-def plan_turns(config: ExperimentConfig, clips: list[Clip]) -> list[TurnSpec]:
+def clip_references(clips: list[Clip], log: Callable[[str], None] = print) -> dict[str, SpeechReference]:
+    """Each clip's reference speech boundaries (:func:`voicelab.truth.reference.clip_reference`:
+    its sidecar, else the consensus of Silero, band energy and Whisper words, cached).
+    Every disagreement between the sources is logged as a warning."""
+    finder = ReferenceFinder()
+    refs = {c.name: clip_reference(c, finder) for c in clips}
+    for name, ref in refs.items():
+        for w in ref.warnings:
+            log(f"warning: reference speech boundaries of {name}: {w}")
+    return refs
+
+
+def plan_turns(config: ExperimentConfig, clips: list[Clip],
+               references: dict[str, SpeechReference] | None = None) -> list[TurnSpec]:
     """Warm-up turns, then every clip once per variant, variants interleaved per clip;
     or, if the config has a ``scenario``, its scripted turns (barge-ins included).
 
-    True speech boundaries: the clip's annotation if it has one, else the offline
-    reference VAD (:func:`voicelab.vad.reference.reference_speech_bounds`).
+    True speech boundaries come from ``references`` (default: :func:`clip_references`).
 
     Interleaving (clip 1 with every variant, then clip 2, ...) keeps slow machine
     drift from favouring one variant.
     """
-    bounds = {c.name: c.speech_bounds_ms or reference_speech_bounds(c.audio) for c in clips}
+    references = references if references is not None else clip_references(clips)
+    bounds = {c.name: references[c.name].bounds_ms for c in clips}
     variants = config.resolved_variants()
     turns = [TurnSpec(clips[i % len(clips)], variants[0], True, bounds[clips[i % len(clips)].name])
              for i in range(config.warmup_turns)]
@@ -136,7 +151,7 @@ def _versions() -> dict[str, str]:
 def streaming_vs_baseline(metrics: dict) -> dict | None:
     """p50 voice-to-voice of the ``whole`` baseline divided by each streaming variant's.
 
-    ``metrics`` is :func:`voicelab.metrics.summarize` output; the baseline is the
+    ``metrics`` is :func:`voicelab.measure.metrics.summarize` output; the baseline is the
     variant whose name contains "baseline" or "whole". None when there is none.
     """
     base = next((v for v in metrics if "baseline" in v or "whole" in v), None)
@@ -179,7 +194,8 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         _ = c.audio  # fail on bad audio before loading any model
     out_dir.mkdir(parents=True, exist_ok=True)
     stages_, loaded = stages or load_stages(config, log)
-    turns_plan = plan_turns(config, clips)
+    references = clip_references(clips, log)
+    turns_plan = plan_turns(config, clips, references)
     log(f"running {len(turns_plan)} turns ({config.warmup_turns} warm-up) ...")
     wall0 = time.perf_counter()
     session = asyncio.run(VoiceAgent(config, stages_).run(turns_plan))
@@ -209,6 +225,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         "turns": int(len(turns)),
         "warmup_turns": int(turns["warmup"].sum()) if len(turns) else 0,
         "metrics": metrics,
+        "references": {name: reference_to_dict(r) for name, r in references.items()},
     }
     ratio = streaming_vs_baseline(metrics)
     if ratio:
@@ -220,7 +237,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         write_wav(out_dir / "input.wav", session.input_audio, 16_000)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if report:
-        from voicelab.report import write_report
+        from voicelab.reports.run_report import write_report
 
         write_report(out_dir / "report.html", session.trace, turns, summary)
     return RunOutput(out_dir, turns, summary, session)

@@ -1,0 +1,38 @@
+"""The layout shows the architecture: imports run down the data path, modules stay small."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "voicelab"
+MAX_MODULE_LINES = 400
+
+
+def test_imports_run_down_the_data_path():
+    """import-linter's layers contract in pyproject.toml: no import from a lower layer
+    (stages, session, measurement, reports) back up to a higher one (drivers)."""
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.fail("import-linter is not installed: `make setup` installs the test extra")
+    proc = subprocess.run([lint, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout
+
+
+def test_no_module_over_the_size_limit():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    too_big = {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_big, f"modules over {MAX_MODULE_LINES} lines: {too_big}"
+
+
+def test_top_level_holds_only_the_core_and_the_cli():
+    """Everything else has a room: stages, session, measure, reports, lab, assets."""
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert modules == ["__init__.py", "cli.py", "clock.py", "config.py", "events.py"]

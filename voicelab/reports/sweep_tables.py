@@ -1,0 +1,177 @@
+"""The sweep report's tables: headline percentiles with bootstrap CIs, and barge-in.
+
+:func:`headline_table` (p50/p90/p99 of :data:`HEADLINE_LATENCIES` with 95% bootstrap
+CIs, then the quality and chunking columns of :data:`HEADLINE_EXTRAS`, per config
+point) and :func:`interruption_table` return DataFrames that notebooks can use
+directly; :func:`headline_cells` and :func:`interruption_cells` format them as the
+text cells both the HTML and the markdown report print. Warm-up rows are excluded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from voicelab.measure.stats import percentile_table
+from voicelab.reports.frames import V2V, live_rows, numeric, unique_in_order
+from voicelab.reports.style import LABELS, format_ms
+
+__all__ = ["HEADLINE_EXTRAS", "HEADLINE_LATENCIES", "HEADLINE_QS", "headline_cells", "headline_table",
+           "interruption_cells", "interruption_table"]
+
+HEADLINE_LATENCIES = ["voice_to_voice_latency_ms", "first_word_latency_ms", "word_to_audio_latency_ms"]
+"""Latencies of the headline table, each as p50/p90/p99 with bootstrap CIs."""
+
+HEADLINE_QS = (50, 90, 99)
+
+HEADLINE_EXTRAS = [
+    ("tts_roundtrip_wer", "mean", "mean TTS round-trip WER"),
+    ("stt_wer", "mean", "mean STT WER"),
+    ("playback_stall_ms", "median", "median playback stall (ms)"),
+    ("tts_requests", "mean", "mean TTS requests"),
+    ("mean_chunk_words", "mean", "mean words per TTS request"),
+]
+"""(column, statistic, header) of the headline columns after the latencies."""
+
+
+def headline_table(results: pd.DataFrame, *, n_boot: int = 2000, ci: float = 0.95,
+                   seed: int = 0) -> pd.DataFrame:
+    """The headline numbers per config point, over non-warm-up rows.
+
+    Returns:
+        Index: point labels in order of first appearance. Columns: ``n_turns``
+        (non-warm-up rows); for each of :data:`HEADLINE_LATENCIES` and q in 50, 90,
+        99: ``<metric>_p<q>``, ``_lo``, ``_hi`` (ms, :func:`voicelab.measure.stats.percentile_table`)
+        and ``<metric>_n``; then ``<column>_<statistic>`` for :data:`HEADLINE_EXTRAS`
+        (e.g. ``tts_roundtrip_wer_mean``). A column the table lacks gives NaN.
+    """
+    points = unique_in_order(results, "point")
+    live = live_rows(results)
+    out = pd.DataFrame(index=pd.Index(points, name="point"))
+    out["n_turns"] = [int((live["point"] == p).sum()) for p in points]
+    present = [m for m in HEADLINE_LATENCIES if m in results]
+    if present and points:
+        pt = percentile_table(results, present, qs=HEADLINE_QS, n_boot=n_boot, ci=ci, seed=seed)
+        for metric in present:
+            sub = pt[pt["metric"] == metric].set_index("point")
+            out[f"{metric}_n"] = sub["n"].reindex(points).to_numpy()
+            for q in HEADLINE_QS:
+                for suffix in ("", "_lo", "_hi"):
+                    out[f"{metric}_p{q}{suffix}"] = sub[f"p{q}{suffix}"].reindex(points).to_numpy()
+    for metric in HEADLINE_LATENCIES:
+        if metric not in results:
+            out[f"{metric}_n"] = 0
+            for q in HEADLINE_QS:
+                for suffix in ("", "_lo", "_hi"):
+                    out[f"{metric}_p{q}{suffix}"] = math.nan
+    for col, stat, _ in HEADLINE_EXTRAS:
+        if col in live and points:
+            agg = numeric(live[col]).groupby(live["point"], sort=False).agg(stat)
+            out[f"{col}_{stat}"] = agg.reindex(points).to_numpy(dtype=float)
+        else:
+            out[f"{col}_{stat}"] = math.nan
+    return out
+
+
+def _fmt_ci(est: Any, lo: Any, hi: Any) -> str:
+    """``2241 [2105, 2390]``; the estimate alone when the interval is undefined."""
+    if format_ms(est) == "–":
+        return "–"
+    if format_ms(lo) == "–" or format_ms(hi) == "–":
+        return format_ms(est)
+    return f"{format_ms(est)} [{format_ms(lo)}, {format_ms(hi)}]"
+
+
+def _fmt_extra(col: str, v: Any) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "–"
+    if col.endswith("wer"):
+        return f"{v:.3f}"
+    if col.endswith("_ms"):
+        return format_ms(v)
+    return f"{v:.2f}" if col == "tts_requests" else f"{v:.1f}"
+
+
+def headline_cells(head: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows (point label first) and notes of the rendered headline table.
+
+    Latency columns and extras without a single value are left out (and named in a note).
+    """
+    header = ["point"]
+    cols: list[tuple[str, Any]] = []
+    notes = []
+    for metric in HEADLINE_LATENCIES:
+        if not head[f"{metric}_p50"].notna().any():
+            notes.append(f"no {LABELS.get(metric, metric)} values in this sweep")
+            continue
+        for q in HEADLINE_QS:
+            header.append(f"{LABELS.get(metric, metric)} p{q}")
+            cols.append(("ci", (metric, q)))
+    for col, stat, title in HEADLINE_EXTRAS:
+        if not head[f"{col}_{stat}"].notna().any():
+            notes.append(f"no {col} values in this sweep")
+            continue
+        header.append(title)
+        cols.append(("extra", (col, stat)))
+    header.append("n turns")
+    rows = []
+    for point, r in head.iterrows():
+        row = [str(point)]
+        for kind, spec in cols:
+            if kind == "ci":
+                m, q = spec
+                row.append(_fmt_ci(r[f"{m}_p{q}"], r[f"{m}_p{q}_lo"], r[f"{m}_p{q}_hi"]))
+            else:
+                c, stat = spec
+                row.append(_fmt_extra(c, r[f"{c}_{stat}"]))
+        row.append(str(int(r["n_turns"])))
+        rows.append(row)
+    for metric in HEADLINE_LATENCIES:
+        if not head[f"{metric}_p50"].notna().any():
+            continue
+        short = [f"{p} ({int(n)})" for p, n, t in zip(head.index, head[f"{metric}_n"], head["n_turns"])
+                 if int(n) < int(t)]
+        if short:
+            notes.append(f"{LABELS.get(metric, metric)} is missing on some turns; n with a value: "
+                         + "; ".join(short))
+    return header, rows, notes
+
+
+def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per point: barge-in counts, p50/p95 interruption latency, p50 detect and cancel
+    times (ms), false-interruption rate (share of replies cut with no user speech) and
+    missed-interruption rate (share of barge-ins the agent talked through)."""
+    live = live_rows(results)
+    rows = []
+    for point in unique_in_order(results, "point"):
+        g = live[live["point"] == point]
+        b = g[g["barge_in"].astype(bool)] if "barge_in" in g else g.iloc[:0]
+        lat = numeric(b.get("interruption_latency_ms", pd.Series(dtype=float))).dropna()
+        replied = g[numeric(g[V2V]).notna()] if V2V in g else g
+        rows.append({
+            "point": point, "barge_ins": len(b),
+            "interruption_p50_ms": float(np.percentile(lat, 50)) if len(lat) else np.nan,
+            "interruption_p95_ms": float(np.percentile(lat, 95)) if len(lat) else np.nan,
+            "detect_p50_ms": float(np.nanmedian(numeric(b["barge_in_detect_ms"]))) if len(lat) else np.nan,
+            "cancel_p50_ms": float(np.nanmedian(numeric(b["cancel_ms"]))) if len(lat) else np.nan,
+            "false_interruption_rate": float(replied["false_interruption"].astype(bool).mean())
+            if len(replied) else np.nan,
+            "missed_interruption_rate": float(b["missed_interruption"].astype(bool).mean())
+            if len(b) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
+              "cancel p50 (ms)", "false interruptions", "missed"]
+    pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
+    rows = [[r["point"], str(int(r["barge_ins"])), format_ms(r["interruption_p50_ms"]),
+             format_ms(r["interruption_p95_ms"]), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
+             pct(r["false_interruption_rate"]), pct(r["missed_interruption_rate"])]
+            for _, r in table.iterrows()]
+    return header, rows

@@ -1,0 +1,138 @@
+"""The orchestrator: one full-duplex voice-agent session on one session clock.
+
+It owns concurrency and nothing else: stages do the work, the trace records it,
+:mod:`voicelab.measure.metrics` measures it afterwards. Its parts, one module each:
+the user side (:mod:`~voicelab.session.user`), the input side
+(:mod:`~voicelab.session.listener`), barge-in (:mod:`~voicelab.session.barge_in`),
+response streaming (:mod:`~voicelab.session.response`) with its TTS worker
+(:mod:`~voicelab.session.tts_worker`), and the conversation memory
+(:mod:`~voicelab.session.conversation`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from voicelab.audio.load import INPUT_RATE
+from voicelab.audio.mic import VirtualMicrophone
+from voicelab.audio.speaker import VirtualSpeaker
+from voicelab.clock import SessionClock
+from voicelab.config import ExperimentConfig
+from voicelab.events import STTStarted, Trace, TranscriptFinal
+from voicelab.session.barge_in import BargeInMonitor
+from voicelab.session.context import SessionContext
+from voicelab.session.conversation import Conversation
+from voicelab.session.listener import MicListener
+from voicelab.session.response import Response, ResponseStreamer
+from voicelab.session.turns import SessionResult, Stages, TurnSpec
+from voicelab.session.user import ScriptedUser
+
+
+class VoiceAgent:
+    """Runs user turns through VAD/endpointing -> STT -> LLM -> trigger -> TTS -> speaker.
+
+    Responsibilities:
+
+    1. build one session (clock, trace, virtual microphone with the agent's echo and
+       noise mixed in, virtual speaker) and wire its parts together;
+    2. answer utterances one at a time: transcribe, then stream the reply
+       (:class:`~voicelab.session.response.ResponseStreamer`) from the variant's
+       conversation (:class:`~voicelab.session.conversation.Conversation`);
+    3. run the microphone, the speaker and the agent concurrently while the scripted
+       user (:class:`~voicelab.session.user.ScriptedUser`) plays its turns, then shut
+       every task down and return the trace and both audio timelines.
+
+    After :meth:`run` has started, :attr:`context` holds the session's shared parts
+    and :attr:`responding` the reply in flight.
+    """
+
+    def __init__(self, config: ExperimentConfig, stages: Stages) -> None:
+        self.config = config
+        self.stages = stages
+        self.context: SessionContext | None = None
+        self._streamer: ResponseStreamer | None = None
+
+    @property
+    def responding(self) -> Response | None:
+        """The reply being generated or played (None between replies)."""
+        return None if self._streamer is None else self._streamer.current
+
+    @property
+    def speaker(self) -> VirtualSpeaker:
+        """The session's virtual speaker (after :meth:`run` has started)."""
+        assert self.context is not None, "the session has not started"
+        return self.context.speaker
+
+    async def run(self, turns: list[TurnSpec]) -> SessionResult:
+        """Play ``turns`` in order; return the trace and the audio timelines."""
+        cfg = self.config
+        clock, trace = SessionClock(), Trace()
+        speaker = VirtualSpeaker(clock, trace, cfg.audio.speaker_rate, cfg.audio.speaker_frame_ms)
+        mic = VirtualMicrophone(
+            clock, echo=speaker.excerpt,
+            echo_gain=0.0 if cfg.echo.gain_db is None else 10 ** (cfg.echo.gain_db / 20),
+            echo_delay_ms=cfg.echo.delay_ms, noise_rms=_noise_rms(cfg, turns), seed=cfg.echo.seed)
+        ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
+        streamer = self._streamer = ResponseStreamer(ctx)
+        is_responding = lambda: streamer.current is not None  # noqa: E731
+        user = self._user = ScriptedUser(ctx, turns, is_responding)
+        speaker.on_play = user.on_play
+        barge_in = BargeInMonitor(ctx, lambda: streamer.current)
+        listener = self._listener = MicListener(ctx, user, barge_in, is_responding)
+        self._conversation = Conversation(cfg.llm)
+
+        clock.start()
+        tasks = [asyncio.create_task(listener.run(), name="mic"),
+                 asyncio.create_task(speaker.run(), name="speaker"),
+                 asyncio.create_task(self._agent_loop(), name="agent")]
+        try:
+            await user.run()
+        finally:
+            mic.close()
+            speaker.close()
+            tasks[2].cancel()
+            await asyncio.gather(*tasks, user.close(), return_exceptions=True)
+        inp = mic.timeline()
+        n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
+        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))
+
+    async def _agent_loop(self) -> None:
+        while True:
+            turn, audio = await self._listener.utterances.get()
+            await self._answer(turn, audio)
+
+    async def _answer(self, turn: int, utterance: np.ndarray) -> None:
+        """Transcribe one utterance and speak the reply; the turn is over afterwards."""
+        ctx, user = self.context, self._user
+        clock, trace = ctx.clock, ctx.trace
+        spec = user.states[turn].spec
+        state = ctx.transition(turn, "listening", "processing")
+        trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
+        text = await self.stages.stt.transcribe(utterance)
+        trace.append(TranscriptFinal(clock.now_ms(), turn, text))
+        if not text:
+            ctx.transition(turn, state, "idle")
+            user.finish(turn)
+            return
+        name = spec.variant.name
+        seed = self._conversation.next_seed(name, spec.warmup)
+        messages = self._conversation.messages(name, text)
+        said, interrupted = await self._streamer.respond(turn, spec.variant, messages, seed)
+        self._conversation.record(name, text, said, spec.warmup)
+        ctx.transition(turn, "interrupted" if interrupted else "speaking", "idle")
+        user.finish(turn)
+
+
+def _noise_rms(cfg: ExperimentConfig, turns: list[TurnSpec]) -> float:
+    """White-noise RMS for ``echo.noise_snr_db``, against the mean speech RMS of the clips."""
+    if cfg.echo.noise_snr_db is None or not turns:
+        return 0.0
+    rms = []
+    for t in turns:
+        s0, s1 = (int(x * 16) for x in t.speech_bounds_ms)
+        seg = t.clip.audio[s0:s1]
+        if len(seg):
+            rms.append(float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))))
+    return float(np.mean(rms)) * 10 ** (-cfg.echo.noise_snr_db / 20) if rms else 0.0

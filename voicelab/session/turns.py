@@ -1,0 +1,71 @@
+"""The session's data: what a user turn is, which stages answer it, what a session produced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voicelab.audio.clips import Clip
+from voicelab.config import Variant
+from voicelab.events import Trace
+from voicelab.llm.base import LLM
+from voicelab.stt.base import STT
+from voicelab.tts.base import TTS
+from voicelab.vad.endpointing import Endpointer
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    """One user turn: a clip, the trigger variant answering it, and whether it is warm-up.
+
+    ``start``/``offset_ms``: when the clip starts (see :class:`voicelab.config.ScenarioTurn`);
+    ``offset_ms`` None = ``audio.turn_gap_ms``.
+
+    ``speech_bounds_ms``: true (start, end) of speech within the clip, ms, from its
+    reference (:func:`voicelab.truth.reference.clip_reference`).
+    """
+
+    clip: Clip
+    variant: Variant
+    warmup: bool
+    speech_bounds_ms: tuple[float, float]
+    start: str = "after_reply"
+    offset_ms: float | None = None
+
+
+@dataclass
+class Stages:
+    """The model stages of a session (loaded once per run, shared by sessions)."""
+
+    make_endpointer: Callable[[], Endpointer]
+    stt: STT
+    llm: LLM
+    tts: TTS
+
+
+@dataclass
+class SessionResult:
+    """What a session produced: the trace and both audio timelines.
+
+    ``input_audio``: float32 at 16 kHz; ``agent_audio``: float32 at ``agent_rate`` Hz;
+    sample ``n`` of either is at ``n / rate`` s on the session clock.
+    """
+
+    trace: Trace
+    input_audio: np.ndarray
+    agent_audio: np.ndarray
+    agent_rate: int
+    turns: list[TurnSpec] = field(default_factory=list)
+
+
+@dataclass
+class TurnState:
+    """Bookkeeping of one user turn (futures resolve to session times in ms)."""
+
+    spec: TurnSpec
+    started: asyncio.Future   # first sample of the reply played
+    done: asyncio.Future      # the turn is over: reply played, cut off, or no reply
+    handled: bool = False     # its utterance was taken (or the turn was given up)

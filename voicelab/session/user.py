@@ -1,0 +1,100 @@
+"""The user side of a session: the scripted scenario played into the microphone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from voicelab.events import TurnPlanned
+from voicelab.session.context import SessionContext
+from voicelab.session.turns import TurnSpec, TurnState
+
+NO_ENDPOINT_GRACE_MS = 3000.0
+"""How long after a clip's end (plus ``min_silence_ms``) the agent waits for the
+endpointer before it gives up on the turn (logged as a turn with no transcript)."""
+
+
+class ScriptedUser:
+    """Plays the scripted user turns into the virtual microphone.
+
+    Responsibilities:
+
+    1. start each turn's clip on time: ``audio.turn_gap_ms`` (or the turn's
+       ``offset_ms``) after the previous turn is over, or, for a barge-in
+       (``start: after_agent_starts``), that long after the previous reply started playing;
+    2. log :class:`~voicelab.events.TurnPlanned` with the clip's true speech bounds on
+       the session clock;
+    3. hold each turn's futures (reply started, turn done) and end a turn whose speech
+       the endpointer never closed (a watchdog ``NO_ENDPOINT_GRACE_MS`` after the clip).
+    """
+
+    def __init__(self, ctx: SessionContext, turns: list[TurnSpec],
+                 is_responding: Callable[[], bool]) -> None:
+        loop = asyncio.get_running_loop()
+        self._ctx = ctx
+        self._is_responding = is_responding
+        self.states = [TurnState(t, loop.create_future(), loop.create_future()) for t in turns]
+        self.current = -1
+        """Index of the turn whose clip the microphone plays or played last (-1: none yet)."""
+        self._watchdogs: list[asyncio.Task] = []
+
+    async def run(self) -> None:
+        """Play every turn; return a turn gap after the last one is over."""
+        ctx = self._ctx
+        cfg, clock = ctx.config, ctx.clock
+        next_start = cfg.audio.lead_in_ms
+        for n, st in enumerate(self.states):
+            spec = st.spec
+            if n:
+                prev = self.states[n - 1]
+                gap = cfg.audio.turn_gap_ms if spec.offset_ms is None else spec.offset_ms
+                if spec.start == "after_agent_starts":
+                    await asyncio.wait({prev.started, prev.done}, return_when=asyncio.FIRST_COMPLETED)
+                    base = prev.started.result() if prev.started.done() else prev.done.result()
+                else:
+                    base = await prev.done
+                next_start = max(base, clock.now_ms()) + gap
+            await clock.sleep_until(next_start)
+            while ctx.mic.busy:
+                await asyncio.sleep(ctx.mic.frame_ms / 1000.0)
+            start_ms = ctx.mic.play(spec.clip.audio)
+            self.current = n
+            duration_ms = len(spec.clip.audio) / 16.0
+            s0, s1 = spec.speech_bounds_ms
+            ctx.trace.append(TurnPlanned(start_ms, n, spec.clip.name, spec.variant.name, spec.warmup,
+                                         duration_ms, start_ms + s0, start_ms + s1,
+                                         spec.clip.reference_text, spec.start == "after_agent_starts"))
+            if not self._is_responding():
+                ctx.transition(n, "idle", "listening")
+            deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
+            self._watchdogs.append(asyncio.create_task(self._no_endpoint_watchdog(n, deadline)))
+        if self.states:
+            end = await self.states[-1].done
+            await clock.sleep_until(max(end, clock.now_ms()) + cfg.audio.turn_gap_ms)
+
+    async def close(self) -> None:
+        """Cancel the watchdogs still waiting."""
+        for t in self._watchdogs:
+            t.cancel()
+        await asyncio.gather(*self._watchdogs, return_exceptions=True)
+
+    def on_play(self, turn: int, request: int, t_ms: float) -> None:
+        """The speaker's callback: ``turn``'s reply started playing at ``t_ms``."""
+        started = self.states[turn].started
+        if not started.done():
+            started.set_result(t_ms)
+
+    def finish(self, turn: int) -> None:
+        """``turn`` is over now (reply played, cut off, or no reply)."""
+        now = self._ctx.clock.now_ms()
+        for fut in (self.states[turn].done, self.states[turn].started):
+            if not fut.done():
+                fut.set_result(now)
+
+    async def _no_endpoint_watchdog(self, turn: int, deadline_ms: float) -> None:
+        """End a turn whose speech the endpointer never closed (logged as no transcript)."""
+        await self._ctx.clock.sleep_until(deadline_ms)
+        st = self.states[turn]
+        if not st.handled:
+            st.handled = True
+            self.finish(turn)

@@ -1,0 +1,168 @@
+"""The reference speech boundaries of a clip: a consensus of three offline sources.
+
+1. **Silero** (:mod:`voicelab.truth.silero`) says *where* speech is, but its edges lag
+   by up to a frame or two and it can miss a quiet or band-limited first word.
+2. **Band energy** (:mod:`voicelab.truth.energy`) is exact to 10 ms, but hears breaths,
+   clicks and noise as readily as speech.
+3. **Whisper word timestamps** (faster-whisper, ``word_timestamps=True``) say which
+   words were spoken. Their times are coarse (on the bundled clips the first word
+   always starts at 0 ms and the last one ends 236 ms early to 199 ms late), so they
+   check coverage rather than place edges.
+
+The rule (:func:`consensus`):
+
+- onset = the start of the energy run that holds Silero's onset (or starts within
+  :data:`LOOKAHEAD_MS` after it); offset = the end of the last energy run that starts
+  before Silero's offset. A run separated from speech by more than
+  ``energy.BRIDGE_MS`` of quiet (a breath, a click) is therefore not speech.
+- Coverage: the reference must hold at least :data:`MIN_WORD_MS` of the first and of
+  the last recognised word. If it does not, a word was missed (e.g. Silero skipped
+  "Please" on an 8 kHz telephone prompt) and the edge moves to the energy run that
+  overlaps that word most, or, with no energy there, to the word's own timestamp.
+- Without Silero speech the words place the edges (through energy); without words
+  the check is skipped and a warning says so.
+
+Each source's own bounds and their deviation from the reference are kept. A source
+*agrees* when both its edges are within :data:`DISAGREEMENT_LIMIT_MS` of the reference;
+Whisper, whose first word starts at 0 ms anyway, agrees when the reference holds its
+first and last words and its last word does not end more than the limit after the
+reference. Every disagreement is a warning to check the clip by eye
+(``voicelab truth CLIP`` draws it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from voicelab.stt.whisper import WordTiming
+from voicelab.truth.energy import EnergyAnalysis
+
+LOOKAHEAD_MS = 100.0
+"""An energy run starting this soon after Silero's onset still starts the speech
+(Silero can fire on the very first frame of a run, before the band level rises)."""
+
+MIN_WORD_MS = 80.0
+"""How much of the first/last recognised word the reference must hold (about the
+shortest English syllable); less means the word was missed."""
+
+DISAGREEMENT_LIMIT_MS = 150.0
+"""A source whose edge is further than this from the reference disagrees: a warning."""
+
+Segments = list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class SourceBounds:
+    """What one source says: its first speech start and last speech end (ms, None if it
+    found nothing), its segments, and its deviation from the reference (source minus
+    reference, ms) at each edge."""
+
+    start_ms: float | None
+    end_ms: float | None
+    segments_ms: Segments
+    start_dev_ms: float | None = None
+    end_dev_ms: float | None = None
+    agrees: bool = False
+
+
+@dataclass(frozen=True)
+class SpeechReference:
+    """The true speech boundaries of a clip, with how they were found.
+
+    ``start_ms``/``end_ms``: first speech start and last speech end, ms from the clip's
+    first sample. ``method``: ``"consensus"`` (computed) or ``"sidecar"`` (read from
+    ``<clip>.json``, e.g. a human annotation; then ``sources`` may be empty).
+    ``onset_by``/``offset_by``: which rule set each edge. ``sources``: ``silero``,
+    ``energy``, ``whisper`` -> :class:`SourceBounds`. ``words``: Whisper's words.
+    """
+
+    start_ms: float
+    end_ms: float
+    method: str = "consensus"
+    onset_by: str = ""
+    offset_by: str = ""
+    sources: dict[str, SourceBounds] = field(default_factory=dict)
+    words: list[WordTiming] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def bounds_ms(self) -> tuple[float, float]:
+        return self.start_ms, self.end_ms
+
+    @property
+    def agreed(self) -> list[str]:
+        """The sources that agree with the reference at both edges."""
+        return [name for name, s in self.sources.items() if s.agrees]
+
+
+def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTiming]) -> SpeechReference:
+    """Combine the three sources (see the module docstring).
+
+    Args:
+        silero: Silero's speech segments, ms.
+        energy: the clip's band-energy analysis (its runs are in ms).
+        words: Whisper's words with timestamps, in order.
+
+    Raises:
+        ValueError: neither Silero nor Whisper found any speech.
+    """
+    runs = energy.runs_ms
+    warnings: list[str] = []
+    if not silero and not words:
+        raise ValueError("no speech: the Silero pass found none and Whisper recognised no words")
+    if silero:
+        s_on, s_off = silero[0][0], silero[-1][1]
+        run = next((r for r in runs if r[1] > s_on and r[0] <= s_on + LOOKAHEAD_MS), None)
+        start, onset_by = (run[0], "energy at Silero's onset") if run else (s_on, "Silero")
+        run = next((r for r in reversed(runs) if r[0] < s_off and r[1] > start), None)
+        end, offset_by = (run[1], "energy at Silero's offset") if run else (s_off, "Silero")
+    else:
+        warnings.append("the Silero pass found no speech; the edges come from Whisper's words")
+        start, end = words[0].end_ms, words[-1].start_ms
+        onset_by = offset_by = "Whisper"
+    if words:
+        first, last = words[0], words[-1]
+        if start > first.end_ms - MIN_WORD_MS:
+            run = _best_overlap(runs, first.start_ms, first.end_ms)
+            new = run[0] if run else first.start_ms
+            if silero:
+                warnings.append(f"Silero missed the first word {first.text!r} "
+                                f"({first.start_ms:.0f}-{first.end_ms:.0f} ms): onset moved "
+                                f"from {start:.0f} to {min(new, start):.0f} ms")
+            start, onset_by = min(new, start), ("energy at Whisper's first word" if run else "Whisper")
+        if end < last.start_ms + MIN_WORD_MS:
+            run = _best_overlap(runs, last.start_ms, last.end_ms)
+            new = run[1] if run else last.end_ms
+            if silero:
+                warnings.append(f"Silero missed the last word {last.text!r} "
+                                f"({last.start_ms:.0f}-{last.end_ms:.0f} ms): offset moved "
+                                f"from {end:.0f} to {max(new, end):.0f} ms")
+            end, offset_by = max(new, end), ("energy at Whisper's last word" if run else "Whisper")
+    else:
+        warnings.append("Whisper recognised no words: coverage not checked")
+    if end <= start:
+        raise ValueError(f"no speech: the sources give an empty span ({start:.0f}-{end:.0f} ms)")
+
+    sources: dict[str, SourceBounds] = {}
+    for name, segs in (("silero", list(silero)), ("energy", list(runs)),
+                       ("whisper", [(w.start_ms, w.end_ms) for w in words])):
+        if not segs:
+            sources[name] = SourceBounds(None, None, [])
+            continue
+        dev0, dev1 = segs[0][0] - start, segs[-1][1] - end
+        if name == "whisper":
+            bad = [("offset", dev1)] if dev1 > DISAGREEMENT_LIMIT_MS else []
+        else:
+            bad = [(edge, d) for edge, d in (("onset", dev0), ("offset", dev1))
+                   if abs(d) > DISAGREEMENT_LIMIT_MS]
+        warnings += [f"{name} {edge} is {d:+.0f} ms from the reference "
+                     f"(limit {DISAGREEMENT_LIMIT_MS:.0f} ms)" for edge, d in bad]
+        sources[name] = SourceBounds(segs[0][0], segs[-1][1], segs, dev0, dev1, not bad)
+    return SpeechReference(start, end, "consensus", onset_by, offset_by, sources, list(words), warnings)
+
+
+def _best_overlap(runs: Segments, a: float, b: float) -> tuple[float, float] | None:
+    """The run overlapping ``[a, b]`` most (None if none does)."""
+    best = max(runs, key=lambda r: min(r[1], b) - max(r[0], a), default=None)
+    return best if best is not None and min(best[1], b) > max(best[0], a) else None
