@@ -30,7 +30,7 @@ def _clip(name="fake"):
     return Clip.from_array(name, audio, "hello agent")
 
 
-def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None):
+def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None, bounds=(320.0, 1320.0)):
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
@@ -43,7 +43,7 @@ def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None):
                                        min_silence_ms=500, speech_pad_ms=100),
                     ScriptedSTT("hello agent", delay_ms=300), llm, tts)
     variant = cfg.resolved_variants()[0]
-    turns = [TurnSpec(_clip(), variant, False, (320.0, 1320.0), start, offset) for start, offset in scenario]
+    turns = [TurnSpec(_clip(), variant, False, bounds, start, offset) for start, offset in scenario]
     agent = VoiceAgent(cfg, stages)
     result = run_virtual(agent.run(turns))
     return result, llm, tts, agent
@@ -84,6 +84,25 @@ def test_barge_in_exact_latencies_and_truncated_history():
     assert ("speaking", "interrupted") in states and states[-1] == ("interrupted", "idle")
 
 
+def test_a_detection_before_a_late_reference_onset_is_early_not_false():
+    # same scenario, but the reference puts the onset at 800 ms into the clip (a reference
+    # that missed the first word): the detector, hearing speech from 320 ms, fires at 3936,
+    # 256 ms before that onset (3392 + 800 = 4192); playback stops at 3940
+    result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)],
+                      bounds=(800.0, 1320.0))
+    rows = turns_table(result.trace)
+    assert [d.t_ms for d in result.trace.of(BargeInDetected, 0)] == [ms(3936.0)]
+    r1 = rows.iloc[1]
+    assert bool(r1.early_detection) and not rows.iloc[0].false_interruption
+    assert r1.barge_in_detect_ms == ms(-256.0)
+    assert r1.interruption_latency_ms == ms(-252.0)
+    assert r1.cancel_ms == ms(4.0)
+    assert not r1.missed_interruption
+    # with the true onset (320 ms), the same detection is on time
+    result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)])
+    assert not turns_table(result.trace).iloc[1].early_detection
+
+
 def test_cancellation_mid_generation_stops_llm_and_tts():
     words = [f" w{i}" for i in range(40)]
     result, llm, tts, agent = _run([("after_reply", None), ("after_agent_starts", 300.0)],
@@ -102,7 +121,8 @@ def test_echo_without_a_guard_is_a_false_interruption():
     rows = turns_table(result.trace)
     # echo from 3140 ms: frames from [3136, 3168) are "speech"; 7 frames -> fires at 3360
     assert [d.t_ms for d in result.trace.of(BargeInDetected, 0)] == [ms(3360.0)]
-    assert bool(rows.iloc[0].false_interruption)
+    assert bool(rows.iloc[0].false_interruption)  # no user clip was playing at 3360 ms
+    assert not rows.iloc[0].early_detection
 
 
 def test_disabled_barge_in_is_a_missed_interruption():
@@ -138,3 +158,31 @@ def test_a_barge_in_after_the_reply_ended_is_not_missed():
     row = turns_table(result.trace).iloc[1]
     assert result.trace.of(PlaybackStopped, 0)[0].t_ms < row.speech_end_ms - 1000
     assert not row.missed_interruption
+
+
+def test_rescore_recomputes_metrics_from_the_saved_trace(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from voicelab.lab.rescore import rescore_run
+    from voicelab.measure.metrics import summarize
+
+    result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)],
+                      bounds=(800.0, 1320.0))
+    result.trace.save_jsonl(tmp_path / "events.jsonl")
+    stale = turns_table(result.trace).drop(columns=["early_detection"])
+    stale["false_interruption"] = True            # as an older definition might have scored it
+    stale["barge_in_detect_ms"] = float("nan")
+    stale["tts_roundtrip_wer"] = [0.0, 0.25, 0.5]  # not in the trace: must be carried over
+    stale.to_csv(tmp_path / "turns.csv", index=False)
+    (tmp_path / "summary.json").write_text(json.dumps({"config": {"barge_in": {"min_barge_in_ms": 200}},
+                                                       "metrics": {}}))
+    turns = rescore_run(tmp_path)
+    again = pd.read_csv(tmp_path / "turns.csv")
+    assert list(again["early_detection"]) == [False, True, False]
+    assert not again["false_interruption"].any()
+    assert again.loc[1, "barge_in_detect_ms"] == ms(-256.0)
+    assert list(again["tts_roundtrip_wer"]) == [0.0, 0.25, 0.5]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["metrics"] == json.loads(json.dumps(summarize(turns)))

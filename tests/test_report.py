@@ -135,6 +135,23 @@ def test_report_escapes_text_and_states_environment(tmp_path, trace, turns):
     assert "<td class=num>1210.0</td>" in doc
 
 
+def test_report_lists_reference_boundaries_and_their_warnings(tmp_path, trace, turns):
+    summary = make_summary(turns)
+    summary["references"] = {
+        "clip-a": {"speech_start_ms": 250.75, "speech_end_ms": 2773.9, "method": "sidecar"},
+        "clip-b": {"speech_start_ms": 50.0, "speech_end_ms": 1950.0, "method": "consensus",
+                   "onset_by": "energy at Whisper's first word", "offset_by": "energy at Silero's offset",
+                   "agreed": ["energy", "whisper"],
+                   "warnings": ["Silero missed the first word 'Please' (0-400 ms): onset moved from 450 to 50 ms"]},
+    }
+    doc = write_report(tmp_path / "r.html", trace, turns, summary).read_text()
+    assert "<h2>Reference speech boundaries</h2>" in doc
+    assert "<td>clip-a</td><td>251</td><td>2774</td><td>sidecar</td><td>–</td><td>0</td>" in doc
+    assert "consensus (onset: energy at Whisper&#x27;s first word; offset: energy at Silero&#x27;s offset)" in doc
+    assert ("<p class=warn>warning: clip-b: Silero missed the first word &#x27;Please&#x27; (0-400 ms): "
+            "onset moved from 450 to 50 ms</p>") in doc
+
+
 def test_report_survives_a_bare_summary(tmp_path, trace, turns):
     doc = write_report(tmp_path / "r.html", trace, turns, {}).read_text()
     assert "computed from the turns table" in doc

@@ -296,3 +296,28 @@ def test_point_styles_stay_distinct_past_the_palette():
     points = [f"p{i}" for i in range(40)]
     styles = _point_styles(points)
     assert len({(st.color, st.marker, st.linestyle) for st in styles.values()}) == 40
+
+
+def test_interruption_table_counts_early_detections_apart_from_false_ones():
+    from voicelab.reports import interruption_table
+
+    def row(turn, barge, lat=math.nan, det=math.nan, cancel=math.nan, early=False, false=False,
+            missed=False, v2v=1000.0, warm=False):
+        return {"point": "p", "turn": turn, "warmup": warm, "barge_in": barge,
+                "interruption_latency_ms": lat, "barge_in_detect_ms": det, "cancel_ms": cancel,
+                "early_detection": early, "false_interruption": false, "missed_interruption": missed,
+                "voice_to_voice_latency_ms": v2v}
+
+    results = pd.DataFrame([
+        row(0, False, warm=True, false=True),                      # warm-up: ignored
+        row(1, False, false=True),                                 # cut with no user clip playing
+        row(2, True, lat=-120.0, det=-124.0, cancel=4.0, early=True),
+        row(3, True, lat=250.0, det=246.0, cancel=4.0),
+        row(4, True, lat=300.0, det=290.0, cancel=10.0),
+        row(5, True, missed=True),
+    ])
+    t = interruption_table(results).iloc[0]
+    assert t["barge_ins"] == 4 and t["early_detections"] == 1
+    assert t["interruption_p50_ms"] == 250.0 and t["detect_p50_ms"] == 246.0 and t["cancel_p50_ms"] == 4.0
+    assert t["false_interruption_rate"] == pytest.approx(1 / 5)
+    assert t["missed_interruption_rate"] == pytest.approx(1 / 4)

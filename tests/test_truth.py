@@ -9,8 +9,8 @@ import pytest
 
 from voicelab.audio.clips import Clip, bundled_clip_names, resolve_clip
 from voicelab.stt.whisper import WordTiming
-from voicelab.truth import ReferenceFinder, consensus
-from voicelab.truth.consensus import DISAGREEMENT_LIMIT_MS, MIN_WORD_MS
+from voicelab.truth import ReferenceFinder
+from voicelab.truth.consensus import DISAGREEMENT_LIMIT_MS, MIN_WORD_MS, consensus
 from voicelab.truth.energy import EnergyAnalysis, energy_runs
 from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_from_dict, reference_to_dict
@@ -183,3 +183,73 @@ def test_clip_reference_of_an_annotated_clip_loads_no_model():
     clip = Clip.from_array("x", np.zeros(1600, np.float32))
     clip2 = Clip(clip.name, clip.path, "", (10.0, 90.0))
     assert clip_reference(clip2, finder=None).bounds_ms == (10.0, 90.0)
+
+
+@pytest.mark.integration
+def test_truth_command_writes_figure_and_sidecar(tmp_path):
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    wav = tmp_path / "cmu_arctic_a0007.wav"
+    wav.write_bytes(resolve_clip("cmu_arctic_a0007").path.read_bytes())
+    runner = CliRunner()
+    res = runner.invoke(app, ["truth", str(wav), "--out", str(tmp_path / "fig"), "--write"])
+    assert res.exit_code == 0, res.output
+    png = tmp_path / "fig" / "cmu_arctic_a0007.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sidecar = json.loads(wav.with_suffix(".json").read_text())
+    ref = ReferenceFinder().find(resolve_clip(wav).audio)
+    assert (sidecar["speech_start_ms"], sidecar["speech_end_ms"]) == (ref.start_ms, ref.end_ms)
+    assert set(sidecar["sources"]) == {"silero", "energy", "whisper"} and sidecar["words"]
+    assert f"speech {ref.start_ms:.0f}-{ref.end_ms:.0f} ms" in res.output
+    # the sidecar now overrides; writing again needs --force
+    assert resolve_clip(wav).speech_bounds_ms == (ref.start_ms, ref.end_ms)
+    res = runner.invoke(app, ["truth", str(wav), "--out", str(tmp_path / "fig"), "--write"])
+    assert res.exit_code == 2 and "--force" in res.output
+    res = runner.invoke(app, ["truth", "no_such_clip"])
+    assert res.exit_code == 2 and "no such clip" in res.output
+
+
+@pytest.mark.parametrize("text, match", [("{not json", "not a valid"), ('{"speech_start_ms": 1}', "not a valid"),
+                                         ('{"speech_start_ms": 900, "speech_end_ms": 100}', "must be after")])
+def test_a_bad_sidecar_is_a_clear_error(tmp_path, text, match):
+    from voicelab.audio.load import AudioError
+
+    wav = tmp_path / "c.wav"
+    wav.write_bytes(resolve_clip("cmu_arctic_a0007").path.read_bytes())
+    wav.with_suffix(".json").write_text(text)
+    with pytest.raises(AudioError, match=match):
+        resolve_clip(wav)
+
+
+# --- the evaluation of the reference itself (issue goal: median <= 20 ms, max < 100 ms) ---------
+GOAL_MEDIAN_MS, GOAL_MAX_MS = 20.0, 100.0
+NOT_YET = {
+    "white-20dB": "offsets: median 60, max 313 ms (the last word's quiet end sinks under the hiss)",
+    "white-10dB": "offsets: median 172, max 333 ms",
+    "babble-20dB": "onset max 110 ms; offsets: median 141, max 313 ms (babble bridges onto speech)",
+    "babble-10dB": "onset max 378 ms (Silero calls babble speech); offsets: median 107, max 298 ms",
+}
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    from voicelab.truth.evaluate import evaluate
+
+    return evaluate()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("degradation", ["clean", "telephone-8k", "level-20dB", "leading-sound",
+                                         *[pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=r))
+                                           for d, r in NOT_YET.items()]])
+def test_reference_error_on_annotated_and_degraded_clips(evaluation, degradation):
+    from voicelab.truth.evaluate import error_table
+
+    assert set(evaluation["degradation"]) == {"clean", "telephone-8k", "level-20dB", "leading-sound", *NOT_YET}
+    row = error_table(evaluation).loc[degradation]
+    assert row["n"] == (5 if degradation == "clean" else 6)
+    for edge in ("onset", "offset"):
+        assert row[f"{edge}_median_ms"] <= GOAL_MEDIAN_MS, (edge, row.to_dict())
+        assert row[f"{edge}_max_ms"] < GOAL_MAX_MS, (edge, row.to_dict())

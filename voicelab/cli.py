@@ -74,14 +74,56 @@ def sweep(
 
 
 @app.command()
-def report(directory: Path = typer.Argument(..., help="a sweep directory or a `voicelab run` output")) -> None:
+def truth(
+    clips: Optional[list[str]] = typer.Argument(None, help="bundled clip names or audio files"),
+    out: Path = typer.Option(Path("results/truth"), "--out", "-o", help="where the figures (and tables) go"),
+    write: bool = typer.Option(False, "--write", help="save the computed reference as the sidecar <clip>.json"),
+    force: bool = typer.Option(False, "--force", help="with --write: replace an existing sidecar"),
+    evaluate: bool = typer.Option(False, "--evaluate", help="instead: measure the reference's error on the "
+                                  "annotated bundled clips and degraded versions of every bundled clip"),
+) -> None:
+    """Compute each clip's reference speech boundaries, print them and draw them.
+
+    The reference is the consensus of an offline Silero pass, band energy and Whisper's
+    word timestamps (a sidecar, if any, is shown beside it). Check the figure by eye;
+    `--write` saves the reference as the sidecar that later runs use.
+    """
+    from voicelab.lab.truth import check_clip, write_evaluation
+
+    if evaluate:
+        table = write_evaluation(out)
+        typer.echo(table.round(1).to_string())
+        typer.echo(f"written: {out / 'evaluation.md'} and {out / 'evaluation.csv'}")
+        return
+    if not clips:
+        _fail(ValueError("name at least one clip (or pass --evaluate)"))
+    for name in clips:
+        try:
+            result = check_clip(name, out, write=write, force=force)
+        except (AudioError, AssetError, ValueError, FileExistsError) as err:
+            _fail(err)
+        typer.echo(result.describe())
+
+
+@app.command()
+def report(
+    directory: Path = typer.Argument(..., help="a sweep directory or a `voicelab run` output"),
+    rescore: bool = typer.Option(False, "--rescore", help="first recompute every run's metrics from its "
+                                 "saved trace (after a metric definition changed); no model runs"),
+) -> None:
     """Rebuild the report of a finished sweep (report.html + report.md) or run (report.html)."""
+    from voicelab.lab.rescore import rescore_run
+
     if (directory / "sweep.json").is_file():
-        from voicelab.lab.sweep import expand_grid, build_results
+        from voicelab.lab.sweep import expand_grid, build_results, is_finished
         from voicelab.reports.sweep_report import write_sweep_report
 
         meta = json.loads((directory / "sweep.json").read_text())
         cfg = parse_config(meta["base_config"], str(directory / "sweep.json"))
+        if rescore:
+            for run in sorted((directory / "runs").glob("*/rep-*")):
+                if is_finished(run):
+                    rescore_run(run)
         if (directory / "runs").is_dir():  # a copied report (e.g. docs/results) has no runs: keep its table
             build_results(directory, expand_grid(cfg), cfg.sweep.repetitions)
         html, md = write_sweep_report(directory)
@@ -92,6 +134,8 @@ def report(directory: Path = typer.Argument(..., help="a sweep directory or a `v
         from voicelab.events import Trace
         from voicelab.reports.run_report import write_report
 
+        if rescore:
+            rescore_run(directory)
         summary = json.loads((directory / "summary.json").read_text())
         turns = pd.read_csv(directory / "turns.csv")
         path = write_report(directory / "report.html", Trace.load_jsonl(directory / "events.jsonl"), turns, summary)

@@ -60,8 +60,8 @@ class TurnPlanned(Event):
     """The microphone starts playing a clip (``t_ms`` = its first sample).
 
     ``speech_start_ms``/``speech_end_ms`` are the *true* speech boundaries on the
-    session clock (the clip's annotation or the offline reference VAD on the clean
-    clip). ``barge_in``: the clip was started while the agent was speaking.
+    session clock (the clip's sidecar annotation or the reference consensus of
+    :mod:`voicelab.truth`). ``barge_in``: the clip was started while the agent was speaking.
     """
 
     turn: int

@@ -47,11 +47,13 @@ def resolve_clip(name_or_path: str | Path) -> Clip:
     """A bundled clip by name, or any audio file by path.
 
     The reference transcript is read from a ``.txt`` file beside the audio, and
-    annotated speech boundaries from a ``.json`` file with ``speech_start_ms`` and
-    ``speech_end_ms``, if present.
+    annotated speech boundaries from a sidecar ``.json`` file with ``speech_start_ms`` and
+    ``speech_end_ms`` (ms from the clip's first sample), if present: they override the
+    computed reference (:mod:`voicelab.truth`).
 
     Raises:
-        AudioError: neither a bundled clip name nor an existing file.
+        AudioError: neither a bundled clip name nor an existing file, or a sidecar that
+            is not valid JSON or lacks the two numbers.
     """
     p = Path(name_or_path)
     if not p.is_file():
@@ -67,6 +69,14 @@ def resolve_clip(name_or_path: str | Path) -> Clip:
     ann = p.with_suffix(".json")
     bounds = None
     if ann.is_file():
-        d = json.loads(ann.read_text())
-        bounds = (float(d["speech_start_ms"]), float(d["speech_end_ms"]))
+        try:
+            d = json.loads(ann.read_text())
+            bounds = (float(d["speech_start_ms"]), float(d["speech_end_ms"]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise AudioError(f"{ann}: not a valid speech-boundary sidecar ({type(err).__name__}: {err}); "
+                             "it needs numbers speech_start_ms and speech_end_ms "
+                             "(`voicelab truth CLIP --write --force` rewrites it)") from None
+        if not 0 <= bounds[0] < bounds[1]:
+            raise AudioError(f"{ann}: speech_end_ms ({bounds[1]}) must be after speech_start_ms "
+                             f"({bounds[0]}) >= 0")
     return Clip(name=p.stem, path=p, reference_text=ref, speech_bounds_ms=bounds)

@@ -164,8 +164,9 @@ def run_clip(config: ExperimentConfig, stages: Stages, clip: Clip) -> ClipTurn:
     """Run one user turn on ``clip`` with ``config``'s trigger and VAD settings.
 
     Warm-up turns, ``variants``, ``scenario`` and sweeps of ``config`` are ignored: one
-    clip, one reply. True speech boundaries come from the clip's annotation or the
-    offline reference VAD (as in :func:`voicelab.lab.runner.plan_turns`). Runs in a worker
+    clip, one reply. True speech boundaries come from the clip's sidecar or the reference
+    consensus (:mod:`voicelab.truth`, as in :func:`voicelab.lab.runner.plan_turns`; for a
+    new recording its Whisper pass adds about a second before the session starts). Runs in a worker
     thread (safe to call from a kernel). The session is real time: it lasts the lead-in,
     the clip, the reply and ``audio.turn_gap_ms``.
     """

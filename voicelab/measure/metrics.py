@@ -161,31 +161,41 @@ FALSE_BARGE_IN_SLACK_MS = 500.0
 that speech (the detector needs ``min_barge_in_ms`` of it, and VADs lag the true end)."""
 
 
+def user_audio_spans(trace: Trace) -> list[tuple[float, float]]:
+    """When user audio was in the microphone, ms: each clip from its first sample to its
+    last, or to :data:`FALSE_BARGE_IN_SLACK_MS` after its true speech end if later."""
+    return [(p.t_ms, max(p.t_ms + p.duration_ms, p.speech_end_ms + FALSE_BARGE_IN_SLACK_MS))
+            for p in trace.of(TurnPlanned)]
+
+
 def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict]:
     """Barge-in columns per turn (definitions: DESIGN.md glossary).
 
     For a barge-in turn *n* (its clip started while reply *n-1* played), from the true
     onset of its speech: ``barge_in_detect_ms`` to the first detection during reply
-    *n-1*, ``interruption_latency_ms`` to reply *n-1*'s last played sample,
-    ``cancel_ms`` from the detection to that sample; ``missed_interruption`` when the
-    user spoke over the reply for more than ``min_barge_in_ms`` and it was not cut.
-    For every turn, ``false_interruption`` when its reply was cut by a detection that
-    no true user speech explains (echo, noise).
+    *n-1* after the clip started, ``interruption_latency_ms`` to reply *n-1*'s last
+    played sample, ``cancel_ms`` from the detection to that sample. A detection after the
+    clip started but before its true onset is an **early** detection of this barge-in
+    (``early_detection``; ``barge_in_detect_ms`` negative), not a false one.
+    ``missed_interruption`` when the user spoke over the reply for more than
+    ``min_barge_in_ms`` and it was not cut. For every turn, ``false_interruption`` when
+    its reply was cut by a detection while no user clip was playing at all
+    (:func:`user_audio_spans`): echo, noise.
     """
     plans = {p.turn: p for p in trace.of(TurnPlanned)}
-    speech = [(p.speech_start_ms, p.speech_end_ms + FALSE_BARGE_IN_SLACK_MS) for p in plans.values()]
+    user_audio = user_audio_spans(trace)
     out: dict[int, dict] = {}
     for n, plan in plans.items():
         row = {c: NAN for c in BARGE_IN_COLUMNS}
-        row["missed_interruption"] = False
+        row["missed_interruption"] = row["early_detection"] = False
         dets = trace.of(BargeInDetected, n)
         stops = [s for s in trace.of(PlaybackStopped, n) if s.interrupted]
         row["false_interruption"] = bool(stops) and any(
-            not any(a <= d.t_ms <= b for a, b in speech) for d in dets)
+            not any(a <= d.t_ms <= b for a, b in user_audio) for d in dets)
         prev = plans.get(n - 1)
         if plan.barge_in and prev is not None:
             onset = plan.speech_start_ms
-            det = next((d for d in trace.of(BargeInDetected, n - 1) if d.t_ms >= onset), None)
+            det = next((d for d in trace.of(BargeInDetected, n - 1) if d.t_ms >= plan.t_ms), None)
             stops = trace.of(PlaybackStopped, n - 1)
             stop = stops[-1] if stops else None
             plays = trace.of(PlaybackStarted, n - 1)
@@ -193,6 +203,7 @@ def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict
                 row["barge_in_detect_ms"] = det.t_ms - onset
                 row["interruption_latency_ms"] = stop.t_ms - onset
                 row["cancel_ms"] = stop.t_ms - det.t_ms
+                row["early_detection"] = det.t_ms < onset
             elif plays:
                 # the reply kept playing over the user for longer than min_barge_in_ms
                 end = stop.t_ms if stop is not None else math.inf

@@ -30,6 +30,7 @@ th{background:#F3F4F6;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font-size:12px;color:#374151}
 .env{display:flex;flex-wrap:wrap;gap:8px 28px}.env table{min-width:260px}
+.warn{background:#FEF3C7;border-left:4px solid #D97706;padding:4px 10px;margin:4px 0;font-size:12.5px}
 .headline{font-size:15px;background:#ECFDF5;border-left:4px solid #10B981;padding:8px 12px;margin:10px 0}
 .scroll{overflow-x:auto}
 tr.warmup td{color:#9CA3AF;background:#FAFAFA}

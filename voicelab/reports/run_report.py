@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace, TurnPlanned
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
-from voicelab.reports.html import CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, kv_table
+from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
+                                   kv_table)
+from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
 from voicelab.reports.run_figures import critical_path_figure, latency_comparison_figure
 from voicelab.reports.style import LABELS, figure_to_png_base64, format_ms
 from voicelab.reports.timeline import select_timeline_turns, timeline_figure
@@ -117,7 +119,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
         if isinstance(summary.get(key), dict) and summary[key]:
             env.append(_kv_table(key, summary[key]))
     known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "config",
-             "metrics", "streaming_vs_baseline"}
+             "metrics", "streaming_vs_baseline", "references"}
     run = {k: v for k, v in summary.items() if k not in known and not isinstance(v, (dict, list))}
     if run:
         env.append(_kv_table("run", run))
@@ -140,6 +142,13 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
                      "with a value.</p>" + _headline_table(metrics))
     else:
         parts.append("<p>No metrics.</p>")
+
+    refs = summary.get("references")
+    if refs:
+        parts.append("<h2>Reference speech boundaries</h2><p class=sub>Every latency from “true” "
+                     "speech starts or ends here (ms from each clip's first sample).</p>")
+        parts.append(html_table(REFERENCE_HEADER, reference_rows(refs), numeric=False))
+        parts += [f"<p class=warn>warning: {escape(w)}</p>" for w in reference_warnings(refs)]
 
     # charts
     parts.append("<h2>Latency comparison</h2>")

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "FONT", "LABELS", "METRIC_COLORS", "STAGE_COLORS", "VARIANT_COLORS", "PointStyle", "empty_figure",
-    "figure_to_png_base64", "format_ms", "format_seconds", "point_styles", "style_axes", "truncate",
+    "figure_to_png", "figure_to_png_base64", "format_ms", "format_seconds", "point_styles", "style_axes", "truncate",
     "variant_colors",
 ]
 
@@ -145,12 +145,17 @@ def style_axes(ax, axis: str = "both", hide: Sequence[str] = ("top", "right")) -
         ax.spines[side].set_visible(False)
 
 
-def figure_to_png_base64(fig: Figure, dpi: int = 110) -> str:
-    """Render ``fig`` with the Agg canvas to PNG and return it base64-encoded (ASCII).
+def figure_to_png(fig: Figure, dpi: int = 110) -> bytes:
+    """Render ``fig`` with the Agg canvas to PNG bytes.
 
     PNG metadata is stripped (matplotlib writes its URL into ``Software`` otherwise).
     """
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def figure_to_png_base64(fig: Figure, dpi: int = 110) -> str:
+    """:func:`figure_to_png`, base64-encoded (ASCII), for embedding in HTML."""
+    return base64.b64encode(figure_to_png(fig, dpi)).decode("ascii")

@@ -49,6 +49,20 @@ class SweepData:
         """Point labels in sweep order (those present in the results)."""
         return unique_in_order(self.results, "point")
 
+    def references(self) -> dict[str, dict]:
+        """The reference speech boundaries of every clip (clip -> reference dict), from the
+        runs' ``summary.json`` (the first run that has a clip wins: all runs of a sweep
+        play the same clips)."""
+        out: dict[str, dict] = {}
+        for path in sorted((self.sweep_dir / "runs").glob("*/rep-*/summary.json")):
+            try:
+                refs = json.loads(path.read_text(encoding="utf-8")).get("references") or {}
+            except (OSError, ValueError):
+                continue
+            for clip, ref in refs.items():
+                out.setdefault(clip, ref)
+        return out
+
     def events_path(self, point_id: str, repetition: int) -> Path:
         return self.sweep_dir / "runs" / str(point_id) / f"rep-{int(repetition)}" / "events.jsonl"
 

@@ -30,6 +30,7 @@ from voicelab.events import Trace
 from voicelab.reports.frames import V2V, live_rows, numeric
 from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
                                    kv_table, md_table, md_text)
+from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
 from voicelab.reports.style import figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, value_label
 from voicelab.reports.sweep_figures import box_figures, cdf_figure, interruption_figure, tradeoff_figure
@@ -133,7 +134,7 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
         else:
             rep_text += f" Its trace ({path.relative_to(data.sweep_dir)}) is missing: no timeline."
     return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter,
-            "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot)}
+            "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot), "references": data.references()}
 
 
 def _title(data: SweepData) -> str:
@@ -176,6 +177,10 @@ def _html(data: SweepData, b: dict) -> str:
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
         parts.append("<h2>Barge-in</h2>" + html_table(header, rows) + img(figs["interruption.png"]))
+    if b["references"]:
+        parts.append("<h2>Reference speech boundaries</h2>")
+        parts.append(html_table(REFERENCE_HEADER, reference_rows(b["references"]), numeric=False))
+        parts += [f"<p class=warn>warning: {escape(w)}</p>" for w in reference_warnings(b["references"])]
     parts.append(f"<h2>Representative turn</h2><p>{escape(b['rep_text'])}</p>")
     if "timeline.png" in figs:
         parts.append(img(figs["timeline.png"]))
@@ -206,6 +211,11 @@ def _markdown(data: SweepData, b: dict, fig_dir: str) -> str:
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
         out += ["## Barge-in", "", md_table(header, rows), "", img(figs["interruption.png"]), ""]
+    if b["references"]:
+        out += ["## Reference speech boundaries", "",
+                md_table(REFERENCE_HEADER, reference_rows(b["references"]), numeric=False), ""]
+        out += [f"- warning: {md_text(w)}" for w in reference_warnings(b["references"])]
+        out += [""] if reference_warnings(b["references"]) else []
     out += ["## Representative turn", "", md_text(b["rep_text"]), ""]
     if "timeline.png" in figs:
         out += [img(figs["timeline.png"]), ""]

@@ -143,8 +143,10 @@ def headline_cells(head: pd.DataFrame) -> tuple[list[str], list[list[str]], list
 
 def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per point: barge-in counts, p50/p95 interruption latency, p50 detect and cancel
-    times (ms), false-interruption rate (share of replies cut with no user speech) and
-    missed-interruption rate (share of barge-ins the agent talked through)."""
+    times (ms), early detections (barge-ins detected after their clip started but before
+    the reference onset: counted, and negative in the latencies), false-interruption rate
+    (share of replies cut while no user clip played) and missed-interruption rate (share
+    of barge-ins the agent talked through)."""
     live = live_rows(results)
     rows = []
     for point in unique_in_order(results, "point"):
@@ -158,6 +160,7 @@ def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
             "interruption_p95_ms": float(np.percentile(lat, 95)) if len(lat) else np.nan,
             "detect_p50_ms": float(np.nanmedian(numeric(b["barge_in_detect_ms"]))) if len(lat) else np.nan,
             "cancel_p50_ms": float(np.nanmedian(numeric(b["cancel_ms"]))) if len(lat) else np.nan,
+            "early_detections": int(b["early_detection"].astype(bool).sum()) if "early_detection" in b else 0,
             "false_interruption_rate": float(replied["false_interruption"].astype(bool).mean())
             if len(replied) else np.nan,
             "missed_interruption_rate": float(b["missed_interruption"].astype(bool).mean())
@@ -168,10 +171,11 @@ def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
-              "cancel p50 (ms)", "false interruptions", "missed"]
+              "cancel p50 (ms)", "early", "false interruptions", "missed"]
     pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
     rows = [[r["point"], str(int(r["barge_ins"])), format_ms(r["interruption_p50_ms"]),
              format_ms(r["interruption_p95_ms"]), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
-             pct(r["false_interruption_rate"]), pct(r["missed_interruption_rate"])]
+             str(int(r.get("early_detections", 0))), pct(r["false_interruption_rate"]),
+             pct(r["missed_interruption_rate"])]
             for _, r in table.iterrows()]
     return header, rows

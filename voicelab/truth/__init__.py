@@ -7,7 +7,7 @@ offline Silero pass, band energy against the clip's noise floor and Whisper's wo
 timestamps (:mod:`voicelab.truth.consensus`), with each source's disagreement kept.
 """
 
-from voicelab.truth.consensus import SourceBounds, SpeechReference, consensus
-from voicelab.truth.reference import ReferenceFinder
+from voicelab.truth.consensus import SourceBounds, SpeechReference
+from voicelab.truth.reference import ReferenceFinder, clip_reference
 
-__all__ = ["ReferenceFinder", "SpeechReference", "SourceBounds", "consensus"]
+__all__ = ["ReferenceFinder", "SpeechReference", "SourceBounds", "clip_reference"]

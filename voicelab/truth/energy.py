@@ -108,8 +108,8 @@ def energy_runs(audio: np.ndarray, speech_ms: list[tuple[float, float]] | None =
     kept = [(a, b) for a, b in merged if b - a >= min_run]
     smooth = _smooth_db(levels, int(SMOOTH_MS / WINDOW_MS))
     noise = _noise_windows(smooth, speech_ms)
-    p50, p90 = np.percentile(noise, [50, 90])
-    extend = min(max(float(p50 + EXTEND_MARGIN_DB + 2 * (p90 - p50)), loud - RANGE_DB), threshold)
+    p10, p50 = np.percentile(noise, [10, 50])
+    extend = min(max(float(p50 + EXTEND_MARGIN_DB + 2 * (p50 - p10)), loud - RANGE_DB), threshold)
     out: list[tuple[float, float]] = []
     for a_run, b_run in kept:
         a, b = a_run, b_run
