@@ -78,17 +78,31 @@ def check_clip(name_or_path: str | Path, out_dir: Path, *, write: bool = False, 
     return TruthCheck(clip.name, ref, figure, clip.speech_bounds_ms, written)
 
 
-def write_evaluation(out_dir: Path) -> "pd.DataFrame":
+def write_evaluation(out_dir: Path, worst_ms: float = 100.0) -> "pd.DataFrame":
     """Run :func:`voicelab.truth.evaluate.evaluate` (with a progress bar) and write
-    ``evaluation.csv`` (one row per clip and degradation) and ``evaluation.md`` (median and
-    max absolute error per degradation, then every row) into ``out_dir``; return the
-    per-degradation table."""
+    ``evaluation.csv`` (one row per clip and degradation), ``evaluation.md`` (median and
+    max absolute error per degradation, then every row) and, for each degradation whose
+    worst error reaches ``worst_ms``, the figure of its worst clip (``worst-<degradation>.png``)
+    into ``out_dir``; return the per-degradation table."""
     from voicelab.reports.html import md_table
-    from voicelab.truth.evaluate import error_table, evaluate
+    from voicelab.truth.evaluate import DEGRADATIONS, error_table, evaluate
 
     rows = evaluate(progress=True)
     table = error_table(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for deg, g in rows.groupby("degradation", sort=False):
+        err = g[["onset_error_ms", "offset_error_ms"]].abs().max(axis=1)
+        if err.max() >= worst_ms:
+            worst = g.loc[err.idxmax()]
+            clip = resolve_clip(worst["clip"])
+            target = (worst["start_ms"] - worst["onset_error_ms"], worst["end_ms"] - worst["offset_error_ms"])
+            audio = DEGRADATIONS[deg](clip, target)
+            ref = ReferenceFinder(cache=False).find(audio)
+            fig = truth_figure(audio, ref, title=f"{clip.name}, {deg}", sidecar=target, sidecar_label="target")
+            name = f"worst-{deg}.png"
+            (out_dir / name).write_bytes(figure_to_png(fig, dpi=80))
+            figures.append(f"![{clip.name}, {deg}]({name})")
     rows.to_csv(out_dir / "evaluation.csv", index=False)
     fmt = lambda v: f"{v:.0f}"  # noqa: E731
     summary = md_table(["degradation", "clips", "onset median (ms)", "onset max (ms)", "offset median (ms)",
@@ -104,5 +118,7 @@ def write_evaluation(out_dir: Path) -> "pd.DataFrame":
         "# Reference speech boundaries: error against annotations and clean references\n\n"
         "Absolute error of the computed reference (ms). Targets: the LibriVox clips' annotations; "
         "for cmu_arctic_a0007 (no annotation) the reference of its clean version. Reproduce with "
-        "`voicelab truth --evaluate --out DIR`.\n\n" + summary + "\n\n## Every clip\n\n" + detail + "\n")
+        "`voicelab truth --evaluate --out DIR`.\n\n" + summary + "\n\n## Every clip\n\n" + detail + "\n"
+        + ("\n## The worst case of each degradation that misses 100 ms\n\nThe dashed lines are the target "
+           "(the annotation, or the clean clip's reference).\n\n" + "\n\n".join(figures) + "\n" if figures else ""))
     return table

@@ -109,7 +109,7 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
                             "interruption latency vs false interruptions",
                             "One marker per config point: p50 interruption latency (true onset of the "
                             "user's barge-in to the agent's last played sample), whisker to p95, "
-                            "against the share of replies cut off with no user speech."))
+                            "against the share of replies cut off while no user clip played."))
     rep = representative_turn(results)
     rep_text = "No non-warm-up turn has a voice-to-voice latency: no representative timeline."
     if rep is not None:

@@ -22,14 +22,16 @@ SOURCE_COLORS = {"silero": "#4C78A8", "energy": "#F28E2B", "whisper": "#8E6CC9",
 
 
 def truth_figure(audio: np.ndarray, ref: SpeechReference, title: str = "",
-                 sidecar: tuple[float, float] | None = None, width: float = 11.0) -> Figure:
+                 sidecar: tuple[float, float] | None = None, sidecar_label: str = "sidecar",
+                 width: float = 11.0) -> Figure:
     """The figure described in the module docstring.
 
     Args:
         audio: the clip, float32 mono at 16 kHz, shape ``(n,)``.
         ref: its computed reference (with sources and words).
         title: shown above the panels (e.g. the clip name).
-        sidecar: ``(start_ms, end_ms)`` of the clip's sidecar, drawn for comparison.
+        sidecar: ``(start_ms, end_ms)`` of the clip's sidecar (or another target), drawn
+            dashed for comparison and named ``sidecar_label`` in the legend.
     """
     import matplotlib
 
@@ -43,7 +45,7 @@ def truth_figure(audio: np.ndarray, ref: SpeechReference, title: str = "",
         if sidecar is not None:
             for x in sidecar:
                 ax_w.axvline(x / 1000, color="#D62728", ls="--", lw=1)
-            ax_w.plot([], [], color="#D62728", ls="--", label=f"sidecar {sidecar[0]:.0f}-{sidecar[1]:.0f} ms")
+            ax_w.plot([], [], color="#D62728", ls="--", label=f"{sidecar_label} {sidecar[0]:.0f}-{sidecar[1]:.0f} ms")
         ax_w.set_ylabel("waveform")
         ax_w.legend(loc="upper right", fontsize=8, frameon=False)
 

@@ -49,15 +49,19 @@ class WhisperSTT(STT):
 
     def transcribe_sync(self, audio: np.ndarray) -> str:
         """Blocking transcription of 16 kHz mono float32 audio."""
+        return " ".join(s.text.strip() for s in self._segments(audio, word_timestamps=False)).strip()
+
+    def _segments(self, audio: np.ndarray, word_timestamps: bool):
         segments, _info = self._model.transcribe(
             np.asarray(audio, dtype=np.float32),
             language=self.config.language,
             beam_size=self.config.beam_size,
             condition_on_previous_text=False,
-            without_timestamps=True,
+            without_timestamps=not word_timestamps,
+            word_timestamps=word_timestamps,
             vad_filter=False,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        return segments
 
     def word_timings_sync(self, audio: np.ndarray) -> list[WordTiming]:
         """Blocking transcription of 16 kHz mono float32 audio with word timestamps.
@@ -67,14 +71,7 @@ class WhisperSTT(STT):
         first word starts at 0 ms whatever the leading silence, and the last one ends
         up to ~240 ms off the annotated end (see :mod:`voicelab.truth.consensus`).
         """
-        segments, _info = self._model.transcribe(
-            np.asarray(audio, dtype=np.float32),
-            language=self.config.language,
-            beam_size=self.config.beam_size,
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            vad_filter=False,
-        )
+        segments = self._segments(audio, word_timestamps=True)
         return [WordTiming(w.word.strip(), w.start * 1000.0, w.end * 1000.0, float(w.probability))
                 for s in segments for w in (s.words or []) if w.word.strip()]
 

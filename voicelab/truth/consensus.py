@@ -15,6 +15,10 @@ The rule (:func:`consensus`):
   :data:`LOOKAHEAD_MS` after it); offset = the end of the last energy run that starts
   before Silero's offset. A run separated from speech by more than
   ``energy.BRIDGE_MS`` of quiet (a breath, a click) is therefore not speech.
+- Offset cross-check: Silero's probability falls below 0.5 a fairly steady
+  :data:`SILERO_END_LAG_MS` after the true end, in noise too, where the band energy of a
+  quiet last syllable sinks under the noise. An energy offset further than
+  :data:`OFFSET_TOLERANCE_MS` from that estimate gives way to it.
 - Coverage: the reference must hold at least :data:`MIN_WORD_MS` of the first and of
   the last recognised word. If it does not, a word was missed (e.g. Silero skipped
   "Please" on an 8 kHz telephone prompt) and the edge moves to the energy run that
@@ -45,6 +49,14 @@ LOOKAHEAD_MS = 100.0
 MIN_WORD_MS = 80.0
 """How much of the first/last recognised word the reference must hold (about the
 shortest English syllable); less means the word was missed."""
+
+SILERO_END_LAG_MS = 74.0
+"""How long after the true speech end the last Silero frame with p >= 0.5 ends: the
+median over the five annotated LibriVox clips (-29, 43, 74, 95, 118 ms)."""
+
+OFFSET_TOLERANCE_MS = 100.0
+"""An energy offset this far from Silero's lag-corrected end is not trusted (the last
+syllable sank under noise, or noise was bridged onto the speech)."""
 
 DISAGREEMENT_LIMIT_MS = 150.0
 """A source whose edge is further than this from the reference disagrees: a warning."""
@@ -96,11 +108,15 @@ class SpeechReference:
         return [name for name, s in self.sources.items() if s.agrees]
 
 
-def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTiming]) -> SpeechReference:
+def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTiming],
+              silero_speech_end_ms: float | None = None) -> SpeechReference:
     """Combine the three sources (see the module docstring).
 
     Args:
         silero: Silero's speech segments, ms.
+        silero_speech_end_ms: end of Silero's last frame with p >= 0.5
+            (:attr:`voicelab.truth.silero.SileroPass.last_speech_frame_end_ms`); None skips
+            the offset cross-check.
         energy: the clip's band-energy analysis (its runs are in ms).
         words: Whisper's words with timestamps, in order.
 
@@ -117,6 +133,10 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
         start, onset_by = (run[0], "energy at Silero's onset") if run else (s_on, "Silero")
         run = next((r for r in reversed(runs) if r[0] < s_off and r[1] > start), None)
         end, offset_by = (run[1], "energy at Silero's offset") if run else (s_off, "Silero")
+        if silero_speech_end_ms is not None:
+            estimate = silero_speech_end_ms - SILERO_END_LAG_MS
+            if abs(end - estimate) > OFFSET_TOLERANCE_MS and estimate > start:
+                end, offset_by = estimate, "Silero's last speech frame, lag-corrected"
     else:
         warnings.append("the Silero pass found no speech; the edges come from Whisper's words")
         start, end = words[0].end_ms, words[-1].start_ms
@@ -124,21 +144,15 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
     if words:
         first, last = words[0], words[-1]
         if start > first.end_ms - MIN_WORD_MS:
-            run = _best_overlap(runs, first.start_ms, first.end_ms)
-            new = run[0] if run else first.start_ms
+            new, by = _cover_word(runs, first, "first")
             if silero:
-                warnings.append(f"Silero missed the first word {first.text!r} "
-                                f"({first.start_ms:.0f}-{first.end_ms:.0f} ms): onset moved "
-                                f"from {start:.0f} to {min(new, start):.0f} ms")
-            start, onset_by = min(new, start), ("energy at Whisper's first word" if run else "Whisper")
+                warnings.append(_missed_word("first", first, "onset", start, min(new, start)))
+            start, onset_by = min(new, start), by
         if end < last.start_ms + MIN_WORD_MS:
-            run = _best_overlap(runs, last.start_ms, last.end_ms)
-            new = run[1] if run else last.end_ms
+            new, by = _cover_word(runs, last, "last")
             if silero:
-                warnings.append(f"Silero missed the last word {last.text!r} "
-                                f"({last.start_ms:.0f}-{last.end_ms:.0f} ms): offset moved "
-                                f"from {end:.0f} to {max(new, end):.0f} ms")
-            end, offset_by = max(new, end), ("energy at Whisper's last word" if run else "Whisper")
+                warnings.append(_missed_word("last", last, "offset", end, max(new, end)))
+            end, offset_by = max(new, end), by
     else:
         warnings.append("Whisper recognised no words: coverage not checked")
     if end <= start:
@@ -160,6 +174,20 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
                      f"(limit {DISAGREEMENT_LIMIT_MS:.0f} ms)" for edge, d in bad]
         sources[name] = SourceBounds(segs[0][0], segs[-1][1], segs, dev0, dev1, not bad)
     return SpeechReference(start, end, "consensus", onset_by, offset_by, sources, list(words), warnings)
+
+
+def _cover_word(runs: Segments, word: WordTiming, which: str) -> tuple[float, str]:
+    """Where the onset (``which="first"``) or offset (``"last"``) must go to hold ``word``:
+    the matching edge of the energy run overlapping it most, else its own timestamp."""
+    run = _best_overlap(runs, word.start_ms, word.end_ms)
+    if run is not None:
+        return (run[0] if which == "first" else run[1]), f"energy at Whisper's {which} word"
+    return (word.start_ms if which == "first" else word.end_ms), "Whisper"
+
+
+def _missed_word(which: str, word: WordTiming, edge: str, old: float, new: float) -> str:
+    return (f"Silero missed the {which} word {word.text!r} ({word.start_ms:.0f}-{word.end_ms:.0f} ms): "
+            f"{edge} moved from {old:.0f} to {new:.0f} ms")
 
 
 def _best_overlap(runs: Segments, a: float, b: float) -> tuple[float, float] | None:

@@ -17,7 +17,7 @@ from voicelab.config import STTConfig
 from voicelab.truth.consensus import SpeechReference, consensus
 from voicelab.truth.energy import energy_runs
 from voicelab.truth.serialize import reference_from_dict, reference_to_dict
-from voicelab.truth.silero import silero_segments
+from voicelab.truth.silero import silero_pass
 from voicelab.vad.base import SAMPLE_RATE
 
 _SOURCES = ("consensus.py", "energy.py", "silero.py", "serialize.py")
@@ -72,8 +72,9 @@ class ReferenceFinder:
                 return reference_from_dict(json.loads(path.read_text()))
             except (ValueError, KeyError, TypeError):
                 pass  # a stale or damaged entry: recompute
-        silero = silero_segments(audio)
-        ref = consensus(silero, energy_runs(audio, silero), self._whisper().word_timings_sync(audio))
+        silero = silero_pass(audio)
+        ref = consensus(silero.segments_ms, energy_runs(audio, silero.segments_ms),
+                        self._whisper().word_timings_sync(audio), silero.last_speech_frame_end_ms)
         if path is not None:
             _write_atomic(path, json.dumps(reference_to_dict(ref)))
         return ref

@@ -18,6 +18,8 @@ are below ``neg_threshold``; 4 frames (128 ms) are bridged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from voicelab.vad.base import FRAME_SAMPLES, SAMPLE_RATE, VAD
@@ -86,18 +88,37 @@ def segments_from_probabilities(probs: np.ndarray | list[float], audio_samples: 
     return segments
 
 
-def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                    vad: VAD | None = None) -> list[tuple[float, float]]:
-    """Speech segments of a clip from the offline Silero pass (see the module docstring).
+@dataclass(frozen=True)
+class SileroPass:
+    """What the offline Silero pass found in a clip.
+
+    ``probabilities``: one per 512-sample (32 ms) frame, float64; ``segments_ms``:
+    ``[(start_ms, end_ms), ...]`` (see :func:`segments_from_probabilities`).
+    """
+
+    probabilities: np.ndarray
+    segments_ms: list[tuple[float, float]]
+
+    @property
+    def last_speech_frame_end_ms(self) -> float | None:
+        """End (ms) of the last frame with ``p >= 0.5`` inside the last segment: where
+        Silero's probability falls, without the segment rule's 100 ms of silence."""
+        if not self.segments_ms:
+            return None
+        s0, s1 = self.segments_ms[-1]
+        i0, i1 = int(s0 * SAMPLE_RATE / 1000) // FRAME_SAMPLES, -(-int(s1 * SAMPLE_RATE / 1000) // FRAME_SAMPLES)
+        hi = np.flatnonzero(self.probabilities[i0:i1] >= REFERENCE_THRESHOLD)
+        return None if not len(hi) else (i0 + int(hi[-1]) + 1) * FRAME_SAMPLES * 1000.0 / SAMPLE_RATE
+
+
+def silero_pass(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, vad: VAD | None = None) -> SileroPass:
+    """The offline Silero pass over a clip (see the module docstring).
 
     Args:
         audio: float32 mono in [-1, 1], shape ``(n,)``, at ``sample_rate``.
         sample_rate: must be 16000 (resample first, e.g. with soxr).
         vad: the reference detector; default a fresh ``SileroVAD(threads=1)``. Never
             pass the instance used by the endpointer under test.
-
-    Returns:
-        ``[(start_ms, end_ms), ...]`` in ms from the clip's first sample; possibly empty.
 
     Raises:
         ValueError: ``sample_rate`` is not 16000, or ``audio`` is not 1-D.
@@ -109,4 +130,10 @@ def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
         raise ValueError(f"expected mono audio of shape (n,), got {audio.shape}")
     probs = frame_probabilities(audio, vad if vad is not None else SileroVAD(threads=1))
     to_ms = 1000.0 / SAMPLE_RATE
-    return [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))]
+    return SileroPass(probs, [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))])
+
+
+def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
+                    vad: VAD | None = None) -> list[tuple[float, float]]:
+    """Speech segments ``[(start_ms, end_ms), ...]`` of :func:`silero_pass`; possibly empty."""
+    return silero_pass(audio, sample_rate, vad).segments_ms
