@@ -164,3 +164,45 @@ def test_bad_frame_is_rejected_and_not_consumed() -> None:
 def test_bad_parameters(params: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Endpointer(ScriptedVAD([]), **params)
+
+
+# --- turn detection: pause, confirm, resume, max silence --------------------------------------
+def test_pause_then_confirm_ends_the_turn_at_the_pause() -> None:
+    from voicelab.vad.endpointing import SpeechPause
+
+    # min_silence 200 ms: silence from frame 30 (960 ms); frame 36 ends at 1184 ms (224 ms)
+    probs = [0.0] * 10 + [1.0] * 20 + [0.0] * 20
+    ep = Endpointer(ScriptedVAD(probs), min_silence_ms=200, max_silence_ms=1000)
+    audio = ramp(len(probs))
+    events = []
+    for i in range(40):
+        events += [(i, ev) for ev in ep.process(audio[i * N:(i + 1) * N])]
+        if i == 36:
+            # a turn detector looks at the utterance so far: padded start .. now
+            np.testing.assert_array_equal(ep.pending_audio(), audio[220 * 16:37 * N])
+    assert events == [(17, SpeechStart(220.0, 576.0)), (36, SpeechPause(audio_ms=1060.0, decided_ms=1184.0))]
+    assert ep.paused and ep.in_speech
+    end = ep.confirm_end()  # the detector's verdict arrives at frame 39's end (1280 ms)
+    assert end == SpeechEnd(audio_ms=1060.0, decided_ms=1280.0)
+    np.testing.assert_array_equal(ep.utterance_audio(), audio[220 * 16:1060 * 16])
+    assert not ep.paused and not ep.in_speech
+    with pytest.raises(RuntimeError, match="SpeechPause"):
+        ep.confirm_end()
+
+
+def test_pause_resumes_on_speech_and_ends_by_itself_after_max_silence() -> None:
+    from voicelab.vad.endpointing import SpeechPause, SpeechResumed
+
+    # speech 10-29, silence 30-39 (pause at 36), speech 40-49 (resumed at 40), then
+    # silence from 50 (1600 ms): paused again at 56, ended at max_silence (1000 ms) at frame 81
+    probs = [0.0] * 10 + [1.0] * 20 + [0.0] * 10 + [1.0] * 10 + [0.0] * 40
+    ep, events = run(probs, min_silence_ms=200, max_silence_ms=1000)
+    assert events == [(17, SpeechStart(220.0, 576.0)), (36, SpeechPause(1060.0, 1184.0)),
+                      (40, SpeechResumed(1312.0)), (56, SpeechPause(1700.0, 1824.0)),
+                      (81, SpeechEnd(audio_ms=1700.0, decided_ms=2624.0))]
+    np.testing.assert_array_equal(ep.utterance_audio(), ramp(90)[220 * 16:1700 * 16])
+
+
+def test_max_silence_below_min_silence_is_rejected() -> None:
+    with pytest.raises(ValueError, match="max_silence_ms"):
+        Endpointer(ScriptedVAD([]), min_silence_ms=500, max_silence_ms=300)

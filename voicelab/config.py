@@ -33,15 +33,42 @@ class VADConfig(_Strict):
     min_silence_ms: float = Field(500.0, ge=0.0, description="silence that ends a user turn (endpointing)")
     speech_pad_ms: float = Field(100.0, ge=0.0)
     threads: int = Field(1, ge=1)
+    turn_detector: Literal["none", "smart-turn"] = Field(
+        "none", description="none: min_silence_ms of silence ends a turn; smart-turn: it asks Smart "
+                            "Turn v3.2 whether the utterance is complete, else keeps listening")
+    max_silence_ms: float = Field(
+        1500.0, ge=0.0, description="with a turn detector: the silence that ends a turn it judged incomplete")
+    turn_threshold: float = Field(0.5, ge=0.0, le=1.0, description="P(complete) above which the turn ends")
+
+    @model_validator(mode="after")
+    def _max_silence_covers_min_silence(self) -> "VADConfig":
+        if self.turn_detector != "none" and self.max_silence_ms < self.min_silence_ms:
+            raise ValueError(f"max_silence_ms ({self.max_silence_ms}) must be >= min_silence_ms "
+                             f"({self.min_silence_ms}) with a turn detector")
+        return self
 
 
 class STTConfig(_Strict):
-    """Speech-to-text with faster-whisper (CTranslate2)."""
+    """Speech-to-text with faster-whisper (CTranslate2).
+
+    ``window`` picks the encoder input length (see :class:`voicelab.stt.whisper.WhisperSTT`):
+    ``full`` pads every utterance to Whisper's 30 s window, so a call costs about the
+    same for 1 s or 7 s of audio; ``fit`` encodes only the utterance rounded up to
+    ceil(seconds) + 1 s and falls back to the 30 s window when the result fails a
+    sanity check.
+    """
 
     model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
     beam_size: int = Field(1, ge=1)
     language: str = "en"
     threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
+    window: Literal["full", "fit"] = Field(
+        "full",
+        description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel "
+                    "frames); 'fit' = the utterance rounded up to ceil(seconds)+1 s, run on "
+                    "CTranslate2 directly in timestamp mode, with a sanity fallback to the 30 s "
+                    "window (rules in voicelab.stt.whisper)",
+    )
 
 
 class LLMConfig(_Strict):
@@ -57,6 +84,9 @@ class LLMConfig(_Strict):
     seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
     history: bool = Field(True, description="keep the conversation history across turns")
+    prefix_cache: bool = Field(
+        False, description="reuse the KV cache of the longest already-encoded prompt prefix "
+                           "(system prompt + history) instead of re-encoding it every turn")
     nice: int = Field(
         10, ge=0, le=19,
         description="CPU niceness of the generation thread (Linux); > 0 lets TTS, which is on "

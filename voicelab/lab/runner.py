@@ -54,7 +54,8 @@ def endpointer_factory(vad: VADConfig) -> Callable[[], Endpointer]:
     def make() -> Endpointer:
         return Endpointer(make_vad(vad.kind, **params), threshold=vad.threshold,
                           min_speech_ms=vad.min_speech_ms, min_silence_ms=vad.min_silence_ms,
-                          speech_pad_ms=vad.speech_pad_ms)
+                          speech_pad_ms=vad.speech_pad_ms,
+                          max_silence_ms=vad.max_silence_ms if vad.turn_detector != "none" else None)
     return make
 
 
@@ -83,7 +84,18 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
         built[stage] = obj
         loaded.append(ModelLoaded(0.0, stage, str(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
         log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
-    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"]), loaded
+    turn_detector = None
+    if config.vad.turn_detector == "smart-turn":
+        from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
+
+        log("loading turn detector: smart-turn-v3.2 ...")
+        t0 = time.perf_counter()
+        turn_detector = ThreadedTurnDetector(SmartTurnDetector())
+        t1 = time.perf_counter()
+        turn_detector.warmup()
+        t2 = time.perf_counter()
+        loaded.append(ModelLoaded(0.0, "turn", str(turn_detector.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"], turn_detector), loaded
 
 
 def clip_references(clips: list[Clip], log: Callable[[str], None] = print) -> dict[str, SpeechReference]:

@@ -7,12 +7,13 @@ import os
 import threading
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from voicelab.clock import SessionClock
 from voicelab.config import LLMConfig
 from voicelab.llm.base import LLM, Token, TokenStream
+from voicelab.llm.prefix_cache import PrefixCache
 from voicelab.assets.paths import resolve_model_path
 
 _END = object()
@@ -135,6 +136,9 @@ class TransformersLLM(LLM):
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
         self.model = AutoModelForCausalLM.from_pretrained(str(self.model_path), dtype=torch.float32)
         self.model.eval()
+        self.prefix_cache = PrefixCache() if config.prefix_cache else None
+        self.last_cached_tokens = 0
+        """Prompt tokens the last ``generate`` took from the prefix cache (0: none)."""
 
     def encode(self, messages: list[dict[str, str]]) -> dict[str, torch.Tensor]:
         """Chat-template the messages into ``input_ids``/``attention_mask`` (shape ``[1, n]``)."""
@@ -144,11 +148,23 @@ class TransformersLLM(LLM):
 
     def generate(self, inputs: dict[str, torch.Tensor], streamer: BaseStreamer | None,
                  stopping: StoppingCriteriaList | None = None, max_new_tokens: int | None = None):
-        """Blocking ``model.generate`` with the configured sampling."""
+        """Blocking ``model.generate`` with the configured sampling.
+
+        With ``llm.prefix_cache``, the longest cached token prefix of the prompt is not
+        encoded again (:mod:`voicelab.llm.prefix_cache`), and this generation's cache is
+        kept for the next turn. Returns the token ids, shape ``[1, prompt + new]``.
+        """
         c = self.config
         sample = c.temperature > 0
+        extra: dict = {}
+        self.last_cached_tokens = 0
+        if self.prefix_cache is not None:
+            cache, n = self.prefix_cache.lookup(inputs["input_ids"][0])
+            extra = {"past_key_values": cache if cache is not None else DynamicCache(),
+                     "return_dict_in_generate": True}
+            self.last_cached_tokens = n
         with torch.inference_mode():
-            return self.model.generate(
+            out = self.model.generate(
                 **inputs,
                 streamer=streamer,
                 stopping_criteria=stopping,
@@ -158,7 +174,12 @@ class TransformersLLM(LLM):
                 top_p=c.top_p if sample else None,
                 top_k=None,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                **extra,
             )
+        if self.prefix_cache is None:
+            return out
+        self.prefix_cache.store(out.sequences[0], out.past_key_values)
+        return out.sequences
 
     def stream(self, messages, *, seed: int, clock: SessionClock) -> TokenStream:
         return _ThreadTokenStream(self, messages, seed, clock)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from voicelab.events import (
     BargeInDetected, ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall,
-    PlaybackStarted, PlaybackStopped, SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+    PlaybackStarted, PlaybackStopped, SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted,
+    TurnPlanned, TurnPredicted, WordEmitted,
 )
 
 NAN = math.nan
@@ -101,6 +102,7 @@ def turn_metrics(te: _TurnEvents) -> dict:
     tts_audio = {a.request: a for a in te.all(TTSAudio)}
     plays = te.all(PlaybackStarted)
     finished = te.first(LLMFinished)
+    predictions = te.all(TurnPredicted)
 
     first_word = words.get(0)
     first_chunk = chunks.get(0)
@@ -149,6 +151,10 @@ def turn_metrics(te: _TurnEvents) -> dict:
         "speech_end_ms": true_end,
         "first_audio_played_ms": first_play.t_ms if first_play else NAN,
         "stt_wer": wer(plan.reference_text, transcript.text) if transcript and plan.reference_text else NAN,
+        # endpointing decided while the speaker still had words to say (before the true end)
+        "premature_endpoint": bool(endpoint is not None and endpoint.decided_ms < true_end),
+        "turn_predictions": len(predictions),
+        "turn_detector_ms": predictions[-1].t_ms - predictions[-1].started_ms if predictions else NAN,
     }
     return row
 

@@ -93,7 +93,7 @@ class VoiceAgent:
             mic.close()
             speaker.close()
             tasks[2].cancel()
-            await asyncio.gather(*tasks, user.close(), return_exceptions=True)
+            await asyncio.gather(*tasks, *listener.judging, user.close(), return_exceptions=True)
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))

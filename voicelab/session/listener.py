@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from voicelab.events import SpeechEnded, SpeechStarted
+from voicelab.events import SpeechEnded, SpeechPaused, SpeechStarted, TurnPredicted
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.user import ScriptedUser
-from voicelab.vad.endpointing import SpeechEnd, SpeechStart
+from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart
 
 
 class MicListener:
@@ -25,7 +25,12 @@ class MicListener:
        as ``(turn, audio)``; a later endpoint of a turn already taken (speech split by
        a pause) is ignored, and so is an utterance ended while the agent is talking
        without having yielded (a half-duplex agent ignores it; the turn is over);
-    3. hand each frame to the barge-in monitor after the endpointer.
+    3. with a turn detector (``vad.turn_detector``): at each pause
+       (:class:`~voicelab.vad.endpointing.SpeechPause`) ask it whether the utterance so far
+       is complete (a concurrent task: frames keep flowing meanwhile); if it is and the user is still silent, end the
+       turn there (:meth:`~voicelab.vad.endpointing.Endpointer.confirm_end`); otherwise the
+       endpointer ends it after ``max_silence_ms``;
+    4. hand each frame to the barge-in monitor after the endpointer.
     """
 
     def __init__(self, ctx: SessionContext, user: ScriptedUser, barge_in: BargeInMonitor,
@@ -36,6 +41,12 @@ class MicListener:
         self._is_responding = is_responding
         self.endpointer = ctx.stages.make_endpointer()
         self.utterances: asyncio.Queue[tuple[int, np.ndarray]] = asyncio.Queue()
+        self._detector = ctx.stages.turn_detector if ctx.config.vad.turn_detector != "none" else None
+        if ctx.config.vad.turn_detector != "none" and self._detector is None:
+            raise ValueError(f"vad.turn_detector={ctx.config.vad.turn_detector!r} but the stages have no "
+                             "turn detector (voicelab.lab.runner.load_stages loads it)")
+        self._pause = 0  # counts pauses, so a late verdict cannot end a later one
+        self.judging: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         """Consume the microphone until it is closed."""
@@ -46,7 +57,34 @@ class MicListener:
                     ctx.trace.append(SpeechStarted(ctx.clock.now_ms(), self._user.current, ev.audio_ms))
                 elif isinstance(ev, SpeechEnd) and self._user.current >= 0:
                     self._on_utterance(self._user.current, ev, self.endpointer.utterance_audio())
+                elif isinstance(ev, SpeechPause) and self._user.current >= 0:
+                    self._on_pause(self._user.current, ev)
+                elif isinstance(ev, SpeechResumed):
+                    self._pause += 1
             self._barge_in.process(frame.samples, self.endpointer.last_probability)
+
+    def _on_pause(self, turn: int, ev: SpeechPause) -> None:
+        ctx = self._ctx
+        self._pause += 1
+        ctx.trace.append(SpeechPaused(ctx.clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))
+        if self._user.states[turn].handled:
+            return  # the rest of a turn already answered: nothing to decide
+        task = asyncio.create_task(self._judge(turn, self._pause, self.endpointer.pending_audio()))
+        self.judging.add(task)
+        task.add_done_callback(self.judging.discard)
+
+    async def _judge(self, turn: int, pause: int, audio: np.ndarray) -> None:
+        """Ask the turn detector about the paused utterance; end the turn if complete."""
+        ctx = self._ctx
+        asked = ctx.clock.now_ms()
+        try:
+            p = float(await self._detector.judge(audio))
+        except Exception:  # a failing detector must not end the session: max_silence_ms still ends the turn
+            p = float("nan")
+        complete = p > ctx.config.vad.turn_threshold  # strictly above, as pipecat decides
+        ctx.trace.append(TurnPredicted(ctx.clock.now_ms(), turn, p, complete, asked, len(audio) / 16.0))
+        if complete and pause == self._pause and self.endpointer.paused:
+            self._on_utterance(turn, self.endpointer.confirm_end(), self.endpointer.utterance_audio())
 
     def _on_utterance(self, turn: int, ev: SpeechEnd, audio: np.ndarray) -> None:
         st = self._user.states[turn]

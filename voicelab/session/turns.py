@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -36,14 +37,29 @@ class TurnSpec:
     offset_ms: float | None = None
 
 
+class TurnDetector(Protocol):
+    """Judges whether an utterance is complete (e.g. Smart Turn through
+    :class:`voicelab.vad.turn_detector.ThreadedTurnDetector`, which runs the model in a
+    worker thread so the event loop keeps pacing audio)."""
+
+    async def judge(self, audio: np.ndarray) -> float:
+        """P(complete) of the utterance so far: float32 mono 16 kHz, shape ``(n,)``."""
+        ...
+
+
 @dataclass
 class Stages:
-    """The model stages of a session (loaded once per run, shared by sessions)."""
+    """The model stages of a session (loaded once per run, shared by sessions).
+
+    ``turn_detector``: used when ``vad.turn_detector`` is not ``"none"`` (the endpointer
+    then pauses at ``min_silence_ms`` and ends at ``max_silence_ms``).
+    """
 
     make_endpointer: Callable[[], Endpointer]
     stt: STT
     llm: LLM
     tts: TTS
+    turn_detector: TurnDetector | None = None
 
 
 @dataclass

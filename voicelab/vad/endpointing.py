@@ -44,7 +44,35 @@ class SpeechEnd:
     decided_ms: float
 
 
-EndpointEvent = SpeechStart | SpeechEnd
+@dataclass(frozen=True)
+class SpeechPause:
+    """The user fell silent for ``min_silence_ms``, but the turn is not over yet: it
+    ends when :meth:`Endpointer.confirm_end` is called (e.g. a turn detector judged the
+    utterance complete), or by itself after ``max_silence_ms``; speech resuming first
+    cancels the pause (:class:`SpeechResumed`). Only emitted with ``max_silence_ms`` set.
+
+    Attributes:
+        audio_ms: padded end of speech if the turn ends at this pause (as
+            :attr:`SpeechEnd.audio_ms`).
+        decided_ms: end of the frame on which ``min_silence_ms`` was reached.
+    """
+
+    audio_ms: float
+    decided_ms: float
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech came back during a :class:`SpeechPause`: the turn goes on.
+
+    Attributes:
+        decided_ms: end of the frame on which speech resumed.
+    """
+
+    decided_ms: float
+
+
+EndpointEvent = SpeechStart | SpeechEnd | SpeechPause | SpeechResumed
 
 
 class Endpointer:
@@ -76,6 +104,12 @@ class Endpointer:
     With 32 ms frames durations are quantised: the defaults confirm speech after
     8 frames (256 ms) and end a turn after 16 silent frames (512 ms).
 
+    Turn detection (``max_silence_ms`` set): ``min_silence_ms`` of silence only
+    *pauses* the turn (:class:`SpeechPause`); the caller asks a turn detector about
+    :meth:`pending_audio` and calls :meth:`confirm_end` if the utterance is complete.
+    Otherwise the turn ends after ``max_silence_ms`` of silence, or goes on if speech
+    resumes (:class:`SpeechResumed`; a later silence pauses it again).
+
     Args:
         vad: the detector; owned by the endpointer (reset with it).
         threshold: probability at or above which a frame is speech (0..1).
@@ -84,15 +118,17 @@ class Endpointer:
         speech_pad_ms: padding added before the start and after the end (ms, >= 0).
         neg_threshold: probability below which a frame is silence; default
             ``max(threshold - 0.15, 0.01)``.
+        max_silence_ms: with turn detection, the silence that ends a turn without
+            :meth:`confirm_end` (ms, >= ``min_silence_ms``); None = no turn detection.
 
     Raises:
-        ValueError: thresholds outside [0, 1], ``neg_threshold > threshold``, or
-            negative durations.
+        ValueError: thresholds outside [0, 1], ``neg_threshold > threshold``,
+            negative durations, or ``max_silence_ms < min_silence_ms``.
     """
 
     def __init__(self, vad: VAD, threshold: float = 0.5, min_speech_ms: float = 250.0,
                  min_silence_ms: float = 500.0, speech_pad_ms: float = 100.0,
-                 neg_threshold: float | None = None) -> None:
+                 neg_threshold: float | None = None, max_silence_ms: float | None = None) -> None:
         if neg_threshold is None:
             neg_threshold = max(threshold - 0.15, 0.01)
         if not (0.0 <= threshold <= 1.0 and 0.0 <= neg_threshold <= 1.0):
@@ -103,6 +139,8 @@ class Endpointer:
         if min(min_speech_ms, min_silence_ms, speech_pad_ms) < 0:
             raise ValueError("min_speech_ms, min_silence_ms and speech_pad_ms must be >= 0, got "
                              f"{min_speech_ms}, {min_silence_ms}, {speech_pad_ms}")
+        if max_silence_ms is not None and max_silence_ms < min_silence_ms:
+            raise ValueError(f"max_silence_ms ({max_silence_ms}) must be >= min_silence_ms ({min_silence_ms})")
         self.vad = vad
         self.sample_rate = vad.sample_rate
         self.threshold = float(threshold)
@@ -113,6 +151,8 @@ class Endpointer:
         self._min_speech = self._samples(min_speech_ms)
         self._min_silence = self._samples(min_silence_ms)
         self._pad = self._samples(speech_pad_ms)
+        self.max_silence_ms = None if max_silence_ms is None else float(max_silence_ms)
+        self._max_silence = None if max_silence_ms is None else self._samples(max_silence_ms)
         self.reset()
 
     # --- state ---------------------------------------------------------------------------
@@ -124,6 +164,7 @@ class Endpointer:
         self._candidate: int | None = None  # sample where unconfirmed speech began
         self._start: int | None = None      # sample where confirmed speech began (unpadded)
         self._silence: int | None = None    # sample where the current silence began
+        self._paused = False                # a SpeechPause is pending
         self._frames: deque[tuple[int, np.ndarray]] = deque()  # (first sample, frame)
         self._utterance = np.zeros(0, dtype=np.float32)
         # every frame's speech probability since reset, in order (debugging; 31 floats/s)
@@ -179,18 +220,59 @@ class Endpointer:
         else:
             if p >= self.threshold:
                 self._silence = None
+                if self._paused:
+                    self._paused = False
+                    events.append(SpeechResumed(self._ms(e)))
             elif p < self.neg_threshold and self._silence is None:
                 self._silence = s
-            if self._silence is not None and e - self._silence >= self._min_silence:
-                lo = max(self._start - self._pad, self._floor, 0)
-                hi = min(self._silence + self._pad, e)
-                self._utterance = self._slice(lo, hi)
-                events.append(SpeechEnd(self._ms(hi), self._ms(e)))
-                self._floor = hi
-                self._start = self._silence = None
+            if self._silence is not None:
+                silent = e - self._silence
+                if self._max_silence is None:
+                    if silent >= self._min_silence:
+                        events.append(self._end(e))
+                elif silent >= self._max_silence:
+                    events.append(self._end(e))
+                elif silent >= self._min_silence and not self._paused:
+                    self._paused = True
+                    events.append(SpeechPause(self._ms(min(self._silence + self._pad, e)), self._ms(e)))
         if self._start is None:
             self._trim()
         return events
+
+    def _end(self, e: int) -> SpeechEnd:
+        """Close the utterance at the current silence; ``e``: end of the current frame."""
+        lo = max(self._start - self._pad, self._floor, 0)
+        hi = min(self._silence + self._pad, e)
+        self._utterance = self._slice(lo, hi)
+        self._floor = hi
+        self._start = self._silence = None
+        self._paused = False
+        return SpeechEnd(self._ms(hi), self._ms(e))
+
+    @property
+    def paused(self) -> bool:
+        """A :class:`SpeechPause` is pending (neither confirmed, ended nor resumed)."""
+        return self._paused
+
+    def confirm_end(self) -> SpeechEnd:
+        """End the turn at the pending pause (its audio ends at the pause's padded end;
+        ``decided_ms`` is the audio time now).
+
+        Raises:
+            RuntimeError: no pause is pending.
+        """
+        if not self._paused:
+            raise RuntimeError("confirm_end() needs a pending SpeechPause")
+        end = self._end(self._pos)
+        self._trim()
+        return end
+
+    def pending_audio(self) -> np.ndarray:
+        """The current utterance so far, from its padded start to the audio processed
+        (float32, 16 kHz mono): what a turn detector judges. Empty outside speech."""
+        if self._start is None:
+            return np.zeros(0, dtype=np.float32)
+        return self._slice(max(self._start - self._pad, self._floor, 0), self._pos)
 
     def _trim(self) -> None:
         """Outside speech, keep only the audio a future SpeechStart's padding can reach."""

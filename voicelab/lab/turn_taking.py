@@ -1,0 +1,143 @@
+"""Premature endpoints on real speech with pauses: does endpointing cut a speaker off?
+
+The pause set (:func:`pause_set`): the six bundled clips as they are (their own
+reading pauses), and each of them split mid-sentence, at the widest gap between words
+(band-energy runs, :mod:`voicelab.truth.energy`) in the middle third of its speech, by
+a 300, 400, 500, 600 or 700 ms pause filled with the clip's own quietest room tone: a
+speaker hesitating in mid-sentence, 36 items in all. Joining two whole clips instead
+would not do: each bundled clip ends a sentence, so a pause after it is a real end of
+turn. Each item's true end is the end of its last speech (annotation, else the reference).
+
+:func:`evaluate_endpointing` streams each item through a fresh endpointer (32 ms frames,
+as the session does) and, with a turn detector, asks it at every pause exactly as the
+session's listener does. An endpoint decided before the true end is **premature**;
+``endpoint_delay_ms`` is decided time (plus the detector's own time) minus the true end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from voicelab.audio.clips import bundled_clip_names, resolve_clip
+from voicelab.config import VADConfig
+from voicelab.lab.runner import endpointer_factory
+from voicelab.truth.energy import WINDOW_MS, band_levels_db, energy_runs
+from voicelab.truth.reference import clip_reference
+from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechPause
+from voicelab.vad.base import FRAME_SAMPLES
+
+PAUSES_MS = (300, 400, 500, 600, 700)
+TAIL_MS = 2000.0
+"""Silence appended to every item so the longest silence timeout can run out."""
+
+
+@dataclass(frozen=True)
+class PauseItem:
+    """One utterance: ``audio`` float32 16 kHz; ``speech_end_ms``: its true end;
+    ``pause_ms``: the inserted pause (0: a bundled clip as recorded)."""
+
+    name: str
+    audio: np.ndarray
+    speech_end_ms: float
+    pause_ms: float
+
+
+def pause_set() -> list[PauseItem]:
+    """The evaluation set described in the module docstring (36 items)."""
+    items = []
+    for name in bundled_clip_names():
+        clip = resolve_clip(name)
+        ref = clip_reference(clip)
+        items.append(PauseItem(name, _with_tail(clip.audio), ref.end_ms, 0.0))
+        cut = _mid_sentence_gap_ms(clip.audio, ref.bounds_ms)
+        tone = _quietest(clip.audio, ref.bounds_ms)
+        i = int(cut * 16)
+        for pause in PAUSES_MS:
+            gap = np.resize(tone, int(pause * 16))
+            audio = np.concatenate([clip.audio[:i], gap, clip.audio[i:]]).astype(np.float32)
+            items.append(PauseItem(f"{name}+{pause}ms@{cut:.0f}", _with_tail(audio), ref.end_ms + pause,
+                                   float(pause)))
+    return items
+
+
+def _mid_sentence_gap_ms(audio: np.ndarray, bounds: tuple[float, float]) -> float:
+    """The middle of the widest gap between band-energy runs in the middle third of the
+    speech (ms), else the quietest 10 ms window there: a boundary between words."""
+    s0, s1 = bounds
+    lo, hi = s0 + (s1 - s0) / 3, s1 - (s1 - s0) / 3
+    runs = energy_runs(audio).runs_ms
+    gaps = [(b0 - a1, (a1 + b0) / 2) for (_, a1), (b0, _) in zip(runs, runs[1:]) if lo <= (a1 + b0) / 2 <= hi]
+    if gaps:
+        return max(gaps)[1]
+    levels = band_levels_db(audio)
+    i0, i1 = int(lo / WINDOW_MS), int(hi / WINDOW_MS)
+    return (i0 + int(np.argmin(levels[i0:i1]))) * WINDOW_MS + WINDOW_MS / 2
+
+
+def _quietest(audio: np.ndarray, bounds: tuple[float, float], ms: float = 160.0) -> np.ndarray:
+    """The quietest ``ms`` of the clip outside its speech: room tone to fill a pause."""
+    n = int(ms * 16)
+    outside = [(0, int(bounds[0] * 16) - 1600), (int(bounds[1] * 16) + 1600, len(audio))]
+    best, best_rms = audio[:n], np.inf
+    for a, b in outside:
+        for i in range(max(a, 0), b - n, n // 2):
+            rms = float(np.sqrt(np.mean(audio[i:i + n].astype(np.float64) ** 2)))
+            if rms < best_rms:
+                best, best_rms = audio[i:i + n], rms
+    return best
+
+
+def _with_tail(audio: np.ndarray) -> np.ndarray:
+    tail = np.zeros(int(TAIL_MS * 16), dtype=np.float32)
+    x = np.concatenate([audio, tail])
+    return np.concatenate([x, np.zeros(-len(x) % FRAME_SAMPLES, dtype=np.float32)])
+
+
+def evaluate_endpointing(items: Sequence[PauseItem], vad: VADConfig,
+                         detector: Callable[[np.ndarray], float] | None = None,
+                         make_endpointer: Callable[[], Endpointer] | None = None) -> pd.DataFrame:
+    """One row per item: ``premature``, ``endpoint_delay_ms``, ``pauses`` (pauses judged),
+    ``detector_ms`` (its mean time per question, measured and added to the decision time).
+
+    Args:
+        items: the utterances (e.g. :func:`pause_set`).
+        vad: endpointing settings (``min_silence_ms``, ``turn_detector``, ``max_silence_ms``,
+            ``turn_threshold``).
+        detector: P(complete) of the utterance so far (e.g.
+            :meth:`voicelab.vad.turn_detector.SmartTurnDetector.probability_complete`).
+        make_endpointer: default :func:`voicelab.lab.runner.endpointer_factory` of ``vad``.
+
+    Raises:
+        ValueError: ``vad.turn_detector`` is set but no ``detector`` is given.
+    """
+    if vad.turn_detector != "none" and detector is None:
+        raise ValueError(f"vad.turn_detector={vad.turn_detector!r} needs a detector")
+    make = make_endpointer or endpointer_factory(vad)
+    rows = []
+    for item in items:
+        ep = make()
+        end_ms, judged, spent = None, 0, []
+        for i in range(0, len(item.audio), FRAME_SAMPLES):
+            for ev in ep.process(item.audio[i:i + FRAME_SAMPLES]):
+                if isinstance(ev, SpeechEnd):
+                    end_ms = ev.decided_ms
+                elif isinstance(ev, SpeechPause) and detector is not None:
+                    t0 = time.perf_counter()
+                    p = detector(ep.pending_audio())
+                    spent.append((time.perf_counter() - t0) * 1000)
+                    judged += 1
+                    if p > vad.turn_threshold:
+                        end_ms = ep.confirm_end().decided_ms + spent[-1]
+            if end_ms is not None:
+                break
+        rows.append({"item": item.name, "pause_ms": item.pause_ms, "speech_end_ms": item.speech_end_ms,
+                     "endpoint_ms": end_ms if end_ms is not None else np.nan,
+                     "premature": end_ms is not None and end_ms < item.speech_end_ms,
+                     "endpoint_delay_ms": (end_ms - item.speech_end_ms) if end_ms is not None else np.nan,
+                     "pauses": judged, "detector_ms": float(np.mean(spent)) if spent else np.nan})
+    return pd.DataFrame(rows)
