@@ -106,3 +106,18 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
     assert third.calls == [] and again.equals(table)   # finished: nothing runs again
     meta = json.loads((tmp_path / "sweep.json").read_text())
     assert [p["label"] for p in meta["points"]] == [p.label for p in points]
+
+
+def test_each_run_gets_models_loaded_for_its_turn_detector(tmp_path):
+    cfg = _config({"trigger.words": [1, 2], "vad.turn_detector": ["none", "smart-turn"]})
+    load = lambda config, log: f"stages-{config.vad.turn_detector}"
+    seen = []
+    run = FakeRun()
+
+    def run_one(config, out_dir, stages, log, report, keep_audio):
+        seen.append((config.vad.turn_detector, stages))
+        return run(config, out_dir, stages, log, report, keep_audio)
+
+    run_sweep(cfg, tmp_path, log=lambda m: None, run_one=run_one, load=load)
+    # a point with a turn detector never reuses models loaded without one (Smart Turn)
+    assert len(seen) == 8 and all(stages == f"stages-{td}" for td, stages in seen)

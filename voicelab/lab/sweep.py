@@ -126,8 +126,10 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 def _stage_key(config: ExperimentConfig) -> str:
-    return json.dumps([config.stt.model_dump(), config.llm.model_dump(), config.tts.model_dump()],
-                      sort_keys=True)
+    """The settings that decide which models :func:`voicelab.lab.runner.load_stages`
+    loads: points that share them share one loaded model set."""
+    return json.dumps([config.stt.model_dump(), config.llm.model_dump(), config.tts.model_dump(),
+                       config.vad.turn_detector], sort_keys=True)
 
 
 def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], None] = print,
