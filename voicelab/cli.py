@@ -106,6 +106,20 @@ def truth(
 
 
 @app.command()
+def endpoints(out: Path = typer.Option(Path("results/endpointing"), "--out", "-o", help="where the tables go")) -> None:
+    """Premature endpoints and endpoint delay of each endpointing setting (silence only,
+    or Smart Turn at a short pause) on real speech with mid-sentence pauses."""
+    from voicelab.lab.turn_taking import write_endpointing_table
+
+    try:
+        summary = write_endpointing_table(out)
+    except (AudioError, AssetError) as err:
+        _fail(err)
+    typer.echo(summary.round(2).to_string(index=False))
+    typer.echo(f"written: {out / 'endpointing.md'} and {out / 'endpointing.csv'}")
+
+
+@app.command()
 def report(
     directory: Path = typer.Argument(..., help="a sweep directory or a `voicelab run` output"),
     rescore: bool = typer.Option(False, "--rescore", help="first recompute every run's metrics from its "

@@ -141,3 +141,55 @@ def evaluate_endpointing(items: Sequence[PauseItem], vad: VADConfig,
                      "endpoint_delay_ms": (end_ms - item.speech_end_ms) if end_ms is not None else np.nan,
                      "pauses": judged, "detector_ms": float(np.mean(spent)) if spent else np.nan})
     return pd.DataFrame(rows)
+
+
+ENDPOINTING_SETTINGS: dict[str, VADConfig] = {
+    "silence 500 ms (today)": VADConfig(min_silence_ms=500),
+    "silence 200 ms": VADConfig(min_silence_ms=200),
+    "Smart Turn at 200 ms, 1500 ms max": VADConfig(min_silence_ms=200, turn_detector="smart-turn",
+                                                   max_silence_ms=1500),
+    "Smart Turn at 300 ms, 1000 ms max": VADConfig(min_silence_ms=300, turn_detector="smart-turn",
+                                                   max_silence_ms=1000),
+}
+"""The endpointing settings :func:`write_endpointing_table` compares."""
+
+
+def write_endpointing_table(out_dir, settings: dict[str, VADConfig] | None = None) -> pd.DataFrame:
+    """Evaluate each setting on :func:`pause_set` (Smart Turn where asked) and write
+    ``endpointing.csv`` (every item) and ``endpointing.md`` (per setting: premature
+    endpoints, endpoint delay p50/p90 of the rest) into ``out_dir``; return the summary."""
+    from pathlib import Path
+
+    from voicelab.reports.html import md_table
+    from voicelab.vad.turn_detector import SmartTurnDetector
+
+    out_dir = Path(out_dir)
+    settings = settings or ENDPOINTING_SETTINGS
+    items = pause_set()
+    detector = None
+    frames, rows = [], []
+    for name, vad in settings.items():
+        if vad.turn_detector != "none" and detector is None:
+            detector = SmartTurnDetector()
+        r = evaluate_endpointing(items, vad, detector.probability_complete if vad.turn_detector != "none" else None)
+        r.insert(0, "setting", name)
+        frames.append(r)
+        ok = r[~r["premature"]]["endpoint_delay_ms"]
+        mid = r[r["pause_ms"] > 0]
+        rows.append({"setting": name, "items": len(r), "premature": int(r["premature"].sum()),
+                     "premature_rate": float(r["premature"].mean()),
+                     "premature_mid_sentence": int(mid["premature"].sum()),
+                     "delay_p50_ms": float(ok.median()), "delay_p90_ms": float(ok.quantile(0.9))})
+    summary = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).to_csv(out_dir / "endpointing.csv", index=False)
+    table = md_table(["setting", "items", "premature endpoints", "of them mid-sentence pauses",
+                      "endpoint delay p50 (ms)", "p90 (ms)"],
+                     [[r["setting"], str(r["items"]), f"{r['premature']} ({100 * r['premature_rate']:.0f}%)",
+                       str(r["premature_mid_sentence"]), f"{r['delay_p50_ms']:.0f}", f"{r['delay_p90_ms']:.0f}"]
+                      for r in rows])
+    (out_dir / "endpointing.md").write_text(
+        "# Premature endpoints on the pause set\n\n" + (__doc__ or "").strip() + "\n\n" + table + "\n\n"
+        "Delay: decided time (plus the detector's own time) minus the true end, over the items "
+        "not ended prematurely. Reproduce with `voicelab endpoints --out DIR`.\n")
+    return summary
