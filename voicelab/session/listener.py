@@ -27,9 +27,10 @@ class MicListener:
        without having yielded (a half-duplex agent ignores it; the turn is over);
     3. with a turn detector (``vad.turn_detector``): at each pause
        (:class:`~voicelab.vad.endpointing.SpeechPause`) ask it whether the utterance so far
-       is complete (a concurrent task: frames keep flowing meanwhile); if it is and the user is still silent, end the
-       turn there (:meth:`~voicelab.vad.endpointing.Endpointer.confirm_end`); otherwise the
-       endpointer ends it after ``max_silence_ms``;
+       is complete (a concurrent task: frames keep flowing meanwhile); if it is and the
+       user is still silent, end the turn there
+       (:meth:`~voicelab.vad.endpointing.Endpointer.confirm_end`); otherwise the endpointer
+       ends it after ``max_silence_ms``;
     4. hand each frame to the barge-in monitor after the endpointer.
     """
 
