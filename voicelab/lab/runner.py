@@ -60,7 +60,8 @@ def endpointer_factory(vad: VADConfig) -> Callable[[], Endpointer]:
 
 
 def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) -> tuple[Stages, list[ModelLoaded]]:
-    """Load and warm the default model stages once (Whisper, transformers LLM, Kokoro).
+    """Load and warm the default model stages once (Whisper, transformers LLM, Kokoro, and
+    Smart Turn when ``vad.turn_detector`` asks for it).
 
     Returns the stages and one :class:`ModelLoaded` record per model (load and
     warm-up wall time in ms), for the trace.
@@ -72,30 +73,26 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
     from voicelab.stt.whisper import WhisperSTT
     from voicelab.tts.kokoro import KokoroTTS
 
+    makers = [("stt", config.stt.model, lambda: WhisperSTT(config.stt)),
+              ("llm", config.llm.model, lambda: TransformersLLM(config.llm)),
+              ("tts", config.tts.model, lambda: KokoroTTS(config.tts))]
+    if config.vad.turn_detector == "smart-turn":
+        from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
+
+        makers.append(("turn", "smart-turn-v3.2", lambda: ThreadedTurnDetector(SmartTurnDetector())))
     loaded, built = [], {}
-    for stage, cls, cfg in (("stt", WhisperSTT, config.stt), ("llm", TransformersLLM, config.llm),
-                            ("tts", KokoroTTS, config.tts)):
-        log(f"loading {stage}: {cfg.model} ...")
+    for stage, model, make in makers:
+        log(f"loading {stage}: {model} ...")
         t0 = time.perf_counter()
-        obj = cls(cfg)
+        obj = make()
         t1 = time.perf_counter()
         obj.warmup()
         t2 = time.perf_counter()
         built[stage] = obj
         loaded.append(ModelLoaded(0.0, stage, str(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
         log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
-    turn_detector = None
-    if config.vad.turn_detector == "smart-turn":
-        from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
-
-        log("loading turn detector: smart-turn-v3.2 ...")
-        t0 = time.perf_counter()
-        turn_detector = ThreadedTurnDetector(SmartTurnDetector())
-        t1 = time.perf_counter()
-        turn_detector.warmup()
-        t2 = time.perf_counter()
-        loaded.append(ModelLoaded(0.0, "turn", str(turn_detector.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
-    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"], turn_detector), loaded
+    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"],
+                  built.get("turn")), loaded
 
 
 def clip_references(clips: list[Clip], log: Callable[[str], None] = print) -> dict[str, SpeechReference]:

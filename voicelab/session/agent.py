@@ -15,6 +15,7 @@ import asyncio
 
 import numpy as np
 
+from voicelab.audio.degrade import speech_rms
 from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
@@ -129,10 +130,6 @@ def _noise_rms(cfg: ExperimentConfig, turns: list[TurnSpec]) -> float:
     """White-noise RMS for ``echo.noise_snr_db``, against the mean speech RMS of the clips."""
     if cfg.echo.noise_snr_db is None or not turns:
         return 0.0
-    rms = []
-    for t in turns:
-        s0, s1 = (int(x * 16) for x in t.speech_bounds_ms)
-        seg = t.clip.audio[s0:s1]
-        if len(seg):
-            rms.append(float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))))
+    rms = [speech_rms(t.clip.audio, t.speech_bounds_ms) for t in turns
+           if int(t.speech_bounds_ms[1] * 16) > int(t.speech_bounds_ms[0] * 16)]
     return float(np.mean(rms)) * 10 ** (-cfg.echo.noise_snr_db / 20) if rms else 0.0
