@@ -23,7 +23,7 @@ from voicelab.events import (
 )
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize, turns_table
 from voicelab.reports import (
-    LANES, STAGE_COLORS, critical_path_figure, critical_path_medians, figure_to_png_base64,
+    LANES, STAGE_COLORS, figure_to_png_base64,
     latency_comparison_figure, select_timeline_turns, timeline_figure, write_report,
 )
 
@@ -115,7 +115,7 @@ def test_write_report_is_self_contained(tmp_path, trace, turns):
     assert out == tmp_path / "sub" / "report.html" and out.is_file()
     doc = out.read_text(encoding="utf-8")
     srcs = embedded_pngs(doc)  # self-contained; every <img> an embedded PNG
-    # latency comparison + critical path + one timeline per non-warm-up turn (2)
+    # latency comparison + critical path per turn + one timeline per non-warm-up turn (2)
     assert len(srcs) == 4
     for name in VARIANTS + LATENCY_COLUMNS:
         assert name in doc
@@ -203,23 +203,13 @@ def test_timeline_of_unknown_turn_raises(trace):
         timeline_figure(trace, 7)
 
 
-def test_critical_path_medians_exact(turns):
-    med = critical_path_medians(turns)
-    assert list(med.index) == VARIANTS
-    w = med.loc["words-2"]
-    assert (w["endpoint delay"], w["STT"], w["LLM to first chunk"], w["TTS TTFB"]) == (500, 300, 200, 200)
-    assert (w["voice-to-voice"], w["other"]) == (1210, 10)
-    assert med.loc["whole", "LLM to first chunk"] == 250 and med.loc["whole", "other"] == 10
-
-
 def test_summary_figures_build(turns):
-    for fig in (latency_comparison_figure(turns), critical_path_figure(turns)):
+    for fig in (latency_comparison_figure(turns),):
         assert isinstance(fig, Figure)
         png = base64.b64decode(figure_to_png_base64(fig))
         assert png[:4] == b"\x89PNG" and b"matplotlib.org" not in png
     empty = turns.iloc[0:0]
     assert isinstance(latency_comparison_figure(empty), Figure)
-    assert isinstance(critical_path_figure(empty), Figure)
 
 
 def test_timeline_selection_is_bounded_and_stated(turns):

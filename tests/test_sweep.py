@@ -31,6 +31,24 @@ def test_whole_sections_can_be_swept():
     assert points[2].config.trigger.debounce_ms == 100
 
 
+def test_presets_are_one_axis_crossed_with_the_grid():
+    cfg = parse_config({"name": "t", "clips": ["cmu_arctic_a0007"], "sweep": {
+        "presets": {"today": {}, "+ fit": {"stt.window": "fit"},
+                    "all": {"stt.window": "fit", "vad": {"min_silence_ms": 300}}},
+        "grid": {"trigger.words": [1, 2]}}})
+    points = expand_grid(cfg)
+    assert [p.label for p in points] == [
+        "preset=today, trigger.words=1", "preset=today, trigger.words=2", "preset=+ fit, trigger.words=1",
+        "preset=+ fit, trigger.words=2", "preset=all, trigger.words=1", "preset=all, trigger.words=2"]
+    assert [(p.config.stt.window, p.config.vad.min_silence_ms) for p in points[::2]] == [
+        ("full", 500.0), ("fit", 500.0), ("fit", 300.0)]
+    assert points[5].overrides == {"preset": "all", "trigger.words": 2}
+    assert cfg.sweep.axes() == {"preset": ["today", "+ fit", "all"], "trigger.words": [1, 2]}
+    with pytest.raises(ConfigError, match=r"stt.windw"):
+        expand_grid(parse_config({"clips": ["cmu_arctic_a0007"],
+                                  "sweep": {"presets": {"bad": {"stt.windw": "fit"}}}}))
+
+
 @pytest.mark.parametrize("grid, match", [
     ({"trigger.wrds": [1]}, r"sweep.grid.trigger.wrds: trigger has no field 'wrds'"),
     ({"tts.voice.name": ["x"]}, r"sweep.grid.tts.voice.name"),
@@ -45,8 +63,10 @@ def test_bad_grids_fail_clearly(grid, match):
 def test_sweep_config_validation():
     with pytest.raises(ConfigError, match=r"sweep.repetitions"):
         parse_config({"sweep": {"grid": {"trigger.words": [1]}, "repetitions": 0}})
-    with pytest.raises(ConfigError, match=r"sweep.grid"):
+    with pytest.raises(ConfigError, match=r"needs a `grid` or `presets`"):
         parse_config({"sweep": {"grid": {}}})
+    with pytest.raises(ConfigError, match=r"grid.preset"):
+        parse_config({"sweep": {"grid": {"preset": ["a"]}, "presets": {"a": {}}}})
     with pytest.raises(ConfigError, match="variants"):
         expand_grid(_config({"trigger.words": [1]}, variants=[{"name": "a", "trigger": {"policy": "whole"}}]))
 

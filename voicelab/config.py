@@ -83,6 +83,13 @@ class LLMConfig(_Strict):
     max_new_tokens: int = Field(250, ge=1)
     seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="model weights, activations and KV cache dtype. bfloat16 (avx512_bf16 "
+                    "oneDNN kernels) cut single-turn TTFT from 214 to 81 ms and a 6-turn "
+                    "history prefill from 758 to 272 ms (median, 1 thread), but flipped the "
+                    "first greedy token on 2 of 7 prompts (fp32 near-ties): float32 stays "
+                    "default (docs/results/llm_dtype)")
     history: bool = Field(True, description="keep the conversation history across turns")
     prefix_cache: bool = Field(
         False, description="reuse the KV cache of the longest already-encoded prompt prefix "
@@ -119,15 +126,37 @@ class TriggerConfig(_Strict):
         return f"{self.policy}{extra}"
 
 
-class TTSConfig(_Strict):
-    """Streaming TTS with Kokoro-82M (kokoro-onnx)."""
+TTS_DEFAULT_MODELS = {("kokoro", "onnxruntime"): "kokoro-v1.0-int8",
+                      ("kokoro", "openvino"): "kokoro-v1.0-fp32",
+                      ("piper", "onnxruntime"): "piper-en_US-joe-medium"}
+"""The model each ``(tts.engine, tts.runtime)`` loads when ``tts.model`` is null (asset names)."""
+TTS_MODEL_ASSETS = {"kokoro": ("kokoro-v1.0-int8", "kokoro-v1.0-fp32"), "piper": ("piper-en_US-joe-medium",)}
+"""The model assets of each engine; another engine's asset in ``tts.model`` is an error."""
 
-    model: str = Field("kokoro-v1.0-int8", description="asset name or an .onnx path")
-    voices: str = Field("kokoro-voices", description="asset name or a voices .npz path")
-    voice: str = "af_heart"
+
+class TTSConfig(_Strict):
+    """Streaming TTS: Kokoro-82M (kokoro-onnx, on onnxruntime or OpenVINO) or Piper.
+
+    ``model: null`` picks the engine's default (:data:`TTS_DEFAULT_MODELS`; see
+    :meth:`resolved_model`), so a sweep over ``engine`` / ``runtime`` needs no ``model``.
+    ``voices``, ``voice`` and ``lang`` are Kokoro's; a Piper voice is its model.
+    ``edge_pad_cap: [lead, trail]`` caps the durations Kokoro predicts for the two pad
+    tokens around a chunk, in 25 ms frames, so less silence is rendered and trimmed
+    (:func:`voicelab.assets.kokoro_graph.cap_edge_pads`); lead must be >= 10 frames or
+    the first word is lost (round-trip WER 12-20 % at 2-6 frames, /work/shared/FAST-PATHS.md).
+    """
+
+    engine: Literal["kokoro", "piper"] = "kokoro"
+    runtime: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="Kokoro only: onnxruntime, or OpenVINO (CPU, bf16 where the CPU has it)")
+    model: str | None = Field(None, description="asset name or an .onnx path; null = the engine's default")
+    voices: str = Field("kokoro-voices", description="asset name or a voices .npz path (Kokoro)")
+    voice: str = Field("af_heart", description="Kokoro voice name")
+    edge_pad_cap: tuple[int, int] | None = Field(
+        None, description="Kokoro only: [lead, trail] cap on the edge pad durations, 25 ms frames; null = no cap")
     speed: float = Field(1.0, gt=0.25, le=4.0)
     lang: str = "en-us"
-    threads: int = Field(2, ge=1, description="onnxruntime intra-op threads")
+    threads: int = Field(2, ge=1, description="inference threads (onnxruntime intra-op / OpenVINO), every engine")
     coalesce: bool = Field(
         True, description="join chunks that queued while TTS was busy into one request"
     )
@@ -136,6 +165,27 @@ class TTSConfig(_Strict):
         description="a joined request holds at most this many times the previous request's "
                     "words (so its synthesis fits in the audio already queued); null = no limit",
     )
+
+    @model_validator(mode="after")
+    def _engine_combination(self) -> "TTSConfig":
+        if self.engine == "piper" and self.runtime != "onnxruntime":
+            raise ValueError(f"runtime {self.runtime!r} is for Kokoro only; piper runs on onnxruntime")
+        if self.engine == "piper" and self.edge_pad_cap is not None:
+            raise ValueError("edge_pad_cap is for Kokoro only (engine: piper)")
+        if self.edge_pad_cap is not None:
+            lead, trail = self.edge_pad_cap
+            if not 10 <= lead <= 400 or not 1 <= trail <= 400:
+                raise ValueError(f"edge_pad_cap [lead, trail] must have 10 <= lead <= 400 (fewer lead frames "
+                                 f"lose the first word) and 1 <= trail <= 400, got [{lead}, {trail}]")
+        for engine, assets in TTS_MODEL_ASSETS.items():
+            if self.model in assets and engine != self.engine:
+                raise ValueError(f"model {self.model!r} is a {engine} model, not a {self.engine} one "
+                                 f"(null picks {TTS_DEFAULT_MODELS[(self.engine, self.runtime)]!r})")
+        return self
+
+    def resolved_model(self) -> str:
+        """``model``, or the default asset of ``(engine, runtime)`` when it is null."""
+        return self.model if self.model is not None else TTS_DEFAULT_MODELS[(self.engine, self.runtime)]
 
 
 class AudioConfig(_Strict):
@@ -181,6 +231,24 @@ class BargeInConfig(_Strict):
     min_barge_in_ms: float = Field(200.0, ge=0.0)
 
 
+class SpeculateConfig(_Strict):
+    """Speculative (preemptive) replies: start answering before the endpoint is decided.
+
+    When the user has been silent for ``after_silence_ms`` (shorter than the silence that
+    ends or pauses the turn), STT, the LLM and the first TTS chunks start on the
+    utterance so far; playback is held until the endpoint confirms the turn (a *hit*).
+    If the user speaks again first, the reply is cancelled through the barge-in path and
+    counted as wasted (a *miss*): it leaves no audio and no history.
+    """
+
+    enabled: bool = False
+    after_silence_ms: float = Field(
+        96.0, ge=0.0,
+        description="silence (ms) after which a speculative reply starts; 32 ms frames, so "
+                    "96 = 3 silent frames; must be below vad.min_silence_ms (or equal with a "
+                    "turn detector, which pauses there)")
+
+
 class ScenarioTurn(_Strict):
     """One scripted user turn.
 
@@ -206,19 +274,35 @@ class SweepConfig(_Strict):
 
     ``grid`` maps a dotted field path (``trigger.words``, ``vad.kind``, or a whole
     section such as ``trigger``) to the values it takes; every combination is a
-    config point, run on every clip ``repetitions`` times.
+    config point, run on every clip ``repetitions`` times. ``presets`` names sets of
+    overrides (each a mapping of dotted paths to values) compared one against another
+    rather than crossed, e.g. "today" vs "+ speculation" vs "all together"; they form
+    one more axis, ``preset``, crossed with the grid.
     """
 
-    grid: dict[str, list[Any]] = Field(..., min_length=1)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named override sets, an axis called `preset`")
     repetitions: int = Field(3, ge=1)
     keep_audio: bool = Field(False, description="keep each run's agent.wav (about 4 MB per minute)")
 
     @model_validator(mode="after")
     def _non_empty_values(self) -> "SweepConfig":
+        if not self.grid and not self.presets:
+            raise ValueError("needs a `grid` or `presets` (or both)")
+        if "preset" in self.grid:
+            raise ValueError("grid.preset: `preset` is the axis of `presets`, not a field")
         for path, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid.{path}: needs at least one value")
+        for name in self.presets:
+            if not name or not all(c.isalnum() or c in " +-_.,/" for c in name):
+                raise ValueError(f"presets: name {name!r} may hold letters, digits, spaces and + - _ . , /")
         return self
+
+    def axes(self) -> dict[str, list[Any]]:
+        """The swept axes in order: ``preset`` (the preset names) first, then the grid."""
+        return {**({"preset": list(self.presets)} if self.presets else {}), **self.grid}
 
 
 class ExperimentConfig(_Strict):
@@ -244,6 +328,7 @@ class ExperimentConfig(_Strict):
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
     echo: EchoConfig = Field(default_factory=EchoConfig)
+    speculate: SpeculateConfig = Field(default_factory=SpeculateConfig)
     scenario: list[ScenarioTurn] | None = Field(
         None, description="scripted turns (with barge-ins); replaces `clips` when set")
 
@@ -252,6 +337,19 @@ class ExperimentConfig(_Strict):
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _speculation_precedes_endpoint(self) -> "ExperimentConfig":
+        sp, vad = self.speculate, self.vad
+        if not sp.enabled:
+            return self
+        if sp.after_silence_ms > vad.min_silence_ms or (
+                sp.after_silence_ms == vad.min_silence_ms and vad.turn_detector == "none"):
+            raise ValueError(
+                f"speculate.after_silence_ms ({sp.after_silence_ms:g}) must be below vad.min_silence_ms "
+                f"({vad.min_silence_ms:g}){' (or equal, with a turn detector)' if vad.turn_detector == 'none' else ''}: "
+                "a speculative reply must start before the endpoint")
         return self
 
     def resolved_variants(self) -> list[Variant]:

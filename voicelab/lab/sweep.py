@@ -69,7 +69,8 @@ def _set_path(data: dict, path: str, value: Any) -> None:
 
 
 def expand_grid(config: ExperimentConfig) -> list[SweepPoint]:
-    """All points of ``config.sweep.grid`` (cartesian product, in grid order), validated.
+    """All points of ``config.sweep.grid`` and ``presets`` (cartesian product of
+    :meth:`~voicelab.config.SweepConfig.axes`, in order), validated.
 
     Raises:
         ConfigError: no sweep section, ``variants`` set (a sweep point is one
@@ -82,13 +83,17 @@ def expand_grid(config: ExperimentConfig) -> list[SweepPoint]:
         raise ConfigError("invalid sweep: `variants` cannot be combined with `sweep` "
                           "(sweep the `trigger` section instead)")
     base = config.model_dump(mode="json", exclude={"sweep"})
-    paths = list(config.sweep.grid)
+    axes = config.sweep.axes()
     points = []
-    for index, combo in enumerate(itertools.product(*config.sweep.grid.values())):
+    for index, combo in enumerate(itertools.product(*axes.values())):
         data = copy.deepcopy(base)
-        overrides = dict(zip(paths, combo))
+        overrides = dict(zip(axes, combo))
         for path, value in overrides.items():
-            _set_path(data, path, value)
+            if path == "preset":
+                for p, v in config.sweep.presets[value].items():
+                    _set_path(data, p, v)
+            else:
+                _set_path(data, path, value)
         label = ", ".join(f"{p}={_format_value(p, v)}" for p, v in overrides.items())
         try:
             point_config = parse_config(data, f"(sweep point {label})")
@@ -146,6 +151,7 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
     from voicelab.lab import runner
 
     run_one = run_one or runner.run_experiment
+    real_models = load is None  # fakes bring their own endpointer
     load = load or runner.load_stages
     points = expand_grid(config)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +162,8 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.update({
         "name": config.name,
-        "grid": config.sweep.grid,
+        "grid": config.sweep.axes(),
+        "presets": config.sweep.presets,
         "repetitions": config.sweep.repetitions,
         "points": [{"point_id": p.point_id, "label": p.label, "overrides": p.overrides} for p in points],
         "base_config": config.model_dump(mode="json"),
@@ -178,7 +185,10 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
             final = run_dir(sweep_dir, point, rep)
             tmp = sweep_dir / "runs" / f".tmp-{point.point_id}-rep-{rep}"
             bar.set_postfix_str(f"{point.label} rep {rep}")
-            result = run_one(point.config, tmp, stages=loaded[key], log=lambda m: None,
+            stages = loaded[key]
+            if real_models:
+                stages = (runner.with_config_endpointer(stages[0], point.config), stages[1])
+            result = run_one(point.config, tmp, stages=stages, log=lambda m: None,
                              report=False, keep_audio=config.sweep.keep_audio)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)

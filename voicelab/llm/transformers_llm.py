@@ -124,7 +124,9 @@ class TransformersLLM(LLM):
     """A chat model through transformers, sampled with temperature / top-p.
 
     Defaults (temperature 0.3, top_p 0.9, max_new_tokens 250) come from the
-    project's issue #2. ``torch.set_num_threads(config.threads)`` is applied at load.
+    project's issue #2. ``torch.set_num_threads(config.threads)`` is applied at load;
+    the weights are cast to ``config.dtype`` at load (the KV cache, prefix cache included,
+    then holds that dtype too).
     """
 
     name = "transformers"
@@ -134,7 +136,8 @@ class TransformersLLM(LLM):
         self.model_path = resolve_model_path(config.model)
         torch.set_num_threads(config.threads)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
-        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_path), dtype=torch.float32)
+        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_path),
+                                                          dtype=getattr(torch, config.dtype))
         self.model.eval()
         self.prefix_cache = PrefixCache() if config.prefix_cache else None
         self.last_cached_tokens = 0

@@ -15,8 +15,8 @@ import pandas as pd
 
 from voicelab.events import (
     BargeInDetected, ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall,
-    PlaybackStarted, PlaybackStopped, SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted,
-    TurnPlanned, TurnPredicted, WordEmitted,
+    PlaybackStarted, PlaybackStopped, SpeculationCommitted, SpeculationDiscarded, SpeechEnded, STTStarted,
+    Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, TurnPredicted, WordEmitted,
 )
 
 NAN = math.nan
@@ -39,6 +39,27 @@ QUALITY_COLUMNS = ["stt_wer", "tts_roundtrip_wer", "tts_requests", "mean_chunk_w
 """Quality and chunking columns reported beside latency (WER ratios, counts, words)."""
 
 EXTRA_COLUMNS = ["word_to_audio_mean_ms", "word_to_audio_p95_ms", "stt_call_ms", "tts_call_ms"]
+
+CRITICAL_PATH_COLUMNS = [
+    "cp_endpoint_ms",
+    "cp_stt_ms",
+    "cp_llm_ms",
+    "cp_trigger_ms",
+    "cp_tts_ms",
+    "cp_playout_ms",
+]
+"""The critical path to the first played sample, one segment per stage; they sum to
+``voice_to_voice_latency_ms`` exactly (see :func:`critical_path`)."""
+
+CRITICAL_PATH_LABELS = {
+    "cp_endpoint_ms": "speech end -> STT starts",
+    "cp_stt_ms": "STT",
+    "cp_llm_ms": "transcript -> first word",
+    "cp_trigger_ms": "first word -> first chunk",
+    "cp_tts_ms": "first chunk -> its audio",
+    "cp_playout_ms": "audio -> first sample played",
+}
+"""What each segment waited for, for tables and figure legends."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,27 @@ def _model_time_of_first_trigger(te: _TurnEvents) -> float | None:
         elif isinstance(e, ChunkTriggered):
             return last
     return None
+
+
+def critical_path(true_end_ms: float, stt_start: Event | None, transcript: Event | None,
+                  first_word: Event | None, first_chunk: Event | None, first_audio: Event | None,
+                  first_play: Event | None) -> dict[str, float]:
+    """Split voice-to-voice into what each stage left the next one to wait for, in ms.
+
+    The chain is serial for the first reply audio: the true speech end -> STT starts
+    (endpointing, or a speculative start; negative if STT started before the speaker
+    finished) -> transcript -> first LLM word (prompt encoding and decoding) -> first
+    chunk released by the trigger policy -> its TTS audio -> its first sample played
+    (the speaker's output-frame alignment, and, for a speculative reply, the wait for
+    the endpoint that commits it). Every segment is the difference of consecutive
+    milestones, so the six sum to ``voice_to_voice_latency_ms``; a turn missing a
+    milestone gets NaN for every segment.
+    """
+    marks = [true_end_ms, stt_start, transcript, first_word, first_chunk, first_audio, first_play]
+    if any(m is None for m in marks):
+        return {c: NAN for c in CRITICAL_PATH_COLUMNS}
+    times = [m if isinstance(m, (int, float)) else m.t_ms for m in marks]
+    return {c: float(b - a) for c, a, b in zip(CRITICAL_PATH_COLUMNS, times, times[1:])}
 
 
 def turn_metrics(te: _TurnEvents) -> dict:
@@ -156,6 +198,7 @@ def turn_metrics(te: _TurnEvents) -> dict:
         "turn_predictions": len(predictions),
         "turn_detector_ms": predictions[-1].t_ms - predictions[-1].started_ms if predictions else NAN,
     }
+    row.update(critical_path(true_end, stt_start, transcript, first_word, first_chunk, first_audio, first_play))
     return row
 
 
@@ -219,14 +262,46 @@ def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict
     return out
 
 
+SPECULATION_COLUMNS = ["speculation", "speculations_discarded", "speculation_wasted_ms",
+                       "speculation_wasted_tokens", "speculation_wasted_tts_ms"]
+"""Speculative replies per turn: ``speculation`` is ``hit`` (the reply played was started
+speculatively and committed by the endpoint), ``miss`` (speculative replies were started
+and all discarded: the user went on speaking), or ``none``; the discarded replies' count,
+wall time from start to wound down (ms), LLM tokens and synthesized speech (ms)."""
+
+
+def speculation_metrics(trace: Trace) -> dict[int, dict]:
+    """:data:`SPECULATION_COLUMNS` for every planned turn, from the full trace."""
+    out = {}
+    for p in trace.of(TurnPlanned):
+        dropped = trace.of(SpeculationDiscarded, p.turn)
+        hit = bool(trace.of(SpeculationCommitted, p.turn))
+        out[p.turn] = {
+            "speculation": "hit" if hit else "miss" if dropped else "none",
+            "speculations_discarded": len(dropped),
+            "speculation_wasted_ms": float(sum(d.t_ms - d.started_ms for d in dropped)),
+            "speculation_wasted_tokens": int(sum(d.llm_tokens for d in dropped)),
+            "speculation_wasted_tts_ms": float(sum(d.tts_audio_ms for d in dropped)),
+        }
+    return out
+
+
 def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
-    """One row per user turn (warm-up turns included, flagged in ``warmup``)."""
+    """One row per user turn (warm-up turns included, flagged in ``warmup``).
+
+    Latencies are read from the replies that were answered: the events of discarded
+    speculative replies are left out (:meth:`~voicelab.events.Trace.without_discarded`)
+    and counted in the :data:`SPECULATION_COLUMNS`.
+    """
+    speculation = speculation_metrics(trace)
+    trace = trace.without_discarded()
     inter = interruption_metrics(trace, min_barge_in_ms)
     rows = []
     for te in _split_turns(trace):
         row = turn_metrics(te)
         row["barge_in"] = te.plan.barge_in
         row.update(inter[te.plan.turn])
+        row.update(speculation[te.plan.turn])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -240,7 +315,8 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
     live = turns[~turns["warmup"]]
     for variant, g in live.groupby("variant", sort=False):
         out[variant] = {}
-        optional = [c for c in QUALITY_COLUMNS + BARGE_IN_COLUMNS if c in g and g[c].notna().any()]
+        optional = [c for c in CRITICAL_PATH_COLUMNS + QUALITY_COLUMNS + BARGE_IN_COLUMNS
+                    if c in g and g[c].notna().any()]
         for col in LATENCY_COLUMNS + EXTRA_COLUMNS + optional:
             vals = g[col].dropna().to_numpy(dtype=float)
             stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}

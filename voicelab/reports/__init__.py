@@ -28,9 +28,8 @@ they never import the drivers (:mod:`voicelab.lab`, :mod:`voicelab.cli`) that ru
 experiments.
 """
 
-from voicelab.reports.run_figures import (
-    CRITICAL_PATH, KEY_LATENCIES, critical_path_figure, critical_path_medians, latency_comparison_figure,
-)
+from voicelab.reports.critical_path import critical_path_turns_figure
+from voicelab.reports.run_figures import KEY_LATENCIES, latency_comparison_figure
 from voicelab.reports.run_report import render_html, write_report
 from voicelab.reports.style import LABELS, STAGE_COLORS, empty_figure, figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, parameter_groups
@@ -44,8 +43,8 @@ from voicelab.reports.timeline import (
 )
 
 __all__ = [
-    "BOX_METRICS", "CRITICAL_PATH", "HEADLINE_LATENCIES", "KEY_LATENCIES", "LABELS", "LANES", "MAX_TIMELINES",
-    "STAGE_COLORS", "SweepData", "box_figures", "cdf_figure", "critical_path_figure", "critical_path_medians",
+    "BOX_METRICS", "HEADLINE_LATENCIES", "KEY_LATENCIES", "LABELS", "LANES", "MAX_TIMELINES",
+    "STAGE_COLORS", "SweepData", "box_figures", "cdf_figure", "critical_path_turns_figure",
     "empty_figure", "figure_to_png_base64", "format_ms", "headline_table", "interruption_figure",
     "interruption_table", "latency_comparison_figure", "load_sweep", "parameter_groups", "render_html",
     "representative_turn", "select_timeline_turns", "timeline_figure", "tradeoff_figure", "write_report",

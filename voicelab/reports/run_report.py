@@ -4,8 +4,9 @@
 plots as inline base64 PNG), stating the machine, thread counts, versions and config;
 :func:`render_html` returns the same document as a string. Its figures are
 :func:`voicelab.reports.run_figures.latency_comparison_figure`,
-:func:`voicelab.reports.run_figures.critical_path_figure` and one
-:func:`voicelab.reports.timeline.timeline_figure` per turn
+:func:`voicelab.reports.critical_path.critical_path_turns_figure` (with its table of
+per-variant medians; skipped with a note for a turns table without the ``cp_*``
+columns) and one :func:`voicelab.reports.timeline.timeline_figure` per turn
 :func:`voicelab.reports.timeline.select_timeline_turns` picks.
 
 All times come from the trace or the turns table (:mod:`voicelab.measure.metrics`);
@@ -23,10 +24,12 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace, TurnPlanned
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
+from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
+                                            critical_path_table, critical_path_turns_figure, has_critical_path)
 from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
                                    kv_table)
 from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
-from voicelab.reports.run_figures import critical_path_figure, latency_comparison_figure
+from voicelab.reports.run_figures import latency_comparison_figure
 from voicelab.reports.style import LABELS, figure_to_png_base64, format_ms
 from voicelab.reports.timeline import select_timeline_turns, timeline_figure
 
@@ -98,6 +101,22 @@ def _turns_table(turns: pd.DataFrame) -> str:
     return f"<div class=scroll><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
+def _critical_path_section(turns: pd.DataFrame) -> list[str]:
+    """Per variant: the median of each critical-path segment, and one stacked bar per turn."""
+    parts = ["<h2>Critical path per turn</h2>"]
+    if not has_critical_path(turns):
+        return parts + [f"<p class=sub>{escape(MISSING_NOTE)}</p>"]
+    table = critical_path_table(turns, "variant")
+    header, rows = critical_path_cells(table)
+    parts += [f"<p class=sub>{escape(EXPLANATION)}</p>", html_table(header, rows)]
+    parts += [f"<p>{escape(n)}.</p>" for n in critical_path_notes(table)]
+    parts.append(_img(critical_path_turns_figure(turns), "critical path per turn",
+                      "One bar per non-warm-up turn, segments stacked from the true speech end (a negative "
+                      "segment left of zero), black tick at its voice-to-voice; on top of each variant the "
+                      "stack of the per-segment medians, tick at the median voice-to-voice."))
+    return parts
+
+
 def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     """The report as one self-contained HTML string (see :func:`write_report`)."""
     summary = summary or {}
@@ -154,9 +173,8 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     parts.append("<h2>Latency comparison</h2>")
     parts.append(_img(latency_comparison_figure(turns), "key latencies per variant",
                       "Per-turn values over non-warm-up turns, in ms."))
-    parts.append(_img(critical_path_figure(turns), "median critical path per variant",
-                      "Stacked medians: endpoint delay, STT, LLM to first chunk (first word + trigger "
-                      "wait), TTS TTFB; other = median voice-to-voice minus those."))
+
+    parts += _critical_path_section(turns)
 
     # timelines
     parts.append("<h2>Per-turn timelines</h2>")

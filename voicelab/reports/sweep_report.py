@@ -5,7 +5,8 @@ and writes ``report.html`` (self-contained: inline CSS, plots as base64 PNG) and
 ``report.md`` (GitHub-flavoured markdown with the same tables, plots as PNG files in
 ``figures/``), both stating the machine, thread counts, versions, config hash, grid
 and repetitions. Tables come from :mod:`voicelab.reports.sweep_tables`, figures from
-:mod:`voicelab.reports.sweep_figures` and the timeline of
+:mod:`voicelab.reports.sweep_figures` (the critical path's table and figure from
+:mod:`voicelab.reports.critical_path`) and the timeline of
 :func:`voicelab.reports.timeline.representative_turn` from
 :func:`voicelab.reports.timeline.timeline_figure`; every figure is rendered once
 for both outputs.
@@ -27,6 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from voicelab.events import Trace
+from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
+                                            critical_path_points_figure, critical_path_table, has_critical_path)
 from voicelab.reports.frames import V2V, live_rows, numeric
 from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
                                    kv_table, md_table, md_text)
@@ -102,6 +105,16 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
     figs.append(_render(tradeoff_figure(results, head), "tradeoff.png", "latency vs quality trade-off",
                         "One marker per config point: p50 voice-to-voice with its 95% bootstrap CI "
                         "against mean TTS round-trip WER and median playback stall."))
+    cp = None
+    if has_critical_path(results):
+        table = critical_path_table(results, "point")
+        cp = (*critical_path_cells(table), critical_path_notes(table))
+        if (table["n"] > 0).any():
+            figs.append(_render(critical_path_points_figure(results, data.points), "critical-path.png",
+                                "median critical path per config point",
+                                "Per config point, the medians of the critical-path segments stacked from the "
+                                "true speech end (a negative one left of zero); black tick and value: the "
+                                "median voice-to-voice."))
     inter = None
     if "interruption_latency_ms" in results and results.get("barge_in", pd.Series(dtype=bool)).astype(bool).any():
         inter = interruption_table(results)
@@ -133,7 +146,7 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
                                     "lane are stalls; the arrow is voice-to-voice.", dpi=100))
         else:
             rep_text += f" Its trace ({path.relative_to(data.sweep_dir)}) is missing: no timeline."
-    return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter,
+    return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter, "cp": cp,
             "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot), "references": data.references()}
 
 
@@ -173,6 +186,15 @@ def _html(data: SweepData, b: dict) -> str:
     parts.append("<h2>Latency distributions</h2>" + img(figs["cdf.png"]))
     parts.append("<h2>Latency by swept parameter</h2>")
     parts += [img(f) for f in b["figs"] if f.name.startswith("box-")]
+    parts.append("<h2>Critical path</h2>")
+    if b["cp"] is None:
+        parts.append(f"<p class=sub>{escape(MISSING_NOTE)}</p>")
+    else:
+        header, rows, notes = b["cp"]
+        parts += [f"<p class=sub>{escape(EXPLANATION)}</p>", html_table(header, rows)]
+        parts += [f"<p>{escape(n)}.</p>" for n in notes]
+        if "critical-path.png" in figs:
+            parts.append(img(figs["critical-path.png"]))
     parts.append("<h2>Latency vs quality</h2>" + img(figs["tradeoff.png"]))
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
@@ -207,6 +229,14 @@ def _markdown(data: SweepData, b: dict, fig_dir: str) -> str:
     for f in b["figs"]:
         if f.name.startswith("box-"):
             out += [img(f), ""]
+    out += ["## Critical path", ""]
+    if b["cp"] is None:
+        out += [md_text(MISSING_NOTE), ""]
+    else:
+        header, rows, notes = b["cp"]
+        out += [md_text(EXPLANATION), "", md_table(header, rows), ""] + [f"{md_text(n)}." for n in notes] + [""]
+        if "critical-path.png" in figs:
+            out += [img(figs["critical-path.png"]), ""]
     out += ["## Latency vs quality", "", img(figs["tradeoff.png"]), ""]
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
@@ -228,7 +258,9 @@ def write_sweep_report(sweep_dir: Path, *, n_boot: int = 2000, seed: int = 0) ->
     Contents of both: environment stamp (machine, CPU count, threads, versions,
     models, config hash, date, wall time), grid and repetitions; the headline table
     (:func:`headline_table`); latency CDFs (:func:`cdf_figure`); one box-plot figure
-    per swept parameter (:func:`box_figures`); the latency/quality trade-off
+    per swept parameter (:func:`box_figures`); the median critical path per point
+    (:mod:`voicelab.reports.critical_path`; a note instead for a table without the
+    ``cp_*`` columns); the latency/quality trade-off
     (:func:`tradeoff_figure`); the stage timeline of :func:`representative_turn`.
     The HTML embeds the plots and has no external resources or scripts; the
     markdown links ``figures/<name>.png`` relatively.

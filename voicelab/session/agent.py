@@ -27,6 +27,7 @@ from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.listener import MicListener
 from voicelab.session.response import Response, ResponseStreamer
+from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
 
@@ -81,7 +82,10 @@ class VoiceAgent:
         user = self._user = ScriptedUser(ctx, turns, is_responding)
         speaker.on_play = user.on_play
         barge_in = BargeInMonitor(ctx, lambda: streamer.current)
-        listener = self._listener = MicListener(ctx, user, barge_in, is_responding)
+        self._busy = False
+        speculator = self._speculator = Speculator(ctx, self._answer, lambda: streamer.current)
+        listener = self._listener = MicListener(ctx, user, barge_in, is_responding,
+                                                speculator, lambda: self._busy)
         self._conversation = Conversation(cfg.llm)
 
         clock.start()
@@ -91,6 +95,7 @@ class VoiceAgent:
         try:
             await user.run()
         finally:
+            await speculator.close()
             mic.close()
             speaker.close()
             tasks[2].cancel()
@@ -100,27 +105,46 @@ class VoiceAgent:
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))
 
     async def _agent_loop(self) -> None:
+        utterances = self._listener.utterances
         while True:
-            turn, audio = await self._listener.utterances.get()
-            await self._answer(turn, audio)
+            item = await utterances.get()
+            self._busy = True
+            try:
+                if isinstance(item, Speculation):  # committed: its answer is already running
+                    await asyncio.gather(item.task, return_exceptions=True)
+                else:
+                    await self._speculator.settled()  # a discarded reply has wound down
+                    await self._answer(*item)
+            finally:
+                self._busy = not utterances.empty()
 
-    async def _answer(self, turn: int, utterance: np.ndarray) -> None:
-        """Transcribe one utterance and speak the reply; the turn is over afterwards."""
+    async def _answer(self, turn: int, utterance: np.ndarray, speculation: Speculation | None = None) -> None:
+        """Transcribe one utterance and speak the reply; the turn is over afterwards.
+
+        A speculative answer (``speculation`` set) holds its audio until the endpoint
+        commits it; discarded, it returns without touching the history or the turn.
+        """
         ctx, user = self.context, self._user
         clock, trace = ctx.clock, ctx.trace
         spec = user.states[turn].spec
-        state = ctx.transition(turn, "listening", "processing")
+        if speculation is None:
+            ctx.transition(turn, "listening", "processing")
         trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
         text = await self.stages.stt.transcribe(utterance)
         trace.append(TranscriptFinal(clock.now_ms(), turn, text))
         if not text:
-            ctx.transition(turn, state, "idle")
+            if speculation is not None:
+                await speculation.committed  # cancelled if discarded
+            ctx.transition(turn, "processing", "idle")
             user.finish(turn)
             return
         name = spec.variant.name
-        seed = self._conversation.next_seed(name, spec.warmup)
+        seed = self._conversation.seed(name)
         messages = self._conversation.messages(name, text)
-        said, interrupted = await self._streamer.respond(turn, spec.variant, messages, seed)
+        held = speculation is not None and not speculation.committed.done()  # committed during STT: play
+        said, interrupted = await self._streamer.respond(turn, spec.variant, messages, seed, held=held)
+        if speculation is not None and speculation.discarded:
+            return
         self._conversation.record(name, text, said, spec.warmup)
         ctx.transition(turn, "interrupted" if interrupted else "speaking", "idle")
         user.finish(turn)

@@ -25,16 +25,17 @@ class Conversation:
         return [{"role": "system", "content": self._config.system_prompt},
                 *self._histories.get(variant, []), {"role": "user", "content": user_text}]
 
-    def next_seed(self, variant: str, warmup: bool) -> int:
-        """The sampling seed of ``variant``'s next turn (advanced only by live turns)."""
-        seed = self._config.seed + self._turns.get(variant, 0)
-        if not warmup:
-            self._turns[variant] = self._turns.get(variant, 0) + 1
-        return seed
+    def seed(self, variant: str) -> int:
+        """The sampling seed of ``variant``'s next turn (advanced by :meth:`record` of a
+        live turn, so a discarded speculative reply does not advance it)."""
+        return self._config.seed + self._turns.get(variant, 0)
 
     def record(self, variant: str, user_text: str, said: str, warmup: bool) -> None:
         """Remember a finished live turn: what the user said and what the agent said
-        (the whole reply, or what played before a barge-in)."""
-        if self._config.history and not warmup:
+        (the whole reply, or what played before a barge-in); advance the seed."""
+        if warmup:
+            return
+        self._turns[variant] = self._turns.get(variant, 0) + 1
+        if self._config.history:
             self._histories.setdefault(variant, []).extend(
                 [{"role": "user", "content": user_text}, {"role": "assistant", "content": said}])

@@ -10,8 +10,9 @@ import numpy as np
 from voicelab.events import SpeechEnded, SpeechPaused, SpeechStarted, TurnPredicted
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
+from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.user import ScriptedUser
-from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart
+from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart, SpeechTentativeEnd
 
 
 class MicListener:
@@ -31,17 +32,27 @@ class MicListener:
        user is still silent, end the turn there
        (:meth:`~voicelab.vad.endpointing.Endpointer.confirm_end`); otherwise the endpointer
        ends it after ``max_silence_ms``;
-    4. hand each frame to the barge-in monitor after the endpointer.
+    4. with speculation (``speculate.enabled``): at a tentative end
+       (:class:`~voicelab.vad.endpointing.SpeechTentativeEnd`) start a speculative reply
+       if the agent is idle; at the endpoint commit it (instead of queueing the
+       utterance); when speech resumes, discard it (:class:`~voicelab.session.speculation.Speculator`);
+    5. hand each frame to the barge-in monitor after the endpointer.
+
+    :attr:`utterances` yields ``(turn, audio)`` to answer, or a committed
+    :class:`~voicelab.session.speculation.Speculation` whose answer is already running.
     """
 
     def __init__(self, ctx: SessionContext, user: ScriptedUser, barge_in: BargeInMonitor,
-                 is_responding: Callable[[], bool]) -> None:
+                 is_responding: Callable[[], bool], speculator: Speculator,
+                 is_busy: Callable[[], bool]) -> None:
         self._ctx = ctx
+        self._speculator = speculator
+        self._is_busy = is_busy
         self._user = user
         self._barge_in = barge_in
         self._is_responding = is_responding
         self.endpointer = ctx.stages.make_endpointer()
-        self.utterances: asyncio.Queue[tuple[int, np.ndarray]] = asyncio.Queue()
+        self.utterances: asyncio.Queue[tuple[int, np.ndarray] | Speculation] = asyncio.Queue()
         self._detector = ctx.stages.turn_detector if ctx.config.vad.turn_detector != "none" else None
         if ctx.config.vad.turn_detector != "none" and self._detector is None:
             raise ValueError(f"vad.turn_detector={ctx.config.vad.turn_detector!r} but the stages have no "
@@ -60,9 +71,19 @@ class MicListener:
                     self._on_utterance(self._user.current, ev, self.endpointer.utterance_audio())
                 elif isinstance(ev, SpeechPause) and self._user.current >= 0:
                     self._on_pause(self._user.current, ev)
+                elif isinstance(ev, SpeechTentativeEnd) and self._user.current >= 0:
+                    self._on_tentative_end(self._user.current)
                 elif isinstance(ev, SpeechResumed):
                     self._pause += 1
+                    self._speculator.discard()
             self._barge_in.process(frame.samples, self.endpointer.last_probability)
+
+    def _on_tentative_end(self, turn: int) -> None:
+        """Start a speculative reply if nothing else is in flight."""
+        if (self._user.states[turn].handled or not self._speculator.can_start() or self._is_responding()
+                or self._is_busy() or not self.utterances.empty()):
+            return
+        self._speculator.start(turn, self.endpointer.speech_so_far())
 
     def _on_pause(self, turn: int, ev: SpeechPause) -> None:
         ctx = self._ctx
@@ -97,4 +118,5 @@ class MicListener:
             return
         ctx = self._ctx
         ctx.trace.append(SpeechEnded(ctx.clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))
-        self.utterances.put_nowait((turn, audio))
+        committed = self._speculator.commit(turn)
+        self.utterances.put_nowait(committed or (turn, audio))

@@ -10,8 +10,9 @@ def played_text(trace: Trace, turn: int) -> str:
 
     A TTS request that played fully contributes its text; one cut off mid-way
     contributes the share of its words proportional to the share of its samples
-    played (rounded down).
+    played (rounded down). Discarded speculative replies are not part of it.
     """
+    trace = trace.without_discarded()
     stop = next((e for e in reversed(trace.of(PlaybackStopped, turn))), None)
     starts = {e.request: e.sample_index for e in trace.of(PlaybackStarted, turn)}
     sizes = {e.request: e.samples for e in trace.of(TTSAudio, turn)}

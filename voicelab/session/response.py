@@ -52,9 +52,10 @@ class ResponseStreamer:
         self.current: Response | None = None
 
     async def respond(self, turn: int, variant: Variant, messages: list[dict[str, str]],
-                      seed: int) -> tuple[str, bool]:
+                      seed: int, held: bool = False) -> tuple[str, bool]:
         """Stream the LLM reply to ``messages`` through the trigger policy into TTS and the speaker.
 
+        ``held``: a speculative reply; the speaker holds its audio until released.
         Returns what the agent said (all of it, or what played before a barge-in) and
         whether it was interrupted.
         """
@@ -62,7 +63,7 @@ class ResponseStreamer:
         clock, trace = ctx.clock, ctx.trace
         policy = make_trigger(variant.trigger.policy, **variant.trigger.params())
         words = WordTracker()
-        played = ctx.speaker.open_response(turn)
+        played = ctx.speaker.open_response(turn, held=held)
         chunks: asyncio.Queue[tuple[int, TextChunk] | None] = asyncio.Queue()
         tts_task = asyncio.create_task(tts_worker(ctx, turn, chunks), name=f"tts-{turn}")
         n_chunks = 0

@@ -56,7 +56,7 @@ async def tts_worker(ctx: SessionContext, turn: int,
         trace.append(TTSStarted(clock.now_ms(), turn, request, tuple(i for i, _ in batch), text))
         audio = await tts.synthesize(text)
         trace.append(TTSAudio(clock.now_ms(), turn, request, len(audio), tts.sample_rate))
-        if request == 0:
+        if request == 0 and not ctx.speaker.held:  # a held (speculative) reply: at its commit
             ctx.transition(turn, "processing", "speaking")
         ctx.speaker.enqueue(turn, request, audio)
         request, prev_words = request + 1, words

@@ -62,8 +62,27 @@ class SpeechPause:
 
 
 @dataclass(frozen=True)
+class SpeechTentativeEnd:
+    """The user has been silent for ``speculate_ms``: the turn may be over, and a
+    speculative reply can start on :meth:`Endpointer.speech_so_far`. Emitted once per
+    silence, before the :class:`SpeechEnd` or :class:`SpeechPause` that silence may
+    lead to; speech resuming first gives :class:`SpeechResumed`. Only emitted with
+    ``speculate_ms`` set.
+
+    Attributes:
+        audio_ms: padded end of speech if the turn ends at this silence (as
+            :attr:`SpeechEnd.audio_ms`, clamped to the audio heard so far).
+        decided_ms: end of the frame on which ``speculate_ms`` was reached.
+    """
+
+    audio_ms: float
+    decided_ms: float
+
+
+@dataclass(frozen=True)
 class SpeechResumed:
-    """Speech came back during a :class:`SpeechPause`: the turn goes on.
+    """Speech came back during a :class:`SpeechPause` or after a
+    :class:`SpeechTentativeEnd`: the turn goes on.
 
     Attributes:
         decided_ms: end of the frame on which speech resumed.
@@ -72,7 +91,7 @@ class SpeechResumed:
     decided_ms: float
 
 
-EndpointEvent = SpeechStart | SpeechEnd | SpeechPause | SpeechResumed
+EndpointEvent = SpeechStart | SpeechEnd | SpeechPause | SpeechTentativeEnd | SpeechResumed
 
 
 class Endpointer:
@@ -110,6 +129,10 @@ class Endpointer:
     Otherwise the turn ends after ``max_silence_ms`` of silence, or goes on if speech
     resumes (:class:`SpeechResumed`; a later silence pauses it again).
 
+    Speculation (``speculate_ms`` set): ``speculate_ms`` of silence, shorter than the
+    silence that ends or pauses the turn, emits :class:`SpeechTentativeEnd` so the caller
+    can start answering early; speech resuming after it emits :class:`SpeechResumed`.
+
     Args:
         vad: the detector; owned by the endpointer (reset with it).
         threshold: probability at or above which a frame is speech (0..1).
@@ -120,15 +143,19 @@ class Endpointer:
             ``max(threshold - 0.15, 0.01)``.
         max_silence_ms: with turn detection, the silence that ends a turn without
             :meth:`confirm_end` (ms, >= ``min_silence_ms``); None = no turn detection.
+        speculate_ms: silence that emits :class:`SpeechTentativeEnd` (ms, >= 0 and
+            <= ``min_silence_ms``); None = never.
 
     Raises:
         ValueError: thresholds outside [0, 1], ``neg_threshold > threshold``,
-            negative durations, or ``max_silence_ms < min_silence_ms``.
+            negative durations, ``max_silence_ms < min_silence_ms``, or
+            ``speculate_ms`` outside [0, ``min_silence_ms``].
     """
 
     def __init__(self, vad: VAD, threshold: float = 0.5, min_speech_ms: float = 250.0,
                  min_silence_ms: float = 500.0, speech_pad_ms: float = 100.0,
-                 neg_threshold: float | None = None, max_silence_ms: float | None = None) -> None:
+                 neg_threshold: float | None = None, max_silence_ms: float | None = None,
+                 speculate_ms: float | None = None) -> None:
         if neg_threshold is None:
             neg_threshold = max(threshold - 0.15, 0.01)
         if not (0.0 <= threshold <= 1.0 and 0.0 <= neg_threshold <= 1.0):
@@ -141,6 +168,8 @@ class Endpointer:
                              f"{min_speech_ms}, {min_silence_ms}, {speech_pad_ms}")
         if max_silence_ms is not None and max_silence_ms < min_silence_ms:
             raise ValueError(f"max_silence_ms ({max_silence_ms}) must be >= min_silence_ms ({min_silence_ms})")
+        if speculate_ms is not None and not 0 <= speculate_ms <= min_silence_ms:
+            raise ValueError(f"speculate_ms ({speculate_ms}) must be in [0, min_silence_ms={min_silence_ms}]")
         self.vad = vad
         self.sample_rate = vad.sample_rate
         self.threshold = float(threshold)
@@ -153,6 +182,8 @@ class Endpointer:
         self._pad = self._samples(speech_pad_ms)
         self.max_silence_ms = None if max_silence_ms is None else float(max_silence_ms)
         self._max_silence = None if max_silence_ms is None else self._samples(max_silence_ms)
+        self.speculate_ms = None if speculate_ms is None else float(speculate_ms)
+        self._speculate = None if speculate_ms is None else self._samples(speculate_ms)
         self.reset()
 
     # --- state ---------------------------------------------------------------------------
@@ -165,6 +196,7 @@ class Endpointer:
         self._start: int | None = None      # sample where confirmed speech began (unpadded)
         self._silence: int | None = None    # sample where the current silence began
         self._paused = False                # a SpeechPause is pending
+        self._tentative = False             # a SpeechTentativeEnd was emitted for this silence
         self._frames: deque[tuple[int, np.ndarray]] = deque()  # (first sample, frame)
         self._utterance = np.zeros(0, dtype=np.float32)
         # every frame's speech probability since reset, in order (debugging; 31 floats/s)
@@ -195,7 +227,9 @@ class Endpointer:
             frame: float32, shape ``(512,)``, 16 kHz mono, in [-1, 1].
 
         Returns:
-            ``[]``, ``[SpeechStart]`` or ``[SpeechEnd]``.
+            the events, usually none; at most a :class:`SpeechStart`, or a
+            :class:`SpeechResumed`, or a :class:`SpeechTentativeEnd` followed by a
+            :class:`SpeechEnd` or :class:`SpeechPause` (when their silences coincide).
 
         Raises:
             ValueError: a malformed frame (raised by the VAD; nothing is consumed).
@@ -220,13 +254,16 @@ class Endpointer:
         else:
             if p >= self.threshold:
                 self._silence = None
-                if self._paused:
-                    self._paused = False
+                if self._paused or self._tentative:
+                    self._paused = self._tentative = False
                     events.append(SpeechResumed(self._ms(e)))
             elif p < self.neg_threshold and self._silence is None:
                 self._silence = s
             if self._silence is not None:
                 silent = e - self._silence
+                if self._speculate is not None and silent >= self._speculate and not self._tentative:
+                    self._tentative = True
+                    events.append(SpeechTentativeEnd(self._ms(min(self._silence + self._pad, e)), self._ms(e)))
                 if self._max_silence is None:
                     if silent >= self._min_silence:
                         events.append(self._end(e))
@@ -246,7 +283,7 @@ class Endpointer:
         self._utterance = self._slice(lo, hi)
         self._floor = hi
         self._start = self._silence = None
-        self._paused = False
+        self._paused = self._tentative = False
         return SpeechEnd(self._ms(hi), self._ms(e))
 
     @property
@@ -283,6 +320,15 @@ class Endpointer:
     def _slice(self, lo: int, hi: int) -> np.ndarray:
         parts = [f[max(lo - s, 0):max(hi - s, 0)] for s, f in self._frames if s + len(f) > lo and s < hi]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def speech_so_far(self) -> np.ndarray:
+        """The current utterance as it would end at the present silence: from its padded
+        start to the padded end of speech (:attr:`SpeechTentativeEnd.audio_ms`), float32,
+        16 kHz mono; what a speculative reply transcribes. Empty outside speech."""
+        if self._start is None:
+            return np.zeros(0, dtype=np.float32)
+        hi = self._pos if self._silence is None else min(self._silence + self._pad, self._pos)
+        return self._slice(max(self._start - self._pad, self._floor, 0), hi)
 
     def utterance_audio(self) -> np.ndarray:
         """The utterance that ended last: float32, 16 kHz mono, from the padded start
