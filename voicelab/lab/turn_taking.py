@@ -144,11 +144,17 @@ def evaluate_endpointing(items: Sequence[PauseItem], vad: VADConfig,
 
 
 ENDPOINTING_SETTINGS: dict[str, VADConfig] = {
-    "silence 500 ms (today)": VADConfig(min_silence_ms=500),
-    "silence 200 ms": VADConfig(min_silence_ms=200),
+    "silence 500 ms (the old default)": VADConfig(min_silence_ms=500, turn_detector="none"),
+    "silence 200 ms": VADConfig(min_silence_ms=200, turn_detector="none"),
     "Smart Turn at 200 ms, 1500 ms max": VADConfig(min_silence_ms=200, turn_detector="smart-turn",
                                                    max_silence_ms=1500),
     "Smart Turn at 300 ms, 1000 ms max": VADConfig(min_silence_ms=300, turn_detector="smart-turn",
+                                                   max_silence_ms=1000),
+    "Smart Turn at 400 ms, 1000 ms max": VADConfig(min_silence_ms=400, turn_detector="smart-turn",
+                                                   max_silence_ms=1000),
+    "Smart Turn at 500 ms, 1000 ms max (default)": VADConfig(min_silence_ms=500, turn_detector="smart-turn",
+                                                             max_silence_ms=1000),
+    "Smart Turn at 600 ms, 1000 ms max": VADConfig(min_silence_ms=600, turn_detector="smart-turn",
                                                    max_silence_ms=1000),
 }
 """The endpointing settings :func:`write_endpointing_table` compares."""

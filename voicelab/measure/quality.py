@@ -30,7 +30,9 @@ def played_reply(session: SessionResult, turns: pd.DataFrame, turn: int) -> np.n
 
 
 def roundtrip_wer(session: SessionResult, turns: pd.DataFrame, stt: STT) -> pd.Series:
-    """Per turn: WER of ``stt``'s transcript of the played reply against ``response_text``.
+    """Per turn: WER of ``stt``'s reference transcript (:meth:`~voicelab.stt.base.STT.transcribe_reference`,
+    e.g. Whisper's 30 s window even for an agent on ``stt.window: fit``) of the played
+    reply against ``response_text``.
 
     Run after the session (off the session clock). NaN where nothing was said or played.
     """
@@ -41,6 +43,6 @@ def roundtrip_wer(session: SessionResult, turns: pd.DataFrame, stt: STT) -> pd.S
         if not len(audio) or not said.strip():
             out.append(math.nan)
             continue
-        heard = asyncio.run(stt.transcribe(audio))
+        heard = asyncio.run(stt.transcribe_reference(audio))
         out.append(wer(said, heard))
     return pd.Series(out, index=turns.index, name="tts_roundtrip_wer", dtype=float)

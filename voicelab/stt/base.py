@@ -20,5 +20,11 @@ class STT(ABC):
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe 16 kHz mono float32 audio of shape ``(samples,)``; return plain text."""
 
+    async def transcribe_reference(self, audio: np.ndarray) -> str:
+        """The measuring transcription (round-trip WER of the played replies): the same
+        model in its most accurate setting, whatever speed options the agent uses, so a
+        quality column does not move with the setting it judges. Default: :meth:`transcribe`."""
+        return await self.transcribe(audio)
+
     def warmup(self) -> None:
         """Run one throw-away inference so the first real call is not a cold start."""

@@ -90,7 +90,7 @@ class WhisperSTT(STT):
         """Blocking transcription of 16 kHz mono float32 audio of shape ``(samples,)``."""
         if self.config.window == "fit":
             return self.transcribe_sync_detail(audio)[0]
-        return " ".join(s.text.strip() for s in self._segments(audio, word_timestamps=False)).strip()
+        return self.transcribe_full_window(audio)
 
     def transcribe_sync_detail(self, audio: np.ndarray) -> tuple[str, Window]:
         """Blocking transcription; returns ``(text, window_used)``.
@@ -222,6 +222,15 @@ class WhisperSTT(STT):
     async def transcribe(self, audio: np.ndarray) -> str:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.transcribe_sync, audio)
+
+    def transcribe_full_window(self, audio: np.ndarray) -> str:
+        """Blocking transcription in faster-whisper's 30 s window, whatever ``window`` says."""
+        return " ".join(s.text.strip() for s in self._segments(audio, word_timestamps=False)).strip()
+
+    async def transcribe_reference(self, audio: np.ndarray) -> str:
+        """The 30 s window (``window: full``) even when the agent uses ``fit``."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.transcribe_full_window, audio)
 
     def warmup(self) -> None:
         """One throw-away inference on 1 s of silence; in fit mode both the fit pass and
