@@ -37,7 +37,9 @@ def _clip() -> Clip:
 def _session(variants):
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "variants": variants,
-        "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100},
+        "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100,
+                "turn_detector": "none"},
+        "speculate": {"enabled": False},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "tts": {"coalesce": True},
     })
@@ -151,6 +153,7 @@ def test_coalesced_requests_grow_geometrically(growth, sizes):
     words = [f" w{i}" for i in range(12)]
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 1},
+        "vad": {"turn_detector": "none"}, "speculate": {"enabled": False},
         "tts": {"coalesce": True, "coalesce_growth": growth},
     })
     tts = ScriptedTTS(base_ms=500, audio_ms_per_char=10)

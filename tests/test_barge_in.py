@@ -36,6 +36,7 @@ def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None, bo
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "barge_in": {"enabled": barge_in, "threshold": 0.5, "min_barge_in_ms": 200},
         "echo": {"gain_db": echo_db, "delay_ms": 20},
+        "vad": {"turn_detector": "none"}, "speculate": {"enabled": False},
     })
     llm = ScriptedLLM(tokens, ttft_ms=100, token_ms=token_ms, end_ms=50)
     tts = ScriptedTTS(base_ms=230, audio_ms_per_char=60)

@@ -88,7 +88,9 @@ def turns() -> pd.DataFrame:
         "clips": ["fake"], "warmup_turns": 0,
         "variants": [{"name": "words-2", "trigger": {"policy": "words", "words": 2}},
                      {"name": "whole", "trigger": {"policy": "whole"}}],
-        "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100},
+        "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100,
+                "turn_detector": "none"},
+        "speculate": {"enabled": False},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "tts": {"coalesce": True},
     })

@@ -63,7 +63,7 @@ def _run(speculate: bool, pause_ms: float = 400.0, min_silence_ms: float = 500.0
     clip = _clip(pause_ms)
     cfg = ExperimentConfig.model_validate({
         "clips": [clip.name], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
-        "vad": {"min_speech_ms": 250, "min_silence_ms": min_silence_ms, "speech_pad_ms": 100},
+        "vad": {"min_speech_ms": 250, "min_silence_ms": min_silence_ms, "speech_pad_ms": 100, "turn_detector": "none"},
         "speculate": {"enabled": speculate, "after_silence_ms": 96},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10}})
     llm = ScriptedLLM(["Hi", " there", "."], 100, 50, 50)
@@ -182,10 +182,30 @@ def test_endpointer_tentative_end_and_resume():
 
 def test_speculation_config_is_validated():
     with pytest.raises(ConfigError, match="after_silence_ms"):
-        parse_config({"speculate": {"enabled": True, "after_silence_ms": 500}})
+        parse_config({"vad": {"turn_detector": "none"}, "speculate": {"enabled": True, "after_silence_ms": 500}})
     with pytest.raises(ConfigError, match="speculate.when"):
         parse_config({"speculate": {"when": "always"}})
     ok = parse_config({"vad": {"turn_detector": "smart-turn", "min_silence_ms": 200},
                        "speculate": {"enabled": True, "after_silence_ms": 200}})
     assert ok.speculate.after_silence_ms == 200
-    assert parse_config({"speculate": {"after_silence_ms": 900}}).speculate.enabled is False
+    with pytest.raises(ConfigError, match="after_silence_ms"):  # on by default, so checked by default
+        parse_config({"speculate": {"after_silence_ms": 900}})
+    assert parse_config({"speculate": {"enabled": False, "after_silence_ms": 900}}).speculate.enabled is False
+
+
+def test_roundtrip_wer_uses_the_reference_transcription():
+    """The round-trip WER judges the played audio with the STT's reference setting (for
+    Whisper its 30 s window), not the fast setting the agent answers with."""
+    from voicelab.measure.quality import roundtrip_wer
+    from voicelab.stt.base import STT
+
+    class TwoSettings(STT):
+        async def transcribe(self, audio):
+            return "hello"  # the agent's (fast) setting
+
+        async def transcribe_reference(self, audio):
+            return "hi there"  # the measuring setting
+
+    result, table, _ = _run(True)
+    assert table.iloc[0].response_text == "Hi there."
+    assert list(roundtrip_wer(result, table, TwoSettings())) == [0.0]

@@ -35,8 +35,9 @@ def stamp(seconds: float) -> int:
 
 # --- config -------------------------------------------------------------------------------
 
-def test_window_defaults_to_full_and_is_documented():
-    assert STTConfig().window == "full"
+def test_window_defaults_to_fit_and_is_documented():
+    assert STTConfig().window == "fit"
+    assert STTConfig(window="full").window == "full"
     assert STTConfig(window="fit").window == "fit"
     assert "30 s" in STTConfig.model_fields["window"].description
 

@@ -32,7 +32,7 @@ def test_whole_sections_can_be_swept():
 
 
 def test_presets_are_one_axis_crossed_with_the_grid():
-    cfg = parse_config({"name": "t", "clips": ["cmu_arctic_a0007"], "sweep": {
+    cfg = parse_config({"name": "t", "clips": ["cmu_arctic_a0007"], "stt": {"window": "full"}, "sweep": {
         "presets": {"today": {}, "+ fit": {"stt.window": "fit"},
                     "all": {"stt.window": "fit", "vad": {"min_silence_ms": 300}}},
         "grid": {"trigger.words": [1, 2]}}})

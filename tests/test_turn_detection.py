@@ -59,7 +59,7 @@ def _run(probabilities, detector_on=True):
            "turn_detector": "smart-turn" if detector_on else "none"}
     cfg = ExperimentConfig.model_validate({
         "clips": ["paused"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2}, "vad": vad,
-        "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10}})
+        "speculate": {"enabled": False}, "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10}})
     detector = ScriptedTurnDetector(probabilities, delay_ms=50)
     stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=200,
                                        speech_pad_ms=100, max_silence_ms=1000 if detector_on else None),
@@ -151,7 +151,7 @@ def test_offline_evaluation_counts_premature_endpoints_exactly():
     r = evaluate_endpointing([item], vad, lambda a: next(answers), make).iloc[0]
     assert not r.premature and r.pauses == 2 and r.endpoint_delay_ms == pytest.approx(224.0, abs=5.0)
     # no detector, 500 ms of silence: the 400 ms pause does not end the turn
-    plain = VADConfig(min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100)
+    plain = VADConfig(min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100, turn_detector="none")
     make500 = lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100)
     r = evaluate_endpointing([item], plain, None, make500).iloc[0]
     assert not r.premature and r.endpoint_delay_ms == 512.0

@@ -87,7 +87,7 @@ def format_value(v: Any, *, nested: bool = True) -> str:
     return str(v)
 
 
-ENVIRONMENT_SECTIONS = ("machine", "threads", "versions", "models")
+ENVIRONMENT_SECTIONS = ("machine", "threads", "versions", "models", "tts")
 """The environment stamp's tables after the run's own, in order (keys of the summary)."""
 
 

@@ -137,7 +137,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     for key in ENVIRONMENT_SECTIONS:
         if isinstance(summary.get(key), dict) and summary[key]:
             env.append(_kv_table(key, summary[key]))
-    known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "config",
+    known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "tts", "config",
              "metrics", "streaming_vs_baseline", "references"}
     run = {k: v for k, v in summary.items() if k not in known and not isinstance(v, (dict, list))}
     if run:
