@@ -67,12 +67,9 @@ class STTConfig(_Strict):
     language: str = "en"
     threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
     window: Literal["full", "fit"] = Field(
-        "fit",
-        description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel "
-                    "frames); 'fit' = the utterance rounded up to ceil(seconds)+1 s, run on "
-                    "CTranslate2 directly in timestamp mode, with a sanity fallback to the 30 s "
-                    "window (rules in voicelab.stt.whisper)",
-    )
+        "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
+        " the utterance rounded up to ceil(seconds)+1 s, run on CTranslate2 directly in timestamp mode, with a "
+        "sanity fallback to the 30 s window (rules in voicelab.stt.whisper)")
 
 
 class LLMConfig(_Strict):
@@ -98,11 +95,8 @@ class LLMConfig(_Strict):
     prefix_cache: bool = Field(
         True, description="reuse the KV cache of the longest already-encoded prompt prefix "
                            "(system prompt + history) instead of re-encoding it every turn")
-    nice: int = Field(
-        10, ge=0, le=19,
-        description="CPU niceness of the generation thread (Linux); > 0 lets TTS, which is on "
-                    "the critical path to first audio, win the cores while both run",
-    )
+    nice: int = Field(10, ge=0, le=19, description="CPU niceness of the generation thread (Linux); > 0 lets TTS, "
+                      "which is on the critical path to first audio, win the cores while both run")
 
 
 class TriggerConfig(_Strict):
@@ -115,13 +109,8 @@ class TriggerConfig(_Strict):
 
     def params(self) -> dict[str, float | int]:
         """Keyword arguments for :func:`voicelab.trigger.make_trigger`."""
-        return {
-            "words": {"words": self.words},
-            "sentence": {"min_words": self.min_words},
-            "debounce": {"ms": self.debounce_ms},
-            "hybrid": {"words": self.words},
-            "whole": {},
-        }[self.policy]
+        return {"words": {"words": self.words}, "sentence": {"min_words": self.min_words},
+                "debounce": {"ms": self.debounce_ms}, "hybrid": {"words": self.words}, "whole": {}}[self.policy]
 
     def label(self) -> str:
         """Short human label, e.g. ``words-2`` or ``whole``."""
@@ -160,14 +149,10 @@ class TTSConfig(_Strict):
     speed: float = Field(1.0, gt=0.25, le=4.0)
     lang: str = "en-us"
     threads: int = Field(2, ge=1, description="inference threads (onnxruntime intra-op / OpenVINO), every engine")
-    coalesce: bool = Field(
-        True, description="join chunks that queued while TTS was busy into one request"
-    )
-    coalesce_growth: float | None = Field(
-        2.0, gt=0.0,
-        description="a joined request holds at most this many times the previous request's "
-                    "words (so its synthesis fits in the audio already queued); null = no limit",
-    )
+    coalesce: bool = Field(True, description="join chunks that queued while TTS was busy into one request")
+    coalesce_growth: float | None = Field(2.0, gt=0.0, description="a joined request holds at most this many times "
+                                          "the previous request's words (so its synthesis fits in the audio already "
+                                          "queued); null = no limit")
 
     @model_validator(mode="after")
     def _engine_combination(self) -> "TTSConfig":
@@ -197,9 +182,7 @@ class AudioConfig(_Strict):
     mic_frame_ms: Literal[32] = Field(32, description="512 samples at 16 kHz (Silero's window)")
     speaker_rate: Literal[24000] = 24000
     speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0)
-    turn_gap_ms: float = Field(
-        1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip"
-    )
+    turn_gap_ms: float = Field(1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip")
     lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")
 
 
@@ -217,13 +200,20 @@ class EchoConfig(_Strict):
     seed: int = 0
 
 
+BACKCHANNELS = ("mm-hm", "mm-hmm", "mhm", "uh-huh", "yeah", "yep", "okay", "ok", "right", "yes", "sure")
+"""Words that keep the floor with the speaker (listener feedback): never confirm a barge-in."""
+
+
 class BargeInConfig(_Strict):
     """Interruption handling while the agent speaks.
 
-    The detector fires once frames at or above the threshold have lasted
-    ``min_barge_in_ms``. ``echo_guard_threshold`` (if set) replaces ``threshold``
-    while agent audio is playing, so the agent's own echo is less likely to
-    interrupt it.
+    The detector fires once frames at or above the threshold have lasted ``min_barge_in_ms``
+    (``echo_guard_threshold``, if set, replaces ``threshold`` while agent audio plays).
+    ``mode: cut`` stops and cancels the reply there. ``pause_confirm`` pauses it (or ducks it
+    by ``duck_db``) at the next output frame; ``confirm_ms`` of speech after the detection,
+    or ``min_words`` words that are not ``backchannels`` in an interim transcript of the
+    barge-in audio (the session's STT), confirm it (then cut as above); unconfirmed
+    ``resume_after_ms`` after the detection, playback resumes where it paused.
     """
 
     enabled: bool = False
@@ -232,6 +222,19 @@ class BargeInConfig(_Strict):
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     echo_guard_threshold: float | None = Field(None, ge=0.0, le=1.0)
     min_barge_in_ms: float = Field(200.0, ge=0.0)
+    mode: Literal["cut", "pause_confirm"] = "cut"
+    confirm_ms: float = Field(500.0, gt=0.0, description="pause_confirm: speech after the detection that confirms")
+    resume_after_ms: float = Field(1000.0, gt=0.0, description="pause_confirm: unconfirmed this long -> resume")
+    duck_db: float | None = Field(None, gt=0.0, le=60.0, description="attenuation while unconfirmed; None = pause")
+    min_words: int | None = Field(2, ge=1, description="non-backchannel words that confirm; None = no interim STT")
+    backchannels: list[str] = Field(default_factory=lambda: list(BACKCHANNELS), description="words that confirm nothing")
+
+    @model_validator(mode="after")
+    def _confirm_before_resume(self) -> "BargeInConfig":
+        if self.mode == "pause_confirm" and self.confirm_ms >= self.resume_after_ms:
+            raise ValueError(f"confirm_ms ({self.confirm_ms:g}) must be below resume_after_ms "
+                             f"({self.resume_after_ms:g}): the speech could never confirm in time")
+        return self
 
 
 class SpeculateConfig(_Strict):
@@ -245,11 +248,9 @@ class SpeculateConfig(_Strict):
     """
 
     enabled: bool = True
-    after_silence_ms: float = Field(
-        96.0, ge=0.0,
-        description="silence (ms) after which a speculative reply starts; 32 ms frames, so "
-                    "96 = 3 silent frames; must be below vad.min_silence_ms (or equal with a "
-                    "turn detector, which pauses there)")
+    after_silence_ms: float = Field(96.0, ge=0.0, description="silence (ms) after which a speculative reply starts; "
+                                    "32 ms frames, so 96 = 3 silent frames; must be below vad.min_silence_ms (or equal "
+                                    "with a turn detector, which pauses there)")
 
 
 class ScenarioTurn(_Strict):
@@ -263,6 +264,7 @@ class ScenarioTurn(_Strict):
     clip: str
     start: Literal["after_reply", "after_agent_starts"] = "after_reply"
     offset_ms: float | None = Field(None, ge=0.0, description="None = audio.turn_gap_ms")
+    backchannel: bool = Field(False, description="ground truth: the clip is listener feedback, not an interruption")
 
 
 class Variant(_Strict):
@@ -322,18 +324,15 @@ class ExperimentConfig(_Strict):
     stt: STTConfig = Field(default_factory=STTConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
-    variants: list[Variant] = Field(
-        default_factory=list,
-        description="trigger variants compared in one run; empty = just `trigger`",
-    )
+    variants: list[Variant] = Field(default_factory=list, description="trigger variants compared in one run; "
+                                    "empty = just `trigger`")
     tts: TTSConfig = Field(default_factory=TTSConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
     echo: EchoConfig = Field(default_factory=EchoConfig)
     speculate: SpeculateConfig = Field(default_factory=SpeculateConfig)
-    scenario: list[ScenarioTurn] | None = Field(
-        None, description="scripted turns (with barge-ins); replaces `clips` when set")
+    scenario: list[ScenarioTurn] | None = Field(None, description="scripted turns (with barge-ins); replaces `clips`")
 
     @model_validator(mode="after")
     def _unique_variant_names(self) -> "ExperimentConfig":

@@ -1,11 +1,9 @@
 """The session trace: small frozen event records on one session clock.
 
 Every stage appends events; metrics (:mod:`voicelab.measure.metrics`) are pure functions
-of the trace, so a saved ``events.jsonl`` can be re-analysed without models.
-
-All times are milliseconds on the session clock (t = 0 when the first input sample
-is captured). ``turn`` numbers user turns from 0 in the order they are played;
-warm-up turns are flagged on :class:`TurnPlanned` and excluded from statistics.
+of the trace, so a saved ``events.jsonl`` can be re-analysed without models. All times are
+milliseconds on the session clock (t = 0 when the first input sample is captured). ``turn``
+numbers user turns from 0 in play order; warm-up turns are flagged on :class:`TurnPlanned`.
 """
 
 from __future__ import annotations
@@ -44,7 +42,6 @@ class Event:
 
 # --- session / turn structure -------------------------------------------------------
 
-
 @dataclass(frozen=True)
 class ModelLoaded(Event):
     """A model was loaded and warmed once (before t = 0, so ``t_ms`` is 0)."""
@@ -61,7 +58,8 @@ class TurnPlanned(Event):
 
     ``speech_start_ms``/``speech_end_ms`` are the *true* speech boundaries on the
     session clock (the clip's sidecar annotation or the reference consensus of
-    :mod:`voicelab.truth`). ``barge_in``: the clip was started while the agent was speaking.
+    :mod:`voicelab.truth`). ``barge_in``: the clip was started while the agent was speaking;
+    ``backchannel``: the scenario says it is listener feedback, not meant to interrupt.
     """
 
     turn: int
@@ -73,11 +71,12 @@ class TurnPlanned(Event):
     speech_end_ms: float
     reference_text: str
     barge_in: bool = False
+    backchannel: bool = False
 
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    """Conversation state machine transition (idle, listening, processing, speaking)."""
+    """Conversation state machine transition (idle, listening, processing, speaking, paused, interrupted)."""
 
     turn: int
     old: str
@@ -85,7 +84,6 @@ class StateChanged(Event):
 
 
 # --- VAD / endpointing / STT -----------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class SpeechStarted(Event):
@@ -97,12 +95,9 @@ class SpeechStarted(Event):
 
 @dataclass(frozen=True)
 class SpeechEnded(Event):
-    """Endpointing decided the user turn is over.
-
-    ``audio_ms``: padded end of speech; ``decided_ms``: end of the audio frame on which
-    the decision was made (both session clock). ``t_ms`` is when the orchestrator
-    acted on it (>= ``decided_ms``).
-    """
+    """Endpointing decided the user turn is over. ``audio_ms``: padded end of speech;
+    ``decided_ms``: end of the audio frame on which the decision was made (both session
+    clock); ``t_ms``: when the orchestrator acted on it (>= ``decided_ms``)."""
 
     turn: int
     audio_ms: float
@@ -121,11 +116,9 @@ class SpeechPaused(Event):
 
 @dataclass(frozen=True)
 class TurnPredicted(Event):
-    """The turn detector judged the utterance so far (``t_ms``: its verdict).
-
-    ``probability``: P(the utterance is complete), NaN if the detector failed (the turn
-    then ends after ``vad.max_silence_ms``); ``complete``: above ``vad.turn_threshold``; ``started_ms``: when it was asked; ``audio_ms``: length of the audio judged.
-    """
+    """The turn detector judged the utterance so far (``t_ms``: its verdict). ``probability``:
+    P(the utterance is complete), NaN if the detector failed (the turn then ends after ``vad.max_silence_ms``);
+    ``complete``: above ``vad.turn_threshold``; ``started_ms``: when asked; ``audio_ms``: audio judged."""
 
     turn: int
     probability: float
@@ -136,10 +129,9 @@ class TurnPredicted(Event):
 
 @dataclass(frozen=True)
 class SpeculationStarted(Event):
-    """The user fell silent for ``speculate.after_silence_ms``: STT, the LLM and TTS start
-    on the utterance so far (``audio_ms`` long) before the endpoint is decided; playback
-    is held until it is (:class:`SpeculationCommitted`) or speech resumes
-    (:class:`SpeculationDiscarded`)."""
+    """The user fell silent for ``speculate.after_silence_ms``: STT, the LLM and TTS start on the
+    utterance so far (``audio_ms`` long) before the endpoint is decided; playback is held until
+    it is (:class:`SpeculationCommitted`) or speech resumes (:class:`SpeculationDiscarded`)."""
 
     turn: int
     audio_ms: float
@@ -147,8 +139,7 @@ class SpeculationStarted(Event):
 
 @dataclass(frozen=True)
 class SpeculationCommitted(Event):
-    """The endpoint confirmed the speculative reply started at ``started_ms``: its held
-    audio may play."""
+    """The endpoint confirmed the speculative reply started at ``started_ms``: its held audio may play."""
 
     turn: int
     started_ms: float
@@ -156,11 +147,10 @@ class SpeculationCommitted(Event):
 
 @dataclass(frozen=True)
 class SpeculationDiscarded(Event):
-    """Speech resumed: the speculative reply started at ``started_ms`` was cancelled
-    (``t_ms``: when it had wound down). ``stage``: where it was (``stt``, ``llm``,
-    ``held`` = reply audio ready and waiting); the compute it wasted: ``llm_tokens``
-    generated and ``tts_audio_ms`` of speech synthesized. Its pipeline events (STT
-    to TTS, between this and the matching :class:`SpeculationStarted`) are dropped by
+    """Speech resumed: the speculative reply started at ``started_ms`` was cancelled (``t_ms``: when
+    it had wound down). ``stage``: where it was (``stt``, ``llm``, ``held`` = reply audio ready and
+    waiting); the compute it wasted: ``llm_tokens`` generated and ``tts_audio_ms`` of speech synthesized.
+    Its pipeline events (STT to TTS, after the matching :class:`SpeculationStarted`) are dropped by
     :meth:`Trace.without_discarded`."""
 
     turn: int
@@ -183,7 +173,6 @@ class TranscriptFinal(Event):
 
 
 # --- LLM / trigger -------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class LLMStarted(Event):
@@ -230,7 +219,6 @@ class ChunkTriggered(Event):
 
 
 # --- TTS / playback -------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class TTSStarted(Event):
@@ -290,6 +278,44 @@ class BargeInDetected(Event):
 
 
 @dataclass(frozen=True)
+class PlaybackPaused(Event):
+    """``barge_in.mode: pause_confirm``: playback paused after output sample ``sample_index`` - 1
+    (``t_ms`` = its end; nothing queued is lost) or, with ``duck_db``, goes on that many dB down."""
+
+    turn: int
+    sample_index: int
+    duck_db: float | None = None
+
+
+@dataclass(frozen=True)
+class PlaybackResumed(Event):
+    """The pause (or duck) ended unconfirmed: playback goes on where it left off, at output sample ``sample_index``."""
+
+    turn: int
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class BargeInTranscript(Event):
+    """An interim transcript of the barge-in audio (``audio_ms`` long, asked at ``started_ms``)
+    while the reply is paused; ``words``: how many of its words are not backchannels."""
+
+    turn: int
+    text: str
+    words: int
+    started_ms: float
+    audio_ms: float
+
+
+@dataclass(frozen=True)
+class BargeInConfirmed(Event):
+    """The paused reply's barge-in was confirmed ``by`` ``"duration"`` or ``"words"``: it is cut."""
+
+    turn: int
+    by: str
+
+
+@dataclass(frozen=True)
 class ResponseCancelled(Event):
     """The reply to ``turn`` was cut off: generation, pending TTS and queued audio dropped.
 
@@ -331,14 +357,10 @@ class Trace:
         ]
 
     def without_discarded(self) -> "Trace":
-        """This trace without the pipeline events of discarded speculative replies.
-
-        A discarded attempt's events (:data:`SPECULATIVE_PIPELINE_EVENTS` of its turn,
-        in trace order between :class:`SpeculationStarted` and its
-        :class:`SpeculationDiscarded`) describe work nobody heard; metrics read the reply
-        that was answered. The session never overlaps two attempts of one turn, so the
-        ranges are exact. Returns ``self`` when nothing was discarded.
-        """
+        """This trace without the pipeline events of discarded speculative replies: a discarded
+        attempt's events (:data:`SPECULATIVE_PIPELINE_EVENTS` of its turn, in trace order between
+        :class:`SpeculationStarted` and its :class:`SpeculationDiscarded`) describe work nobody
+        heard. Attempts of one turn never overlap, so the ranges are exact. ``self`` if none."""
         if not any(isinstance(e, SpeculationDiscarded) for e in self._events):
             return self
         drop: set[int] = set()

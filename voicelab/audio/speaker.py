@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicelab.clock import SessionClock
-from voicelab.events import PlaybackStall, PlaybackStarted, PlaybackStopped, Trace
+from voicelab.events import (PlaybackPaused, PlaybackResumed, PlaybackStall, PlaybackStarted, PlaybackStopped,
+                             Trace)
 
 
 @dataclass
@@ -20,6 +21,7 @@ class _Queued:
     request: int
     audio: np.ndarray
     ready_ms: float
+    continued: bool = False  # the unplayed rest of a request cut by a pause
 
 
 class VirtualSpeaker:
@@ -36,7 +38,11 @@ class VirtualSpeaker:
        dry inside a response (underrun), and ``PlaybackStopped`` at a response's last sample;
     4. hold a response opened with ``held=True`` (a speculative reply): its audio queues
        but does not play until :meth:`release` (it then becomes playable at the release
-       time) or is dropped by :meth:`stop`.
+       time) or is dropped by :meth:`stop`;
+    5. :meth:`pause` at an output-frame boundary keeping everything unplayed, or duck
+       (attenuate) from there on; :meth:`resume` continues with the next unplayed sample
+       (``PlaybackPaused`` / ``PlaybackResumed``). Ducking is a gain over a span of the
+       played timeline, applied by :meth:`timeline` and :meth:`excerpt` (the echo path).
     """
 
     def __init__(self, clock: SessionClock, trace: Trace, rate: int = 24_000,
@@ -58,6 +64,13 @@ class VirtualSpeaker:
         self._closed = False
         self.held = False
         """The current response's audio is held back (see :meth:`open_response`)."""
+        self.paused = False
+        """Playback is paused (see :meth:`pause`); a ducked response is not paused."""
+        self._duck: list | None = None  # the open gain span [start, end, gain] while ducked
+        self._floor = 0  # sample where playback resumed (no stall is counted before it)
+        self._request = -1  # the request of the last segment
+        self.gains: list[list] = []
+        """Ducked spans of the timeline: ``[start_sample, end_sample | None, linear_gain]``."""
         self.segments: list[tuple[int, np.ndarray]] = []
         self.on_play: Callable[[int, int, float], None] | None = None
         """Called as ``on_play(turn, request, t_ms)`` when a request's first sample plays."""
@@ -72,6 +85,7 @@ class VirtualSpeaker:
         self.held = held
         self._response_closed = False
         self._played_in_response = False
+        self.paused, self._duck, self._floor = False, None, 0
         self._done = asyncio.get_running_loop().create_future()
         return self._done
 
@@ -109,7 +123,20 @@ class VirtualSpeaker:
     def _sample_ms(self, sample_index: int) -> float:
         return sample_index * 1000.0 / self.rate
 
+    def _tick(self, at_ms: float | None) -> int:
+        """The first output-frame boundary at or after ``at_ms`` (default: now), as a sample index."""
+        now = self._clock.now_ms() if at_ms is None else at_ms
+        return math.ceil(now / self.frame_ms - 1e-9) * self.frame_samples
+
+    def _end_duck(self, at: int, log: bool = True) -> None:
+        if self._duck is not None:
+            self._duck[1] = max(at, self._duck[0])
+            self._duck = None
+            if log:
+                self._trace.append(PlaybackResumed(self._sample_ms(at), self._turn, at))
+
     def _finish_response(self) -> None:
+        self._end_duck(self._cursor, log=False)  # a reply that ended ducked: the duck ends, unresolved
         if self._played_in_response:
             self._trace.append(PlaybackStopped(self._sample_ms(self._cursor), self._turn, self._cursor))
         if self._done is not None and not self._done.done():
@@ -128,31 +155,48 @@ class VirtualSpeaker:
         tick = math.ceil(ready_ms / self.frame_ms - 1e-9)
         return max(tick * self.frame_samples, self._cursor)
 
+    async def _sleep_until(self, t_ms: float) -> bool:
+        """Sleep until ``t_ms`` unless woken first (new audio, pause, resume, stop): True if
+        ``t_ms`` was reached, False if the caller must look at the queue again."""
+        delay = t_ms - self._clock.now_ms()
+        if delay <= 0:
+            return True
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay / 1000.0)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
     async def run(self) -> None:
         """Play until :meth:`close` is called and the queue is empty."""
         while True:
-            if not self._queue or self.held:
-                if self._response_closed and not self._queue:
-                    await self._clock.sleep_until(self._sample_ms(self._cursor))
-                    self._finish_response()
+            if not self._queue or self.held or self.paused:
+                if self._response_closed and not self._queue and not self.paused:
+                    if await self._sleep_until(self._sample_ms(self._cursor)):
+                        self._finish_response()
                     continue
-                if self._closed and not self._queue:
+                if self._closed and (not self._queue or self.paused):
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             q = self._queue[0]
             start = self._start_sample(q.ready_ms)
-            await self._clock.sleep_until(self._sample_ms(start))
-            if not self._queue or self._queue[0] is not q:
-                continue  # stopped (barge-in) while waiting
-            if self._played_in_response and start > self._cursor:
-                self._trace.append(PlaybackStall(self._sample_ms(self._cursor), self._turn,
-                                                 self._sample_ms(start - self._cursor)))
-            self._trace.append(PlaybackStarted(self._sample_ms(start), q.turn, q.request, start))
-            if self.on_play is not None:
-                self.on_play(q.turn, q.request, self._sample_ms(start))
+            if not await self._sleep_until(self._sample_ms(start)):
+                continue  # woken: the queue or the state changed
+            if not self._queue or self._queue[0] is not q or self.paused or self.held:
+                continue  # stopped (barge-in) or paused while waiting
+            ran_dry = max(self._cursor, self._floor)
+            if self._played_in_response and start > ran_dry:
+                self._trace.append(PlaybackStall(self._sample_ms(ran_dry), self._turn,
+                                                 self._sample_ms(start - ran_dry)))
+            if not q.continued:
+                self._trace.append(PlaybackStarted(self._sample_ms(start), q.turn, q.request, start))
+                if self.on_play is not None:
+                    self.on_play(q.turn, q.request, self._sample_ms(start))
             self._played_in_response = True
+            self._request = q.request
             self.segments.append((start, q.audio))
             self._cursor = start + len(q.audio)
             self._queue.popleft()
@@ -160,8 +204,56 @@ class VirtualSpeaker:
     @property
     def playing(self) -> bool:
         """True while audio of the current response is sounding (or about to)."""
-        return self._played_in_response and (
+        return self._played_in_response and not self.paused and (
             bool(self._queue) or self._sample_ms(self._cursor) > self._clock.now_ms())
+
+    def pause(self, at_ms: float | None = None, duck_db: float | None = None) -> int:
+        """Pause at the first output-frame boundary at or after ``at_ms`` (default: now), or
+        at the end of the audio already sounding if that comes first; nothing is lost: the
+        unplayed rest of the sounding request and the queue wait for :meth:`resume` (or are
+        dropped by :meth:`stop`). ``duck_db``: keep playing, attenuated by that many dB, from
+        the frame boundary on. Logs ``PlaybackPaused``; returns its sample index, or -1 if
+        the response ends before then (its last audio is sounding): nothing to pause."""
+        if self.paused or self._duck is not None:
+            return self._cursor
+        tick = self._tick(at_ms)
+        if self._cursor <= tick and not self._queue and self._response_closed:
+            return -1
+        if duck_db is not None:
+            at = tick
+            self._duck = [tick, None, 10 ** (-duck_db / 20)]
+            self.gains.append(self._duck)
+        else:
+            at = min(self._cursor, tick)
+            if self.segments and self.segments[-1][0] + len(self.segments[-1][1]) > at:
+                start, audio = self.segments.pop()
+                if at > start:
+                    self.segments.append((start, audio[: at - start]))
+                self._queue.appendleft(_Queued(self._turn, self._request, audio[at - start:],
+                                               self._sample_ms(at), continued=True))
+            self._cursor = at
+            self.paused = True
+        self._trace.append(PlaybackPaused(self._sample_ms(at), self._turn, at, duck_db))
+        self._wake.set()
+        return at
+
+    def resume(self, at_ms: float | None = None) -> int:
+        """End a pause (or a duck) at the first output-frame boundary at or after ``at_ms``
+        (default: now): the next sample played is the first one not played before the pause.
+        Logs ``PlaybackResumed``; returns its sample index (-1 if nothing was paused)."""
+        tick = self._tick(at_ms)
+        if self._duck is not None:
+            self._end_duck(tick)
+            return tick
+        if not self.paused:
+            return -1
+        at = self._floor = max(tick, self._cursor)
+        for q in self._queue:
+            q.ready_ms = max(q.ready_ms, self._sample_ms(at))
+        self.paused = False
+        self._trace.append(PlaybackResumed(self._sample_ms(at), self._turn, at))
+        self._wake.set()
+        return at
 
     def stop(self, at_ms: float | None = None) -> int:
         """Barge-in: stop at the first output-frame boundary at or after ``at_ms``
@@ -171,11 +263,11 @@ class VirtualSpeaker:
         that point is removed from the timeline; ``PlaybackStopped(interrupted=True)``
         is logged at the stop time and the response's future resolves.
         """
-        now = self._clock.now_ms() if at_ms is None else at_ms
-        tick = math.ceil(now / self.frame_ms - 1e-9) * self.frame_samples
-        stop_at = min(self._cursor, tick)
+        stop_at = min(self._cursor, self._tick(at_ms))
         self._queue.clear()
-        self.held = False
+        self.held = self.paused = False
+        if self._duck is not None:
+            self._duck[1], self._duck = stop_at, None
         kept = []
         for start, audio in self.segments:
             if start < stop_at:
@@ -202,6 +294,7 @@ class VirtualSpeaker:
             a0, a1 = max(s0, lo), min(s0 + len(a), hi)
             if a0 < a1:
                 seg[a0 - lo: a1 - lo] = a[a0 - s0: a1 - s0]
+        self._apply_gains(seg, lo)
         return np.interp(src - lo, np.arange(len(seg)), seg).astype(np.float32)
 
     def timeline(self, total_samples: int | None = None) -> np.ndarray:
@@ -210,4 +303,12 @@ class VirtualSpeaker:
         out = np.zeros(max(end, total_samples or 0), dtype=np.float32)
         for s, a in self.segments:
             out[s: s + len(a)] = a
-        return out
+        return self._apply_gains(out, 0)
+
+    def _apply_gains(self, seg: np.ndarray, lo: int) -> np.ndarray:
+        """Attenuate the ducked spans of ``seg`` (timeline samples ``lo..lo+len(seg)``) in place."""
+        for g0, g1, gain in self.gains:
+            a, b = max(g0, lo) - lo, (len(seg) if g1 is None else min(g1 - lo, len(seg)))
+            if a < b:
+                seg[a:b] *= gain
+        return seg

@@ -139,7 +139,8 @@ def plan_turns(config: ExperimentConfig, clips: list[Clip],
         by_name = {c.name: c for c in clips}
         for st in config.scenario:
             clip = by_name[resolve_clip(st.clip).name]
-            turns.append(TurnSpec(clip, variants[0], False, bounds[clip.name], st.start, st.offset_ms))
+            turns.append(TurnSpec(clip, variants[0], False, bounds[clip.name], st.start, st.offset_ms,
+                                  st.backchannel))
         return turns
     for clip in clips:
         for v in variants:

@@ -96,6 +96,7 @@ class VoiceAgent:
             await user.run()
         finally:
             await speculator.close()
+            await barge_in.close()
             mic.close()
             speaker.close()
             tasks[2].cancel()

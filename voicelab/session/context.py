@@ -11,7 +11,7 @@ from voicelab.config import ExperimentConfig
 from voicelab.events import StateChanged, Trace
 from voicelab.session.turns import Stages
 
-STATES = ("idle", "listening", "processing", "speaking", "interrupted")
+STATES = ("idle", "listening", "processing", "speaking", "paused", "interrupted")
 """The conversation states; every transition is a :class:`~voicelab.events.StateChanged`
 event in the trace."""
 

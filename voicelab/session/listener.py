@@ -36,7 +36,11 @@ class MicListener:
        (:class:`~voicelab.vad.endpointing.SpeechTentativeEnd`) start a speculative reply
        if the agent is idle; at the endpoint commit it (instead of queueing the
        utterance); when speech resumes, discard it (:class:`~voicelab.session.speculation.Speculator`);
-    5. hand each frame to the barge-in monitor after the endpointer.
+    5. hand each frame to the barge-in monitor after the endpointer;
+    6. with ``barge_in.mode: pause_confirm``: hold an utterance that ended while the reply
+       is paused until the monitor decides; answer it if the reply was cut, drop it (the
+       turn ends unanswered, like listener feedback "mm-hm") if the reply resumed, or if it
+       overlaps a barge-in dismissed earlier.
 
     :attr:`utterances` yields ``(turn, audio)`` to answer, or a committed
     :class:`~voicelab.session.speculation.Speculation` whose answer is already running.
@@ -58,6 +62,7 @@ class MicListener:
             raise ValueError(f"vad.turn_detector={ctx.config.vad.turn_detector!r} but the stages have no "
                              "turn detector (voicelab.lab.runner.load_stages loads it)")
         self._pause = 0  # counts pauses, so a late verdict cannot end a later one
+        self._speech_start_ms = 0.0  # padded start of the utterance in progress
         self.judging: set[asyncio.Task] = set()
 
     async def run(self) -> None:
@@ -66,6 +71,7 @@ class MicListener:
         async for frame in ctx.mic.frames():
             for ev in self.endpointer.process(frame.samples):
                 if isinstance(ev, SpeechStart):
+                    self._speech_start_ms = ev.audio_ms
                     ctx.trace.append(SpeechStarted(ctx.clock.now_ms(), self._user.current, ev.audio_ms))
                 elif isinstance(ev, SpeechEnd) and self._user.current >= 0:
                     self._on_utterance(self._user.current, ev, self.endpointer.utterance_audio())
@@ -113,8 +119,24 @@ class MicListener:
         if st.handled:
             return  # the turn's speech was already taken (e.g. split by a pause)
         st.handled = True
-        if self._is_responding() and self._ctx.speaker.playing:
-            self._user.finish(turn)  # the agent is talking and did not yield
+        decision = self._barge_in.decision
+        if decision is not None and not decision.done():  # the reply is paused: wait for the verdict
+            task = asyncio.create_task(self._after_verdict(turn, ev, audio, self._speech_start_ms, decision))
+            self.judging.add(task)
+            task.add_done_callback(self.judging.discard)
+            return
+        self._take(turn, ev, audio)
+
+    async def _after_verdict(self, turn: int, ev: SpeechEnd, audio: np.ndarray, start_ms: float,
+                             decision: asyncio.Future) -> None:
+        await decision
+        self._take(turn, ev, audio, start_ms)
+
+    def _take(self, turn: int, ev: SpeechEnd, audio: np.ndarray, start_ms: float | None = None) -> None:
+        start_ms = self._speech_start_ms if start_ms is None else start_ms
+        if (self._barge_in.dismissed_overlaps(start_ms, ev.audio_ms)
+                or self._is_responding() and self._ctx.speaker.playing):
+            self._user.finish(turn)  # feedback the agent talked over, or it is talking and did not yield
             return
         ctx = self._ctx
         ctx.trace.append(SpeechEnded(ctx.clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))

@@ -23,7 +23,8 @@ class TurnSpec:
     """One user turn: a clip, the trigger variant answering it, and whether it is warm-up.
 
     ``start``/``offset_ms``: when the clip starts (see :class:`voicelab.config.ScenarioTurn`);
-    ``offset_ms`` None = ``audio.turn_gap_ms``.
+    ``offset_ms`` None = ``audio.turn_gap_ms``; ``backchannel``: ground truth that the clip is
+    listener feedback ("mm-hm"), not meant to interrupt (see :class:`voicelab.config.ScenarioTurn`).
 
     ``speech_bounds_ms``: true (start, end) of speech within the clip, ms, from its
     reference (:func:`voicelab.truth.reference.clip_reference`).
@@ -35,6 +36,7 @@ class TurnSpec:
     speech_bounds_ms: tuple[float, float]
     start: str = "after_reply"
     offset_ms: float | None = None
+    backchannel: bool = False
 
 
 class TurnDetector(Protocol):

@@ -63,7 +63,8 @@ class ScriptedUser:
             s0, s1 = spec.speech_bounds_ms
             ctx.trace.append(TurnPlanned(start_ms, n, spec.clip.name, spec.variant.name, spec.warmup,
                                          duration_ms, start_ms + s0, start_ms + s1,
-                                         spec.clip.reference_text, spec.start == "after_agent_starts"))
+                                         spec.clip.reference_text, spec.start == "after_agent_starts",
+                                         spec.backchannel))
             if not self._is_responding():
                 ctx.transition(n, "idle", "listening")
             deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
