@@ -96,6 +96,8 @@ def test_discarded_in_the_llm_then_a_hit_at_the_end():
     assert row.speculation_wasted_tts_ms == 0.0
     assert row.voice_to_voice_latency_ms == ms(680.0)  # audio at 3076 plays at 3080; true end 2400
     assert row.endpoint_delay_ms == ms(512.0)  # the endpoint still decides the turn
+    # overhead: 680 - (96 waited before STT started + 100 STT + 250 LLM to the trigger + 230 TTS)
+    assert row.framework_overhead_ms == ms(4.0)
     assert row.cp_endpoint_ms == ms(96.0) and row.cp_stt_ms == ms(100.0)
     assert sum(row[c] for c in table.columns if c.startswith("cp_")) == ms(row.voice_to_voice_latency_ms)
     assert row.response_text == "Hi there." and not row.premature_endpoint

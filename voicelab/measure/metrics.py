@@ -158,7 +158,10 @@ def turn_metrics(te: _TurnEvents) -> dict:
         if r in tts_audio and last_word in words:
             w2a.append(_diff(tts_audio[r], words[last_word]))
 
-    endpoint_wait = _diff(endpoint.decided_ms, true_end) if endpoint else NAN
+    # the wait before STT could start: the endpoint decision, or an earlier speculative start
+    started = min(endpoint.decided_ms, stt_start.t_ms) if endpoint and stt_start else (
+        endpoint.decided_ms if endpoint else None)
+    endpoint_wait = _diff(started, true_end)
     stt_call = _diff(transcript, stt_start)
     llm_to_trigger = _diff(_model_time_of_first_trigger(te), llm_start)
     tts_call = _diff(first_audio, tts_start.get(0))
