@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +9,10 @@ import onnxruntime as ort
 
 from voicelab.config import TTSConfig
 from voicelab.assets.paths import resolve_model_path
-from voicelab.tts.base import TTS
+from voicelab.tts.base import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, ThreadedTTS, trailing_pause_s, with_trailing_pause
 
-SENTENCE_PAUSE_S = 0.25
-CLAUSE_PAUSE_S = 0.1
-"""Silence appended after a chunk ending a sentence / clause: kokoro-onnx's own
-``create()`` defaults for the joins between its batches, applied at our chunk joins."""
+__all__ = ["CLAUSE_PAUSE_S", "KokoroTTS", "SENTENCE_PAUSE_S", "trailing_pause_s"]
 
-
-def trailing_pause_s(text: str) -> float:
-    """The pause after ``text``, seconds: :data:`SENTENCE_PAUSE_S` after ``.!?``,
-    :data:`CLAUSE_PAUSE_S` after ``,;:``, else 0 (closing quotes/brackets skipped)."""
-    end = text.rstrip().rstrip("\"')]”’")[-1:]
-    return SENTENCE_PAUSE_S if end and end in ".!?" else CLAUSE_PAUSE_S if end and end in ",;:" else 0.0
 
 
 class _OnnxSession:
@@ -59,7 +48,7 @@ def capped_model_bytes(model_path: Path, lead: int, trail: int) -> bytes:
     return cap_edge_pads(onnx.load(str(model_path)), lead, trail).SerializeToString()
 
 
-class KokoroTTS(TTS):
+class KokoroTTS(ThreadedTTS):
     """Kokoro-82M through kokoro-onnx, 24 kHz mono float32, espeak-ng G2P.
 
     One :meth:`synthesize` call per triggered chunk, run in a dedicated worker
@@ -116,25 +105,11 @@ class KokoroTTS(TTS):
         self.info = {"engine": "kokoro", "runtime": config.runtime, "model": str(self.model_path),
                      "precision": self.precision, "threads": config.threads,
                      "edge_pad_cap": list(config.edge_pad_cap) if config.edge_pad_cap else None}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kokoro")
+        super().__init__("kokoro")
 
     def synthesize_sync(self, text: str) -> np.ndarray:
         """Blocking synthesis of ``text`` (float32, 24 kHz), with the trailing pause."""
         audio, rate = self._kokoro.create(text, voice=self.config.voice, speed=self.config.speed,
                                           lang=self.config.lang)
         assert rate == self.sample_rate, rate
-        pause = trailing_pause_s(text)
-        if pause:
-            audio = np.concatenate([audio, np.zeros(int(pause * rate), dtype=np.float32)])
-        return audio.astype(np.float32, copy=False)
-
-    async def synthesize(self, text: str) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.synthesize_sync, text)
-
-    async def idle(self) -> None:
-        # one worker thread: a no-op queued behind the running job finishes after it
-        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
-
-    def warmup(self) -> None:
-        self.synthesize_sync("Hello there.")
+        return with_trailing_pause(audio, text, rate)

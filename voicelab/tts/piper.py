@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnxruntime as ort
@@ -12,8 +10,7 @@ import soxr
 
 from voicelab.config import TTSConfig
 from voicelab.assets.paths import resolve_model_path
-from voicelab.tts.base import TTS
-from voicelab.tts.kokoro import SENTENCE_PAUSE_S, trailing_pause_s
+from voicelab.tts.base import SENTENCE_PAUSE_S, ThreadedTTS, with_trailing_pause
 
 TRIM_TOP_DB = 60.0
 """Edge frames whose RMS is more than 60 dB below the loudest frame's are trimmed from
@@ -21,7 +18,7 @@ each sentence, as kokoro-onnx's trim (librosa's ``trim`` defaults) does for Koko
 chunk joins sound the same."""
 
 
-class PiperTTS(TTS):
+class PiperTTS(ThreadedTTS):
     """A Piper voice (default ``piper-en_US-joe-medium``, 22,050 Hz) as a 24 kHz TTS stage.
 
     Loaded offline: the voice config (``<model>.onnx.json``) is read beside the model and
@@ -67,7 +64,7 @@ class PiperTTS(TTS):
                                     normalize_audio=False)
         self.info = {"engine": "piper", "runtime": "onnxruntime", "model": str(path),
                      "precision": None, "threads": config.threads, "edge_pad_cap": None}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+        super().__init__("piper")
 
     def synthesize_sync(self, text: str) -> np.ndarray:
         """Blocking synthesis of ``text``: float32 ``(n,)`` at 24 kHz, with the trailing pause.
@@ -84,20 +81,7 @@ class PiperTTS(TTS):
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         if len(audio):
             audio = soxr.resample(audio, self.voice_rate, self.sample_rate, quality="HQ")
-        pause = trailing_pause_s(text)
-        if pause:
-            audio = np.concatenate([audio, np.zeros(int(pause * self.sample_rate), dtype=np.float32)])
-        return np.ascontiguousarray(audio, dtype=np.float32)
-
-    async def synthesize(self, text: str) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.synthesize_sync, text)
-
-    async def idle(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
-
-    def warmup(self) -> None:
-        self.synthesize_sync("Hello there.")
+        return with_trailing_pause(audio, text, self.sample_rate)
 
 
 def _trim(audio: np.ndarray) -> np.ndarray:
