@@ -17,6 +17,12 @@ TRIM_TOP_DB = 60.0
 each sentence, as kokoro-onnx's trim (librosa's ``trim`` defaults) does for Kokoro, so
 chunk joins sound the same."""
 
+NOISE_SEED = 0
+"""Seed of onnxruntime's generator when the Piper session is built. VITS draws Gaussian
+noise (two ``RandomNormalLike`` nodes without a ``seed`` attribute); onnxruntime seeds
+such kernels from its global seed when the session is created, so a fixed seed makes a
+stage's output a function of the texts it has synthesized, in order."""
+
 
 class PiperTTS(ThreadedTTS):
     """A Piper voice (default ``piper-en_US-joe-medium``, 22,050 Hz) as a 24 kHz TTS stage.
@@ -30,7 +36,9 @@ class PiperTTS(ThreadedTTS):
     :class:`~voicelab.tts.kokoro.KokoroTTS` does. ``config.speed`` divides the voice's
     ``length_scale``; ``voice``, ``voices``, ``lang`` (Kokoro's) are ignored. Audio is
     not peak-normalized (Piper's default would raise every chunk to full scale; raw
-    peaks are about 0.5-0.65, like Kokoro's).
+    peaks are about 0.5-0.65, like Kokoro's). The VITS noise is seeded
+    (:data:`NOISE_SEED`): two stages fed the same texts in the same order say them
+    identically.
 
     Attributes:
         model_path: the ONNX file loaded; ``voice_rate``: its sample rate, Hz.
@@ -57,6 +65,7 @@ class PiperTTS(ThreadedTTS):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = config.threads
         opts.inter_op_num_threads = 1
+        ort.set_seed(NOISE_SEED)
         session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._voice = PiperVoice(config=voice_config, session=session)
         self.voice_rate = int(voice_config.sample_rate)
