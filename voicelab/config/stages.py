@@ -1,0 +1,177 @@
+"""Settings of the pipeline stages: VAD and endpointing, STT, LLM, trigger policy, TTS, audio I/O."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from voicelab.config.base import Strict
+
+
+class VADConfig(Strict):
+    """Voice activity detection and endpointing.
+
+    Defaults follow Silero's ``get_speech_timestamps`` (threshold 0.5,
+    min_speech 250 ms, speech_pad 100 ms); 500 ms of silence asks Smart Turn v3.2
+    whether the turn is complete (it ends there if so, else after 1000 ms). On the pause
+    set (docs/results/endpointing) that ends 6% of turns prematurely, against 31% for
+    500 ms of silence alone; with speculation on, the endpoint mostly waits in parallel
+    with the reply being prepared (docs/results/fast_path).
+    """
+
+    kind: Literal["silero", "energy", "webrtc"] = "silero"
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="speech probability threshold (0..1)")
+    energy_threshold: float = Field(0.003, gt=0.0, description="energy VAD: band RMS threshold, linear full scale")
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    min_speech_ms: float = Field(250.0, ge=0.0)
+    min_silence_ms: float = Field(500.0, ge=0.0, description="silence that ends a user turn (endpointing)")
+    speech_pad_ms: float = Field(100.0, ge=0.0)
+    threads: int = Field(1, ge=1)
+    turn_detector: Literal["none", "smart-turn"] = Field(
+        "smart-turn", description="none: min_silence_ms of silence ends a turn; smart-turn: it asks Smart "
+                            "Turn v3.2 whether the utterance is complete, else keeps listening")
+    max_silence_ms: float = Field(
+        1000.0, ge=0.0, description="with a turn detector: the silence that ends a turn it judged incomplete")
+    turn_threshold: float = Field(0.5, ge=0.0, le=1.0, description="P(complete) above which the turn ends")
+
+    @model_validator(mode="after")
+    def _max_silence_covers_min_silence(self) -> "VADConfig":
+        if self.turn_detector != "none" and self.max_silence_ms < self.min_silence_ms:
+            raise ValueError(f"max_silence_ms ({self.max_silence_ms}) must be >= min_silence_ms "
+                             f"({self.min_silence_ms}) with a turn detector")
+        return self
+
+
+class STTConfig(Strict):
+    """Speech-to-text with faster-whisper (CTranslate2).
+
+    ``window`` picks the encoder input length (see :class:`voicelab.stt.whisper.WhisperSTT`):
+    ``full`` pads every utterance to Whisper's 30 s window, so a call costs about the
+    same for 1 s or 7 s of audio; ``fit`` encodes only the utterance rounded up to
+    ceil(seconds) + 1 s and falls back to the 30 s window when the result fails a
+    sanity check.
+    """
+
+    model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
+    beam_size: int = Field(1, ge=1)
+    language: str = "en"
+    threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
+    window: Literal["full", "fit"] = Field(
+        "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
+        " the utterance rounded up to ceil(seconds)+1 s, run on CTranslate2 directly in timestamp mode, with a "
+        "sanity fallback to the 30 s window (rules in voicelab.stt.whisper)")
+
+
+class LLMConfig(Strict):
+    """Token-streaming LLM with transformers."""
+
+    model: str = Field("smollm2-135m-instruct", description="asset name or a transformers model directory")
+    system_prompt: str = (
+        "You are a friendly voice assistant. Answer in one or two short, plain sentences."
+    )
+    temperature: float = Field(0.3, ge=0.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(250, ge=1)
+    seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
+    threads: int = Field(1, ge=1, description="torch.set_num_threads")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="model weights, activations and KV cache dtype. bfloat16 (avx512_bf16 "
+                    "oneDNN kernels) cut single-turn TTFT from 214 to 81 ms and a 6-turn "
+                    "history prefill from 758 to 272 ms (median, 1 thread), but flipped the "
+                    "first greedy token on 2 of 7 prompts (fp32 near-ties): float32 stays "
+                    "default (docs/results/llm_dtype)")
+    history: bool = Field(True, description="keep the conversation history across turns")
+    prefix_cache: bool = Field(
+        True, description="reuse the KV cache of the longest already-encoded prompt prefix "
+                           "(system prompt + history) instead of re-encoding it every turn")
+    nice: int = Field(10, ge=0, le=19, description="CPU niceness of the generation thread (Linux); > 0 lets TTS, "
+                      "which is on the critical path to first audio, win the cores while both run")
+
+
+class TriggerConfig(Strict):
+    """Text trigger policy: when LLM text is handed to TTS (see voicelab.trigger)."""
+
+    policy: Literal["words", "sentence", "debounce", "hybrid", "whole"] = "words"
+    words: int = Field(2, ge=1, description="words / hybrid: words in the first chunk")
+    min_words: int = Field(1, ge=1, description="sentence: shortest sentence sent alone")
+    debounce_ms: float = Field(200.0, gt=0.0, description="debounce: quiet time before sending")
+
+    def params(self) -> dict[str, float | int]:
+        """Keyword arguments for :func:`voicelab.trigger.make_trigger`."""
+        return {"words": {"words": self.words}, "sentence": {"min_words": self.min_words},
+                "debounce": {"ms": self.debounce_ms}, "hybrid": {"words": self.words}, "whole": {}}[self.policy]
+
+    def label(self) -> str:
+        """Short human label, e.g. ``words-2`` or ``whole``."""
+        extra = {"words": f"-{self.words}", "hybrid": f"-{self.words}",
+                 "debounce": f"-{self.debounce_ms:g}ms"}.get(self.policy, "")
+        return f"{self.policy}{extra}"
+
+
+TTS_DEFAULT_MODELS = {("kokoro", "onnxruntime"): "kokoro-v1.0-int8", ("kokoro", "openvino"): "kokoro-v1.0-fp32",
+                      ("piper", "onnxruntime"): "piper-en_US-joe-medium"}
+"""The model each ``(tts.engine, tts.runtime)`` loads when ``tts.model`` is null (asset names)."""
+TTS_MODEL_ASSETS = {"kokoro": ("kokoro-v1.0-int8", "kokoro-v1.0-fp32"), "piper": ("piper-en_US-joe-medium",)}
+"""The model assets of each engine; another engine's asset in ``tts.model`` is an error."""
+
+
+class TTSConfig(Strict):
+    """Streaming TTS: Kokoro-82M (kokoro-onnx, on onnxruntime or OpenVINO) or Piper.
+
+    ``model: null`` picks the engine's default (:data:`TTS_DEFAULT_MODELS`; see
+    :meth:`resolved_model`), so a sweep over ``engine`` / ``runtime`` needs no ``model``.
+    ``voices``, ``voice`` and ``lang`` are Kokoro's; a Piper voice is its model.
+    ``edge_pad_cap: [lead, trail]`` caps the durations Kokoro predicts for the two pad
+    tokens around a chunk, in 25 ms frames, so less silence is rendered and trimmed
+    (:func:`voicelab.assets.kokoro_graph.cap_edge_pads`); lead must be >= 10 frames or
+    the first word is lost (round-trip WER 12-20 % at 2-6 frames, /work/shared/FAST-PATHS.md).
+    """
+
+    engine: Literal["kokoro", "piper"] = "kokoro"
+    runtime: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="Kokoro only: onnxruntime, or OpenVINO (CPU, bf16 where the CPU has it)")
+    model: str | None = Field(None, description="asset name or an .onnx path; null = the engine's default")
+    voices: str = Field("kokoro-voices", description="asset name or a voices .npz path (Kokoro)")
+    voice: str = Field("af_heart", description="Kokoro voice name")
+    edge_pad_cap: tuple[int, int] | None = Field(
+        None, description="Kokoro only: [lead, trail] cap on the edge pad durations, 25 ms frames; null = no cap")
+    speed: float = Field(1.0, gt=0.25, le=4.0)
+    lang: str = "en-us"
+    threads: int = Field(2, ge=1, description="inference threads (onnxruntime intra-op / OpenVINO), every engine")
+    coalesce: bool = Field(True, description="join chunks that queued while TTS was busy into one request")
+    coalesce_growth: float | None = Field(2.0, gt=0.0, description="a joined request holds at most this many times "
+                                          "the previous request's words (so its synthesis fits in the audio already "
+                                          "queued); null = no limit")
+
+    @model_validator(mode="after")
+    def _engine_combination(self) -> "TTSConfig":
+        if self.engine == "piper" and self.runtime != "onnxruntime":
+            raise ValueError(f"runtime {self.runtime!r} is for Kokoro only; piper runs on onnxruntime")
+        if self.engine == "piper" and self.edge_pad_cap is not None:
+            raise ValueError("edge_pad_cap is for Kokoro only (engine: piper)")
+        if self.edge_pad_cap is not None:
+            lead, trail = self.edge_pad_cap
+            if not 10 <= lead <= 400 or not 1 <= trail <= 400:
+                raise ValueError(f"edge_pad_cap [lead, trail] must have 10 <= lead <= 400 (fewer lead frames "
+                                 f"lose the first word) and 1 <= trail <= 400, got [{lead}, {trail}]")
+        for engine, assets in TTS_MODEL_ASSETS.items():
+            if self.model in assets and engine != self.engine:
+                raise ValueError(f"model {self.model!r} is a {engine} model, not a {self.engine} one "
+                                 f"(null picks {TTS_DEFAULT_MODELS[(self.engine, self.runtime)]!r})")
+        return self
+
+    def resolved_model(self) -> str:
+        """``model``, or the default asset of ``(engine, runtime)`` when it is null."""
+        return self.model if self.model is not None else TTS_DEFAULT_MODELS[(self.engine, self.runtime)]
+
+
+class AudioConfig(Strict):
+    """Virtual microphone and speaker."""
+
+    mic_frame_ms: Literal[32] = Field(32, description="512 samples at 16 kHz (Silero's window)")
+    speaker_rate: Literal[24000] = 24000
+    speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0)
+    turn_gap_ms: float = Field(1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip")
+    lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")

@@ -1,0 +1,32 @@
+"""The session trace: small frozen event records on one session clock.
+
+Every stage appends events; metrics (:mod:`voicelab.measure.metrics`) are pure functions
+of the trace, so a saved ``events.jsonl`` can be re-analysed without models. All times are
+milliseconds on the session clock (t = 0 when the first input sample is captured). ``turn``
+numbers user turns from 0 in play order; warm-up turns are flagged on :class:`TurnPlanned`.
+
+Events live in submodules by the part of the agent that logs them:
+:mod:`~voicelab.events.session` (turns, VAD, endpointing, speculation),
+:mod:`~voicelab.events.pipeline` (STT, LLM, trigger, TTS, playback),
+:mod:`~voicelab.events.duplex` (barge-in), and :mod:`~voicelab.events.trace` holds
+:class:`Trace`; everything is importable from here (importing this package registers
+every event type for :meth:`Event.from_dict`).
+"""
+
+from voicelab.events.base import Event
+from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, SpeechStarted, SpeechEnded,
+                                     SpeechPaused, TurnPredicted, SpeculationStarted, SpeculationCommitted,
+                                     SpeculationDiscarded)
+from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
+                                      LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, PlaybackStarted,
+                                      PlaybackStall, PlaybackStopped)
+from voicelab.events.duplex import (BargeInDetected, PlaybackPaused, PlaybackResumed, BargeInTranscript,
+                                    BargeInConfirmed, ResponseCancelled)
+from voicelab.events.trace import SPECULATIVE_PIPELINE_EVENTS, Trace
+
+__all__ = ["BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
+           "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PlaybackPaused", "PlaybackResumed",
+           "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
+           "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",
+           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio",
+           "TTSStarted", "Trace", "TranscriptFinal", "TurnPlanned", "TurnPredicted", "WordEmitted"]

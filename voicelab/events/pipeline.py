@@ -1,0 +1,112 @@
+"""Events of the reply pipeline: STT, LLM tokens, the trigger policy, TTS and playback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicelab.events.base import Event
+
+
+@dataclass(frozen=True)
+class STTStarted(Event):
+    turn: int
+    audio_ms: float
+
+
+@dataclass(frozen=True)
+class TranscriptFinal(Event):
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMStarted(Event):
+    """The generate call starts (``t_ms`` stamped in the generation thread)."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
+class LLMToken(Event):
+    """A decoded text delta, stamped in the generation thread when the model produced it."""
+
+    turn: int
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class WordEmitted(Event):
+    """A complete word (followed by whitespace or the end of the stream)."""
+
+    turn: int
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMFinished(Event):
+    turn: int
+    tokens: int
+    cancelled: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkTriggered(Event):
+    """The trigger policy handed a text chunk to TTS (words ``first_word..last_word``)."""
+
+    turn: int
+    chunk: int
+    text: str
+    first_word: int
+    last_word: int
+
+
+@dataclass(frozen=True)
+class TTSStarted(Event):
+    """A synthesis request starts; ``chunks`` lists the triggered chunks it covers."""
+
+    turn: int
+    request: int
+    chunks: tuple[int, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class TTSAudio(Event):
+    """The request's audio is available (Kokoro returns a request's audio at once)."""
+
+    turn: int
+    request: int
+    samples: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class PlaybackStarted(Event):
+    """The first sample of a TTS request was played (nominal speaker time)."""
+
+    turn: int
+    request: int
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class PlaybackStall(Event):
+    """The speaker ran dry inside a response for ``duration_ms`` starting at ``t_ms``."""
+
+    turn: int
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class PlaybackStopped(Event):
+    """The last sample of the turn's response was played (``t_ms`` = its end).
+
+    ``interrupted``: playback was cut by a barge-in (the rest was dropped).
+    """
+
+    turn: int
+    sample_index: int
+    interrupted: bool = False
