@@ -6,9 +6,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets browser run test test-notebooks clean-venv
+.PHONY: setup syslibs assets browser run test test-notebooks clean-venv
 
-setup: $(STAMP) assets
+setup: $(STAMP) syslibs assets
+
+# Debian's libspeexdsp1: speexdsp-aec (aec.kind=speex) loads libspeexdsp.so.1 with ctypes.
+# Idempotent: apt runs only when the library is not already installed.
+syslibs:
+	@/sbin/ldconfig -p | grep -q 'libspeexdsp.so.1 ' || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libspeexdsp1; } \
+	  || echo "warning: could not install Debian libspeexdsp1; aec.kind=speex will fail (SPEEXDSP_LIB may point at a copy)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

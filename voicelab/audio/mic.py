@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +16,16 @@ FRAME_SAMPLES = 512
 
 @dataclass(frozen=True)
 class MicFrame:
-    """``samples``: float32 ``(512,)`` at 16 kHz covering ``[start_ms, end_ms)`` on the session clock."""
+    """``samples``: float32 ``(512,)`` at 16 kHz covering ``[start_ms, end_ms)`` on the session clock.
+
+    ``user_audio``: ground truth of the virtual microphone, True when a user clip put
+    non-zero samples into this frame (echo-only frames, for the ERLE, are the others)."""
 
     index: int
     start_ms: float
     end_ms: float
     samples: np.ndarray
+    user_audio: bool = False
 
 
 class VirtualMicrophone:
@@ -36,13 +40,13 @@ class VirtualMicrophone:
     4. keep what it captured, so the input timeline can be written out.
     """
 
-    def __init__(self, clock: SessionClock, echo=None, echo_gain: float = 0.0,
-                 echo_delay_ms: float = 0.0, noise_rms: float = 0.0, seed: int = 0) -> None:
-        """``echo``: a callable ``(start_ms, n, rate) -> samples`` giving what the speaker
-        played (e.g. :meth:`VirtualSpeaker.excerpt`), mixed in at linear ``echo_gain``
-        after ``echo_delay_ms``; ``noise_rms``: white noise added to every frame."""
+    def __init__(self, clock: SessionClock, echo: Callable[[float, int], np.ndarray] | None = None,
+                 noise_rms: float = 0.0, seed: int = 0) -> None:
+        """``echo``: a callable ``(start_ms, n) -> float32 (n,)`` giving the agent's echo in
+        the frame that starts at ``start_ms`` (an :class:`~voicelab.audio.echo_path.EchoPath`),
+        added to it; ``noise_rms``: white noise (seeded by ``seed``) added to every frame."""
         self._clock = clock
-        self._echo, self._echo_gain, self._echo_delay_ms = echo, echo_gain, echo_delay_ms
+        self._echo = echo
         self._noise_rms = noise_rms
         self._rng = np.random.default_rng(seed)
         self._captured: list[np.ndarray] = []
@@ -88,20 +92,21 @@ class VirtualMicrophone:
             end_ms = (start + FRAME_SAMPLES) * 1000.0 / INPUT_RATE
             await self._clock.sleep_until(end_ms)
             frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+            user_audio = False
             if self._source is not None:
                 lo = start - self._source_start
                 part = self._source[max(lo, 0): lo + FRAME_SAMPLES]
                 if len(part):
                     frame[max(-lo, 0): max(-lo, 0) + len(part)] = part
-            if self._echo is not None and self._echo_gain:
-                frame += self._echo_gain * self._echo(start * 1000.0 / INPUT_RATE - self._echo_delay_ms,
-                                                      FRAME_SAMPLES, INPUT_RATE)
+                    user_audio = bool(np.any(part))
+            if self._echo is not None:
+                frame += self._echo(start * 1000.0 / INPUT_RATE, FRAME_SAMPLES)
             if self._noise_rms:
                 frame += (self._noise_rms * self._rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)
             np.clip(frame, -1.0, 1.0, out=frame)
             self._captured.append(frame)
             self._next_frame = k + 1
-            yield MicFrame(k, start * 1000.0 / INPUT_RATE, end_ms, frame)
+            yield MicFrame(k, start * 1000.0 / INPUT_RATE, end_ms, frame, user_audio)
 
     def timeline(self) -> np.ndarray:
         """Everything captured so far (clips, echo and noise as the agent heard them):

@@ -11,14 +11,14 @@ scenarios, variants, sweeps) and :mod:`~voicelab.config.loading` (YAML in, error
 everything is importable from here.
 """
 
-from voicelab.config.duplex import BACKCHANNELS, BargeInConfig, EchoConfig
+from voicelab.config.duplex import BACKCHANNELS, AECConfig, BargeInConfig, EchoConfig, RoomConfig
 from voicelab.config.experiment import (ExperimentConfig, ScenarioTurn, SpeculateConfig, SweepConfig,
                                         Variant)
 from voicelab.config.loading import ConfigError, load_config, parse_config
 from voicelab.config.stages import (TTS_DEFAULT_MODELS, TTS_MODEL_ASSETS, AudioConfig, LLMConfig, STTConfig,
                                     TriggerConfig, TTSConfig, VADConfig)
 
-__all__ = ["BACKCHANNELS", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
+__all__ = ["AECConfig", "BACKCHANNELS", "RoomConfig", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
            "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "STTConfig", "ScenarioTurn",
            "SpeculateConfig", "SweepConfig", "TTSConfig", "TriggerConfig", "VADConfig", "Variant",
            "load_config", "parse_config"]

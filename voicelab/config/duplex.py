@@ -9,18 +9,67 @@ from pydantic import Field, model_validator
 from voicelab.config.base import Strict
 
 
-class EchoConfig(Strict):
-    """Acoustic echo and noise mixed into the microphone (full-duplex studies).
+class RoomConfig(Strict):
+    """A shoebox room whose impulse response carries the loudspeaker to the microphone
+    (pyroomacoustics' image source method; wall absorption from ``rt60_s`` by Sabine's
+    formula, ``pyroomacoustics.inverse_sabine``). Positions are metres from a corner."""
 
-    ``gain_db``: level of the agent's played audio in the mic relative to the
-    played signal (e.g. -20); None = no echo. ``noise_snr_db``: white noise at this
-    SNR against the clip's speech RMS; None = no noise.
+    size_m: tuple[float, float, float] = (5.0, 4.0, 2.8)
+    rt60_s: float = Field(0.35, gt=0.05, le=2.0, description="reverberation time (Sabine), s")
+    speaker_m: tuple[float, float, float] = (2.0, 2.0, 1.0)
+    mic_m: tuple[float, float, float] = (2.5, 2.2, 1.0)
+    max_ms: float = Field(400.0, gt=0.0, le=2000.0, description="the impulse response is cut after this")
+
+    @model_validator(mode="after")
+    def _inside(self) -> "RoomConfig":
+        for name in ("speaker_m", "mic_m"):
+            pos = getattr(self, name)
+            if not all(0.0 < p < s for p, s in zip(pos, self.size_m)):
+                raise ValueError(f"{name} {list(pos)} must lie inside the room {list(self.size_m)}")
+        if self.speaker_m == self.mic_m:
+            raise ValueError("speaker_m and mic_m must differ")
+        return self
+
+
+class EchoConfig(Strict):
+    """The agent's own voice and background noise in the microphone (full-duplex studies).
+
+    The played audio reaches the microphone ``delay_ms`` later (device latency), through a
+    room impulse response (``room``: generated; ``rir_path``: a mono WAV, resampled to
+    16 kHz; neither: a single tap) scaled to unit energy, so ``gain_db`` is the echo's
+    level relative to the played signal (e.g. -20; None = no echo). ``noise_snr_db``:
+    white noise at this SNR against the clips' speech RMS; None = no noise. ``seed``
+    draws the noise. Every setting, and the RIR's measured RT60, is logged in the trace
+    (:class:`~voicelab.events.EchoPathConfigured`).
     """
 
     gain_db: float | None = Field(None, le=20.0)
     delay_ms: float = Field(20.0, ge=0.0, le=1000.0)
+    room: RoomConfig | None = None
+    rir_path: str | None = Field(None, description="a mono WAV impulse response (any rate), instead of `room`")
     noise_snr_db: float | None = None
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_rir(self) -> "EchoConfig":
+        if self.room is not None and self.rir_path is not None:
+            raise ValueError("set `room` or `rir_path`, not both")
+        return self
+
+
+class AECConfig(Strict):
+    """Acoustic echo cancellation between the microphone and every consumer (endpointer,
+    barge-in detector, STT), against the audio the agent actually played.
+
+    ``kind: speex``: Speex's MDF adaptive filter (libspeexdsp through ``speexdsp-aec``)
+    with ``tail_ms`` of echo path, on 16 ms frames; ``suppressor``: then Speex's
+    preprocessor with the canceller's echo state (residual echo suppression; it also
+    denoises, as the suppression runs in its noise-gain stage).
+    """
+
+    kind: Literal["none", "speex"] = "none"
+    tail_ms: float = Field(300.0, ge=16.0, le=2000.0, description="echo path the filter covers, ms")
+    suppressor: bool = Field(True, description="speex: residual echo suppression (speex_preprocess)")
 
 
 BACKCHANNELS = ("mm-hm", "mm-hmm", "mhm", "uh-huh", "yeah", "yep", "okay", "ok", "right", "yes", "sure")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from voicelab.config.base import Strict
-from voicelab.config.duplex import BargeInConfig, EchoConfig
+from voicelab.config.duplex import AECConfig, BargeInConfig, EchoConfig
 from voicelab.config.stages import AudioConfig, LLMConfig, STTConfig, TTSConfig, TriggerConfig, VADConfig
 
 
@@ -105,6 +105,7 @@ class ExperimentConfig(Strict):
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
     echo: EchoConfig = Field(default_factory=EchoConfig)
+    aec: AECConfig = Field(default_factory=AECConfig)
     speculate: SpeculateConfig = Field(default_factory=SpeculateConfig)
     scenario: list[ScenarioTurn] | None = Field(None, description="scripted turns (with barge-ins); replaces `clips`")
 

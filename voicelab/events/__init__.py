@@ -8,7 +8,7 @@ numbers user turns from 0 in play order; warm-up turns are flagged on :class:`Tu
 Events live in submodules by the part of the agent that logs them:
 :mod:`~voicelab.events.session` (turns, VAD, endpointing, speculation),
 :mod:`~voicelab.events.pipeline` (STT, LLM, trigger, TTS, playback),
-:mod:`~voicelab.events.duplex` (barge-in), and :mod:`~voicelab.events.trace` holds
+:mod:`~voicelab.events.duplex` (barge-in, echo path, AEC), and :mod:`~voicelab.events.trace` holds
 :class:`Trace`; everything is importable from here (importing this package registers
 every event type for :meth:`Event.from_dict`).
 """
@@ -20,11 +20,11 @@ from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, Spe
 from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
                                       LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, PlaybackStarted,
                                       PlaybackStall, PlaybackStopped)
-from voicelab.events.duplex import (BargeInDetected, PlaybackPaused, PlaybackResumed, BargeInTranscript,
-                                    BargeInConfirmed, ResponseCancelled)
+from voicelab.events.duplex import (AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
+                                    EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
 from voicelab.events.trace import SPECULATIVE_PIPELINE_EVENTS, Trace
 
-__all__ = ["BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
+__all__ = ["AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
            "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",

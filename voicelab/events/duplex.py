@@ -63,3 +63,33 @@ class ResponseCancelled(Event):
     turn: int
     played_text: str
     generated_text: str
+
+
+@dataclass(frozen=True)
+class EchoPathConfigured(Event):
+    """The session's echo path (``t_ms`` 0): ``kind`` ``tap`` / ``room`` / ``wav``, the echo's
+    level (dB re the played signal) and delay, the RIR's length and measured RT60 (ms), the
+    noise RMS (linear full scale) and the seed that draws it."""
+
+    kind: str
+    gain_db: float
+    delay_ms: float
+    rir_ms: float
+    rt60_ms: float
+    noise_rms: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class AECWindow(Event):
+    """Echo canceller statistics over the microphone frames from ``start_ms`` to ``t_ms``:
+    ``cpu_ms`` spent in the canceller; over the ``echo_only_frames`` among them (agent audio
+    playing, no user clip in the microphone), the energies (sums of squared samples) of the
+    microphone signal and of the canceller's output, whose ratio is the ERLE."""
+
+    start_ms: float
+    frames: int
+    cpu_ms: float
+    echo_only_frames: int
+    mic_energy: float
+    out_energy: float

@@ -35,6 +35,7 @@ from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
+from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
 from voicelab.measure.quality import roundtrip_wer
 from voicelab.vad import make_vad
@@ -252,6 +253,9 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     ratio = streaming_vs_baseline(metrics)
     if ratio:
         summary["streaming_vs_baseline"] = ratio
+    aec = aec_summary(session.trace)
+    if aec:  # NaN (no echo-only frames) is written as null
+        summary["aec"] = {k: None if isinstance(v, float) and v != v else v for k, v in aec.items()}
     turns.to_csv(out_dir / "turns.csv", index=False)
     session.trace.save_jsonl(out_dir / "events.jsonl")
     if keep_audio:

@@ -17,16 +17,19 @@ import numpy as np
 
 from voicelab.audio.degrade import speech_rms
 from voicelab.audio.load import INPUT_RATE
+from voicelab.aec import make_echo_canceller
+from voicelab.audio.echo_path import EchoPathInfo, make_echo_path
 from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig
-from voicelab.events import STTStarted, Trace, TranscriptFinal
+from voicelab.events import EchoPathConfigured, STTStarted, Trace, TranscriptFinal
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.listener import MicListener
 from voicelab.session.response import Response, ResponseStreamer
+from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
@@ -72,11 +75,16 @@ class VoiceAgent:
         cfg = self.config
         clock, trace = SessionClock(), Trace()
         speaker = VirtualSpeaker(clock, trace, cfg.audio.speaker_rate, cfg.audio.speaker_frame_ms)
-        mic = VirtualMicrophone(
-            clock, echo=speaker.excerpt,
-            echo_gain=0.0 if cfg.echo.gain_db is None else 10 ** (cfg.echo.gain_db / 20),
-            echo_delay_ms=cfg.echo.delay_ms, noise_rms=_noise_rms(cfg, turns), seed=cfg.echo.seed)
+        echo, echo_info = make_echo_path(cfg.echo, speaker.excerpt)
+        noise_rms = _noise_rms(cfg, turns)
+        if echo_info is not None or noise_rms:
+            info = echo_info or EchoPathInfo("none", float("nan"), 0.0, 0.0, 0.0)
+            trace.append(EchoPathConfigured(0.0, info.kind, info.gain_db, info.delay_ms, info.rir_ms, info.rt60_ms,
+                                            noise_rms, cfg.echo.seed))
+        mic = VirtualMicrophone(clock, echo=echo, noise_rms=noise_rms, seed=cfg.echo.seed)
         ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
+        canceller = make_echo_canceller(cfg.aec)
+        aec = AECFrontEnd(ctx, canceller) if canceller is not None else None
         streamer = self._streamer = ResponseStreamer(ctx)
         is_responding = lambda: streamer.current is not None  # noqa: E731
         user = self._user = ScriptedUser(ctx, turns, is_responding)
@@ -85,7 +93,7 @@ class VoiceAgent:
         self._busy = False
         speculator = self._speculator = Speculator(ctx, self._answer, lambda: streamer.current)
         listener = self._listener = MicListener(ctx, user, barge_in, is_responding,
-                                                speculator, lambda: self._busy)
+                                                speculator, lambda: self._busy, aec)
         self._conversation = Conversation(cfg.llm)
 
         clock.start()
@@ -101,6 +109,8 @@ class VoiceAgent:
             speaker.close()
             tasks[2].cancel()
             await asyncio.gather(*tasks, *listener.judging, user.close(), return_exceptions=True)
+            if aec is not None:
+                aec.close(clock.now_ms())
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))

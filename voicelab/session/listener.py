@@ -10,6 +10,7 @@ import numpy as np
 from voicelab.events import SpeechEnded, SpeechPaused, SpeechStarted, TurnPredicted
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
+from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.user import ScriptedUser
 from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart, SpeechTentativeEnd
@@ -17,6 +18,10 @@ from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, Spee
 
 class MicListener:
     """Feeds every microphone frame to the endpointer and the barge-in monitor.
+
+    With echo cancellation (``aec.kind``) each frame first passes through the
+    :class:`~voicelab.session.echo_cancel.AECFrontEnd`: every consumer hears the cleaned
+    audio (the endpointer, hence STT, and the barge-in detector).
 
     Responsibilities:
 
@@ -48,8 +53,9 @@ class MicListener:
 
     def __init__(self, ctx: SessionContext, user: ScriptedUser, barge_in: BargeInMonitor,
                  is_responding: Callable[[], bool], speculator: Speculator,
-                 is_busy: Callable[[], bool]) -> None:
+                 is_busy: Callable[[], bool], aec: AECFrontEnd | None = None) -> None:
         self._ctx = ctx
+        self._aec = aec
         self._speculator = speculator
         self._is_busy = is_busy
         self._user = user
@@ -69,6 +75,8 @@ class MicListener:
         """Consume the microphone until it is closed."""
         ctx = self._ctx
         async for frame in ctx.mic.frames():
+            if self._aec is not None:
+                frame = self._aec.process(frame)
             for ev in self.endpointer.process(frame.samples):
                 if isinstance(ev, SpeechStart):
                     self._speech_start_ms = ev.audio_ms
