@@ -277,6 +277,28 @@ def test_echo_only_reply_cut_versus_pause_confirm():
     assert r0.resume_gap_ms == ms(3040.0) and r0.response_text == "Hello."
 
 
+def test_the_agents_own_words_heard_back_confirm_nothing():
+    """The backchannel scenario above, but the interim transcripts say "how are you": the
+    reply's own words (its text is whole by 3936 ms), i.e. its echo heard back. With
+    ``ignore_own_words`` (default) they count 0 words: the same pause at 3940 and resume at
+    4960 as for "Mm-hm."; without it, 3 words >= ``min_words`` confirm the barge-in at the
+    first interim transcript (4236 ms) and the reply is cut where it paused."""
+    settings = {"min_words": 2, "confirm_ms": 500, "resume_after_ms": 1000}
+    result, rows, *_ = _run(BACKCHANNEL, settings, token_ms=200.0, interim="how are you")
+    t = result.trace
+    assert [(e.t_ms, e.words) for e in t.of(BargeInTranscript, 0)] == [(ms(4236.0), 0), (ms(4536.0), 0),
+                                                                       (ms(4836.0), 0)]
+    assert [r.t_ms for r in t.of(PlaybackResumed, 0)] == [ms(4960.0)] and not t.of(BargeInConfirmed)
+    assert not rows.iloc[0].false_interruption and rows.iloc[0].false_pauses == 1
+    heard, rows_heard, *_ = _run(BACKCHANNEL, {**settings, "ignore_own_words": False}, token_ms=200.0,
+                                 interim="how are you")
+    t = heard.trace
+    (conf,) = t.of(BargeInConfirmed, 0)
+    assert (conf.t_ms, conf.by) == (ms(4236.0), "words") and t.of(BargeInTranscript, 0)[0].words == 3
+    (stop,) = t.of(PlaybackStopped, 0)
+    assert stop.interrupted and stop.t_ms == ms(3940.0) and not t.of(PlaybackResumed)
+
+
 def test_backchannel_words_confirm_nothing():
     bc = ["mm-hm", "mhm", "uh-huh", "yeah", "okay", "ok", "right", "yes"]
     assert content_words("Mm-hm.", bc) == 0
@@ -285,6 +307,9 @@ def test_backchannel_words_confirm_nothing():
     assert content_words("Okay wait, stop.", bc) == 2
     assert content_words("yesterday", bc) == 1   # a backchannel inside a word is not one
     assert content_words("", bc) == 0
+    own = "Hello there, how are you today?"
+    assert content_words("How are you?", bc, own) == 0 and content_words("how are you", bc) == 3
+    assert content_words("Wait, how?", bc, own) == 1 and content_words("okay, today", bc, own) == 0
 
 
 @pytest.mark.parametrize("barge_in, message", [

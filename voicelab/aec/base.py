@@ -13,11 +13,13 @@ class EchoCanceller(ABC):
 
     Attributes:
         name: engine name for summaries; ``frame_samples``: the engine's block, samples;
+        ``latency_samples``: how much later than its input the output comes out;
         ``info``: its settings, for summaries and the trace.
     """
 
     name: str = "aec"
     frame_samples: int
+    latency_samples: int = 0
     info: dict
 
     @abstractmethod

@@ -83,8 +83,9 @@ class BargeInConfig(Strict):
     (``echo_guard_threshold``, if set, replaces ``threshold`` while agent audio plays).
     ``mode: cut`` stops and cancels the reply there. ``pause_confirm`` pauses it (or ducks it
     by ``duck_db``) at the next output frame; ``confirm_ms`` of speech after the detection,
-    or ``min_words`` words that are not ``backchannels`` in an interim transcript of the
-    barge-in audio (the session's STT), confirm it (then cut as above); unconfirmed
+    or ``min_words`` words that are not ``backchannels`` (nor, with ``ignore_own_words``,
+    words of the reply itself) in an interim transcript of the barge-in audio (the
+    session's STT), confirm it (then cut as above); unconfirmed
     ``resume_after_ms`` after the detection, playback resumes where it paused.
     """
 
@@ -100,6 +101,8 @@ class BargeInConfig(Strict):
     duck_db: float | None = Field(None, gt=0.0, le=60.0, description="attenuation while unconfirmed; None = pause")
     min_words: int | None = Field(2, ge=1, description="non-backchannel words that confirm; None = no interim STT")
     backchannels: list[str] = Field(default_factory=lambda: list(BACKCHANNELS), description="words that confirm nothing")
+    ignore_own_words: bool = Field(True, description="interim-transcript words that occur in the reply's text "
+                                   "are its own echo heard back: they confirm nothing")
 
     @model_validator(mode="after")
     def _confirm_before_resume(self) -> "BargeInConfig":

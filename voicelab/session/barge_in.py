@@ -48,19 +48,26 @@ class BargeInDetector:
         return self.run_ms >= max(self.config.min_barge_in_ms, self.frame_ms)
 
 
-def content_words(text: str, backchannels: Iterable[str]) -> int:
-    """How many words of ``text`` are not backchannels.
+def _words(text: str) -> str:
+    return re.sub(r"[^\w\s'-]", " ", text.lower())
+
+
+def content_words(text: str, backchannels: Iterable[str], own_text: str = "") -> int:
+    """How many words of ``text`` are not backchannels, nor words of ``own_text``.
 
     Lower-cased, punctuation other than hyphens and apostrophes removed; each backchannel
     matches with its parts joined by a hyphen, a space or nothing ("uh-huh", "uh huh",
-    "uhhuh"). "Mm-hm, okay." -> 0; "okay wait stop" -> 2.
+    "uhhuh"). "Mm-hm, okay." -> 0; "okay wait stop" -> 2. ``own_text``: the agent's reply;
+    a word it holds is its own echo heard back ("with this" -> 0 while it says "... with
+    this ..."; "wait, stop" -> 2).
     """
-    t = re.sub(r"[^\w\s'-]", " ", text.lower())
+    t = _words(text)
     for b in sorted(backchannels, key=len, reverse=True):
         parts = [re.escape(p) for p in re.split(r"[-\s]+", b.lower().strip()) if p]
         if parts:
             t = re.sub(r"(?<![\w'-])" + r"[-\s]?".join(parts) + r"(?![\w'-])", " ", t)
-    return len([w for w in re.split(r"[\s]+", t) if w.strip("-'")])
+    own = {w.strip("-'") for w in _words(own_text).split()}
+    return len([w for w in re.split(r"[\s]+", t) if w.strip("-'") and w.strip("-'") not in own])
 
 
 @dataclass(eq=False)
@@ -92,7 +99,8 @@ class BargeInMonitor:
        instead, then either confirm the barge-in (``confirm_ms`` of speech frames after the
        detection, counted on the frames that follow it; or an interim transcript of the
        audio since the onset, with ``vad.speech_pad_ms`` before it, holding ``min_words``
-       words that are not backchannels: :class:`~voicelab.events.BargeInConfirmed`, then
+       words that are not backchannels (nor, with ``ignore_own_words``, words of the reply
+       generated so far: the agent's own echo): :class:`~voicelab.events.BargeInConfirmed`, then
        cut as in 3) or, unconfirmed on the first frame ending ``resume_after_ms`` after the
        detection, resume playback where it paused.
 
@@ -206,7 +214,7 @@ class BargeInMonitor:
             text = await ctx.stages.stt.transcribe(audio)
             if self._pending is not pend:
                 return
-            words = content_words(text, cfg.backchannels)
+            words = content_words(text, cfg.backchannels, pend.response.text if cfg.ignore_own_words else "")
             ctx.trace.append(BargeInTranscript(ctx.clock.now_ms(), pend.response.turn, text, words,
                                                started, len(audio) / 16.0))
             if words >= cfg.min_words:

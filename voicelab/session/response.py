@@ -24,6 +24,7 @@ class Response:
     stream: TokenStream
     tts_task: asyncio.Task
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+    text: str = ""  # generated so far
 
     def cancel(self) -> None:
         """Stop generation (a stopping criterion), drop pending TTS, wake the streamer."""
@@ -102,6 +103,7 @@ class ResponseStreamer:
                 trace.append(LLMToken(tok.t_ms, turn, n_tokens, tok.text))
                 n_tokens += 1
                 reply += tok.text
+                resp.text = reply
                 for w in words.push(tok.text):
                     trace.append(WordEmitted(tok.t_ms, turn, w.index, w.text))
                 hand_to_tts(policy.push(tok.text, clock.now_ms()))
