@@ -245,3 +245,63 @@ def test_speex_keeps_the_users_speech_in_double_talk():
     corr = np.corrcoef(out[seg], user)[0, 1]
     level_db = 10 * np.log10(np.sum(out[seg] ** 2) / np.sum(user ** 2))
     assert corr > 0.85 and abs(level_db) < 3.0, (corr, level_db)
+
+
+# --- calibration at session start, in a fake session ----------------------------------------
+
+class _PassThrough(_Scaling):
+    """A canceller that cancels nothing: the session's wiring is what is tested."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+
+
+def test_calibration_noise_plays_first_and_the_first_clip_waits(monkeypatch):
+    """``aec.calibration_ms`` 1000 at -20 dBFS: the speaker plays seeded white noise (RMS 0.1)
+    from 0 to 1000 ms, outside any reply (no playback event); the first clip is asked for at
+    1000 + 1000 ms (``CALIBRATION_GAP_MS``) instead of after the 500 ms lead-in. The noise's echo
+    (-20 dB, 20 ms later) reaches the microphone; with a canceller that cancels nothing, every
+    echo-only frame has an ERLE of exactly 0 dB. The oracle VAD calls the echo speech, but no
+    user turn is open, so nothing is answered before the clip; the reply follows as usual."""
+    from voicelab.clock import run_virtual
+    from voicelab.config import ExperimentConfig
+    from voicelab.audio.clips import Clip
+    from voicelab.events import AECCalibration, EchoPathConfigured
+    from voicelab.llm.scripted import ScriptedLLM
+    from voicelab.session import Stages, TurnSpec, VoiceAgent
+    from voicelab.session import agent as agent_module
+    from voicelab.stt.scripted import ScriptedSTT
+    from voicelab.tts.scripted import ScriptedTTS
+    from voicelab.vad.endpointing import Endpointer
+    from voicelab.vad.oracle import OracleVAD
+
+    monkeypatch.setattr(agent_module, "make_echo_canceller", lambda cfg: _PassThrough())
+    cfg = ExperimentConfig.model_validate({
+        "clips": ["fake"], "warmup_turns": 0, "audio": {"lead_in_ms": 500, "speaker_frame_ms": 10},
+        "echo": {"gain_db": -20, "delay_ms": 20}, "aec": {"kind": "speex", "calibration_ms": 1000},
+        "vad": {"turn_detector": "none"}, "speculate": {"enabled": False}})
+    audio = np.zeros(16 * 1640, dtype=np.float32)
+    audio[16 * 320: 16 * 1320] = 0.1
+    clip = Clip.from_array("speech", audio, "hello agent")
+    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=500,
+                                       speech_pad_ms=100),
+                    ScriptedSTT("hello agent", 300.0), ScriptedLLM(["Hi", "."], ttft_ms=100, token_ms=50, end_ms=50),
+                    ScriptedTTS(base_ms=230, audio_ms_per_char=60))
+    variant = cfg.resolved_variants()[0]
+    result = run_virtual(VoiceAgent(cfg, stages).run([TurnSpec(clip, variant, False, (320.0, 1320.0))]))
+    t = result.trace
+    (cal,) = t.of(AECCalibration)
+    assert (cal.t_ms, cal.duration_ms, cal.rms_dbfs) == (0.0, 1000.0, -20.0)
+    (path,) = t.of(EchoPathConfigured)
+    assert (path.kind, path.gain_db, path.delay_ms) == ("tap", -20.0, 20.0)
+    (plan,) = t.of(TurnPlanned)
+    assert plan.t_ms == 1984.0  # asked at 2000 ms, placed on the mic frame in progress (62 x 32 ms)
+    noise = result.agent_audio[:24_000]
+    assert np.sqrt(np.mean(noise ** 2)) == pytest.approx(0.1, rel=0.02) and not result.agent_audio[24_000:48_000].any()
+    assert t.of(PlaybackStarted, 0)[0].t_ms > 1984.0 and all(p.turn == 0 for p in t.of(PlaybackStarted))
+    windows = [w for w in t.of(AECWindow) if w.echo_only_frames]
+    assert windows and all(erle_db(w.mic_energy, w.out_energy) == pytest.approx(0.0, abs=1e-9) for w in windows)
+    # the echo, -20 dB: the played timeline is read at 16 kHz by linear interpolation from 24 kHz,
+    # which lands on every other source sample and halfway between the others: white noise
+    # keeps (1 + 0.5) / 2 = 0.75 of its power
+    assert result.input_audio[16 * 20 + 1: 16 * 1000].std() == pytest.approx(0.01 * np.sqrt(0.75), rel=0.02)

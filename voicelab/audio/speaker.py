@@ -89,6 +89,16 @@ class VirtualSpeaker:
         self._done = asyncio.get_running_loop().create_future()
         return self._done
 
+    def play_prompt(self, audio: np.ndarray) -> int:
+        """Play float32 mono ``audio`` at ``rate`` Hz outside any response, from the next
+        output frame (or after what is playing): a start-up sound such as the echo
+        canceller's calibration noise. It is part of the played timeline (hence of the echo
+        path) but of no reply: no playback events, no barge-in. Returns its first sample."""
+        start = max(self._tick(None), self._cursor)
+        self.segments.append((start, np.asarray(audio, dtype=np.float32)))
+        self._cursor = start + len(audio)
+        return start
+
     def enqueue(self, turn: int, request: int, audio: np.ndarray) -> None:
         """Queue float32 mono audio at ``rate`` Hz; it becomes playable now."""
         if len(audio):

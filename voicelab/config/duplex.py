@@ -57,6 +57,11 @@ class EchoConfig(Strict):
         return self
 
 
+CALIBRATION_GAP_MS = 1000.0
+"""Silence between the echo canceller's calibration noise and the first user clip: more than
+the endpointer's silence, so anything the VAD made of the noise's residue has ended."""
+
+
 class AECConfig(Strict):
     """Acoustic echo cancellation between the microphone and every consumer (endpointer,
     barge-in detector, STT), against the audio the agent actually played.
@@ -64,12 +69,28 @@ class AECConfig(Strict):
     ``kind: speex``: Speex's MDF adaptive filter (libspeexdsp through ``speexdsp-aec``)
     with ``tail_ms`` of echo path, on 16 ms frames; ``suppressor``: then Speex's
     preprocessor with the canceller's echo state (residual echo suppression; it also
-    denoises, as the suppression runs in its noise-gain stage).
+    denoises, as the suppression runs in its noise-gain stage). The filter starts from
+    zero in every session: ``calibration_ms`` of white noise played at the start lets it
+    converge first (measured on bundled speech through the default room with noise at
+    20 dB SNR: ERLE 1 dB in the first 0.5 s of a reply without calibration, 15 dB after 1 s
+    of noise).
     """
 
     kind: Literal["none", "speex"] = "none"
     tail_ms: float = Field(300.0, ge=16.0, le=2000.0, description="echo path the filter covers, ms")
     suppressor: bool = Field(True, description="speex: residual echo suppression (speex_preprocess)")
+    calibration_ms: float = Field(
+        1000.0, ge=0.0, le=10_000.0, description="white noise the agent plays at session start so the filter "
+        "converges before its first reply (a start-up sound); 0 = none. The first clip waits for it and "
+        "1000 ms (CALIBRATION_GAP_MS) more")
+    calibration_dbfs: float = Field(-20.0, le=0.0, description="the calibration noise's RMS, dB full scale")
+
+    def quiet_until_ms(self) -> float:
+        """When the calibration and the silence after it are over (0 without calibration), ms:
+        the first user clip starts no earlier."""
+        if self.kind == "none" or not self.calibration_ms:
+            return 0.0
+        return self.calibration_ms + CALIBRATION_GAP_MS
 
 
 BACKCHANNELS = ("mm-hm", "mm-hmm", "mhm", "uh-huh", "yeah", "yep", "okay", "ok", "right", "yes", "sure")

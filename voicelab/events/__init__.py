@@ -20,11 +20,11 @@ from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, Spe
 from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
                                       LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, PlaybackStarted,
                                       PlaybackStall, PlaybackStopped)
-from voicelab.events.duplex import (AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
+from voicelab.events.duplex import (AECCalibration, AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
                                     EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
 from voicelab.events.trace import SPECULATIVE_PIPELINE_EVENTS, Trace
 
-__all__ = ["AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
+__all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
            "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",

@@ -93,3 +93,13 @@ class AECWindow(Event):
     echo_only_frames: int
     mic_energy: float
     out_energy: float
+
+
+@dataclass(frozen=True)
+class AECCalibration(Event):
+    """The echo canceller's calibration: white noise at ``rms_dbfs`` played from ``t_ms`` for
+    ``duration_ms`` (drawn with ``seed``), so the filter converges before the first reply."""
+
+    duration_ms: float
+    rms_dbfs: float
+    seed: int

@@ -23,7 +23,7 @@ from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig
-from voicelab.events import EchoPathConfigured, STTStarted, Trace, TranscriptFinal
+from voicelab.events import AECCalibration, EchoPathConfigured, STTStarted, Trace, TranscriptFinal
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
@@ -97,6 +97,8 @@ class VoiceAgent:
         self._conversation = Conversation(cfg.llm)
 
         clock.start()
+        if aec is not None and cfg.aec.calibration_ms:
+            self._calibrate(speaker, trace)
         tasks = [asyncio.create_task(listener.run(), name="mic"),
                  asyncio.create_task(speaker.run(), name="speaker"),
                  asyncio.create_task(self._agent_loop(), name="agent")]
@@ -114,6 +116,16 @@ class VoiceAgent:
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))
+
+    def _calibrate(self, speaker: VirtualSpeaker, trace: Trace) -> None:
+        """Play the echo canceller's calibration noise now (see ``aec.calibration_ms``)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.echo.seed, 1])  # a stream apart from the mic noise's
+        n = round(cfg.aec.calibration_ms * speaker.rate / 1000)
+        noise = (10 ** (cfg.aec.calibration_dbfs / 20) * rng.standard_normal(n)).clip(-1.0, 1.0)
+        start = speaker.play_prompt(noise.astype(np.float32))
+        trace.append(AECCalibration(start * 1000.0 / speaker.rate, cfg.aec.calibration_ms,
+                                    cfg.aec.calibration_dbfs, cfg.echo.seed))
 
     async def _agent_loop(self) -> None:
         utterances = self._listener.utterances

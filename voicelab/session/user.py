@@ -42,7 +42,7 @@ class ScriptedUser:
         """Play every turn; return a turn gap after the last one is over."""
         ctx = self._ctx
         cfg, clock = ctx.config, ctx.clock
-        next_start = cfg.audio.lead_in_ms
+        next_start = max(cfg.audio.lead_in_ms, cfg.aec.quiet_until_ms())  # after an AEC calibration
         for n, st in enumerate(self.states):
             spec = st.spec
             if n:
