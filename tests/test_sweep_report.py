@@ -321,3 +321,20 @@ def test_interruption_table_counts_early_detections_apart_from_false_ones():
     assert t["interruption_p50_ms"] == 250.0 and t["detect_p50_ms"] == 246.0 and t["cancel_p50_ms"] == 4.0
     assert t["false_interruption_rate"] == pytest.approx(1 / 5)
     assert t["missed_interruption_rate"] == pytest.approx(1 / 4)
+    assert math.isnan(t["false_pause_rate"]) and math.isnan(t["erle_p50_db"])  # no such columns (cut mode, no AEC)
+
+
+def test_interruption_table_false_pauses_and_erle():
+    """Five replies (a warm-up one ignored): two paused and resumed (gaps 400 and 1000 ms: median
+    700), ERLE 10, 20, NaN (nothing echo-only), 30 dB: median 20."""
+    from voicelab.reports import interruption_table
+
+    results = pd.DataFrame([
+        {"point": "p", "turn": k, "warmup": k == 0, "barge_in": False, "voice_to_voice_latency_ms": 900.0,
+         "interruption_latency_ms": math.nan, "false_interruption": False, "missed_interruption": False,
+         "false_pause": fp, "resume_gap_ms": gap, "aec_erle_db": erle}
+        for k, (fp, gap, erle) in enumerate([(True, 50.0, 99.0), (True, 400.0, 10.0), (False, math.nan, 20.0),
+                                              (True, 1000.0, math.nan), (False, math.nan, 30.0)])])
+    t = interruption_table(results).iloc[0]
+    assert t["false_pause_rate"] == pytest.approx(2 / 4) and t["resume_gap_p50_ms"] == 700.0
+    assert t["erle_p50_db"] == 20.0 and t["barge_ins"] == 0 and math.isnan(t["missed_interruption_rate"])

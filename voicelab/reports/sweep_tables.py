@@ -145,8 +145,10 @@ def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per point: barge-in counts, p50/p95 interruption latency, p50 detect and cancel
     times (ms), early detections (barge-ins detected after their clip started but before
     the reference onset: counted, and negative in the latencies), false-interruption rate
-    (share of replies cut while no user clip played) and missed-interruption rate (share
-    of barge-ins the agent talked through)."""
+    (share of replies cut while no user clip played), missed-interruption rate (share
+    of barge-ins the agent talked through), false-pause rate (share of replies paused, then
+    resumed: ``barge_in.mode: pause_confirm``) with the median silence those pauses cost a
+    reply that had them, and the median ERLE of the replies (with echo cancellation)."""
     live = live_rows(results)
     rows = []
     for point in unique_in_order(results, "point"):
@@ -165,17 +167,29 @@ def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
             if len(replied) else np.nan,
             "missed_interruption_rate": float(b["missed_interruption"].astype(bool).mean())
             if len(b) else np.nan,
+            "false_pause_rate": float(replied["false_pause"].astype(bool).mean())
+            if len(replied) and "false_pause" in replied else np.nan,
+            "resume_gap_p50_ms": _median(replied, "resume_gap_ms"),
+            "erle_p50_db": _median(replied, "aec_erle_db"),
         })
     return pd.DataFrame(rows)
 
 
+def _median(g: pd.DataFrame, col: str) -> float:
+    vals = numeric(g[col]).dropna() if col in g else pd.Series(dtype=float)
+    return float(vals.median()) if len(vals) else np.nan
+
+
 def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
-              "cancel p50 (ms)", "early", "false interruptions", "missed"]
+              "cancel p50 (ms)", "early", "false interruptions", "missed", "false pauses",
+              "resume gap p50 (ms)", "ERLE p50 (dB)"]
     pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
+    db = lambda v: "–" if pd.isna(v) else f"{v:.1f}"
     rows = [[r["point"], str(int(r["barge_ins"])), format_ms(r["interruption_p50_ms"]),
              format_ms(r["interruption_p95_ms"]), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
              str(int(r.get("early_detections", 0))), pct(r["false_interruption_rate"]),
-             pct(r["missed_interruption_rate"])]
+             pct(r["missed_interruption_rate"]), pct(r.get("false_pause_rate", np.nan)),
+             format_ms(r.get("resume_gap_p50_ms", np.nan)), db(r.get("erle_p50_db", np.nan))]
             for _, r in table.iterrows()]
     return header, rows
