@@ -305,3 +305,4 @@ def test_calibration_noise_plays_first_and_the_first_clip_waits(monkeypatch):
     # which lands on every other source sample and halfway between the others: white noise
     # keeps (1 + 0.5) / 2 = 0.75 of its power
     assert result.input_audio[16 * 20 + 1: 16 * 1000].std() == pytest.approx(0.01 * np.sqrt(0.75), rel=0.02)
+    np.testing.assert_array_equal(result.aec_audio, result.input_audio)  # it cancelled nothing

@@ -104,3 +104,35 @@ def test_scripted_barge_in_with_real_models(tmp_path, run):
     assert wer(row.reference_text, row.transcript) <= 0.15       # the interrupting words were heard
     assert row.response_text                                      # and answered
     assert not [t for t in threading.enumerate() if t.name == "llm-generate" and t.is_alive()]
+
+
+def test_barge_in_through_a_room_with_echo_cancellation(tmp_path, run):
+    """The agent plays into the default room (RT60 0.35 s, echo -20 dB, noise at 20 dB SNR);
+    Speex AEC (1 s calibration) cleans the microphone; pause_confirm after one 32 ms frame.
+    A reply nobody interrupts plays to its end (its own echo pauses it at most, and it
+    resumes); a real barge-in over the next reply stops it, and the AEC removes echo."""
+    from voicelab.events import AECCalibration, BargeInDetected, EchoPathConfigured, PlaybackStopped
+
+    _, stages = run
+    cfg = ExperimentConfig.model_validate({
+        "name": "aec", "clips": [CLIP], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
+        "llm": {"history": False},
+        "barge_in": {"enabled": True, "mode": "pause_confirm", "min_barge_in_ms": 32},
+        "echo": {"gain_db": -20, "delay_ms": 20, "room": {"rt60_s": 0.35}, "noise_snr_db": 20},
+        "aec": {"kind": "speex"},
+        "scenario": [{"clip": CLIP}, {"clip": CLIP},
+                     {"clip": "cmu_arctic_a0007", "start": "after_agent_starts", "offset_ms": 1500}],
+    })
+    result = run_experiment(cfg, tmp_path, stages=(stages, []), log=lambda m: None, report=False)
+    trace, turns = result.session.trace, result.turns
+    (path,) = trace.of(EchoPathConfigured)
+    assert path.kind == "room" and path.rt60_ms == pytest.approx(350.0, rel=0.15) and path.noise_rms > 0
+    assert trace.of(AECCalibration)
+    assert result.summary["aec"]["erle_db"] > 10.0
+    heard, rate = sf.read(tmp_path / "input_aec.wav", dtype="float32")
+    assert rate == 16_000 and len(heard) == len(result.session.input_audio)
+    stop0 = trace.of(PlaybackStopped, 0)
+    assert stop0 and not stop0[-1].interrupted and not turns.iloc[0].false_interruption  # played to its end
+    assert trace.of(BargeInDetected, 1) and trace.of(PlaybackStopped, 1)[-1].interrupted
+    row = turns.iloc[2]
+    assert bool(row.barge_in) and not row.missed_interruption and 0 < row.interruption_latency_ms < 1000

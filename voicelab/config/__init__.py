@@ -18,7 +18,7 @@ from voicelab.config.loading import ConfigError, load_config, parse_config
 from voicelab.config.stages import (TTS_DEFAULT_MODELS, TTS_MODEL_ASSETS, AudioConfig, LLMConfig, STTConfig,
                                     TriggerConfig, TTSConfig, VADConfig)
 
-__all__ = ["AECConfig", "BACKCHANNELS", "RoomConfig", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
-           "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "STTConfig", "ScenarioTurn",
+__all__ = ["AECConfig", "BACKCHANNELS", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
+           "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "RoomConfig", "STTConfig", "ScenarioTurn",
            "SpeculateConfig", "SweepConfig", "TTSConfig", "TriggerConfig", "VADConfig", "Variant",
            "load_config", "parse_config"]

@@ -261,6 +261,8 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     if keep_audio:
         write_wav(out_dir / "agent.wav", session.agent_audio, session.agent_rate)
         write_wav(out_dir / "input.wav", session.input_audio, 16_000)
+        if session.aec_audio is not None:
+            write_wav(out_dir / "input_aec.wav", session.aec_audio, 16_000)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if report:
         from voicelab.reports.run_report import write_report

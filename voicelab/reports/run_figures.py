@@ -15,11 +15,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from voicelab.reports.frames import live_rows, unique_in_order
-from voicelab.reports.style import (FONT, LABELS, STAGE_COLORS, empty_figure, format_ms, format_seconds,
-                                    style_axes, variant_colors)
+from voicelab.reports.style import FONT, LABELS, empty_figure, format_ms, style_axes, variant_colors
 
 __all__ = ["KEY_LATENCIES", "latency_comparison_figure"]
 

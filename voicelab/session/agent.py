@@ -115,7 +115,8 @@ class VoiceAgent:
                 aec.close(clock.now_ms())
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
-        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns))
+        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns),
+                             aec.timeline() if aec is not None else None)
 
     def _calibrate(self, speaker: VirtualSpeaker, trace: Trace) -> None:
         """Play the echo canceller's calibration noise now (see ``aec.calibration_ms``)."""

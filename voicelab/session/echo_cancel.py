@@ -38,6 +38,7 @@ class AECFrontEnd:
 
     def __init__(self, ctx: SessionContext, canceller: EchoCanceller) -> None:
         self._ctx, self._aec = ctx, canceller
+        self._out: list[np.ndarray] = []
         self._reset(0.0)
 
     def _reset(self, start_ms: float) -> None:
@@ -57,7 +58,12 @@ class AECFrontEnd:
             self._out_energy += float(np.sum(np.square(out, dtype=np.float64)))
         if self._frames == WINDOW_FRAMES:
             self._log(frame.end_ms)
+        self._out.append(out)
         return dataclasses.replace(frame, samples=out)
+
+    def timeline(self) -> np.ndarray:
+        """Everything the canceller output so far: float32 at 16 kHz from t = 0."""
+        return np.concatenate(self._out) if self._out else np.zeros(0, dtype=np.float32)
 
     def _log(self, end_ms: float) -> None:
         self._ctx.trace.append(AECWindow(end_ms, self._start_ms, self._frames, self._cpu_ms, self._echo_frames,

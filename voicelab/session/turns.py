@@ -69,7 +69,9 @@ class SessionResult:
     """What a session produced: the trace and both audio timelines.
 
     ``input_audio``: float32 at 16 kHz; ``agent_audio``: float32 at ``agent_rate`` Hz;
-    sample ``n`` of either is at ``n / rate`` s on the session clock.
+    sample ``n`` of either is at ``n / rate`` s on the session clock. ``aec_audio``: with
+    echo cancellation, what the consumers heard (the canceller's output), float32 at
+    16 kHz on the same clock; None without.
     """
 
     trace: Trace
@@ -77,6 +79,7 @@ class SessionResult:
     agent_audio: np.ndarray
     agent_rate: int
     turns: list[TurnSpec] = field(default_factory=list)
+    aec_audio: np.ndarray | None = None
 
 
 @dataclass
