@@ -306,3 +306,20 @@ def test_calibration_noise_plays_first_and_the_first_clip_waits(monkeypatch):
     # keeps (1 + 0.5) / 2 = 0.75 of its power
     assert result.input_audio[16 * 20 + 1: 16 * 1000].std() == pytest.approx(0.01 * np.sqrt(0.75), rel=0.02)
     np.testing.assert_array_equal(result.aec_audio, result.input_audio)  # it cancelled nothing
+
+
+def test_run_report_shows_echo_cancellation_only_with_it():
+    """The run report's echo cancellation section: the canceller's cost and ERLE from the
+    summary, and the ERLE-over-time figure; absent without a canceller."""
+    import pandas as pd
+
+    from voicelab.reports.run_figures import echo_cancellation_figure
+    from voicelab.reports.run_report import render_html
+
+    trace = Trace([AECWindow(320.0, 0.0, 10, 4.0, 10, 2.0, 0.02), AECWindow(640.0, 320.0, 10, 5.0, 0, 0.0, 0.0)])
+    summary = {"name": "x", "aec": aec_summary(trace)}
+    html = render_html(trace, pd.DataFrame(), summary)
+    assert "<h2>Echo cancellation</h2>" in html and "0.45 ms CPU per 32 ms microphone frame" in html
+    assert "10 echo-only frames 20.0 dB" in html
+    assert len(echo_cancellation_figure(trace).axes) == 2
+    assert "Echo cancellation" not in render_html(Trace(), pd.DataFrame(), {"name": "x"})

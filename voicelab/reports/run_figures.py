@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from voicelab.events import AECCalibration, AECWindow, PlaybackStarted, PlaybackStopped, Trace
+from voicelab.measure.echo import erle_db
 from voicelab.reports.frames import live_rows, unique_in_order
 from voicelab.reports.style import FONT, LABELS, empty_figure, format_ms, style_axes, variant_colors
 
-__all__ = ["KEY_LATENCIES", "latency_comparison_figure"]
+__all__ = ["KEY_LATENCIES", "echo_cancellation_figure", "latency_comparison_figure"]
 
 KEY_LATENCIES = [
     "voice_to_voice_latency_ms", "first_word_latency_ms", "trigger_wait_ms", "tts_ttfb_ms",
@@ -77,4 +79,37 @@ def latency_comparison_figure(turns: pd.DataFrame, columns: Sequence[str] = KEY_
             lbl.set_color(colors[v])
     for ax in axes[len(columns):]:
         ax.set_visible(False)
+    return fig
+
+
+@matplotlib.rc_context(FONT)
+def echo_cancellation_figure(trace: Trace) -> Figure:
+    """The echo canceller over the session: ERLE (dB) of each 320 ms window with echo-only
+    frames (:class:`~voicelab.events.AECWindow`), the agent's replies and the calibration
+    noise shaded, and its CPU time per 32 ms frame in each window (ms) below."""
+    windows = trace.of(AECWindow)
+    if not windows:
+        return empty_figure("no echo cancellation in this session")
+    fig = Figure(figsize=(11.0, 3.6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
+    t = np.array([w.t_ms for w in windows]) / 1000.0
+    erle = np.array([erle_db(w.mic_energy, w.out_energy) if w.echo_only_frames else np.nan for w in windows])
+    for p in trace.of(PlaybackStarted):
+        stops = [s for s in trace.of(PlaybackStopped, p.turn) if s.t_ms >= p.t_ms]
+        if stops:
+            for ax in (top, bottom):
+                ax.axvspan(p.t_ms / 1000.0, stops[0].t_ms / 1000.0, color="0.92", lw=0, zorder=0)
+    for c in trace.of(AECCalibration):
+        for ax in (top, bottom):
+            ax.axvspan(c.t_ms / 1000.0, (c.t_ms + c.duration_ms) / 1000.0, color="#ddf4ff", lw=0, zorder=0)
+    top.plot(t, erle, marker="o", ms=2.5, lw=1.0, color="#1f6feb")
+    top.set_ylabel("ERLE (dB)")
+    top.set_title("Echo cancellation: ERLE per 320 ms of echo-only frames (grey: the agent's replies; "
+                  "blue: calibration noise)",
+                  loc="left", fontsize=9, fontweight="bold")
+    bottom.plot(t, [w.cpu_ms / w.frames if w.frames else np.nan for w in windows], lw=1.0, color="#8250df")
+    bottom.set_ylabel("CPU ms / frame")
+    bottom.set_xlabel("session time (s)")
+    for ax in (top, bottom):
+        style_axes(ax, axis="y")
     return fig

@@ -6,7 +6,8 @@ plots as inline base64 PNG), stating the machine, thread counts, versions and co
 :func:`voicelab.reports.run_figures.latency_comparison_figure`,
 :func:`voicelab.reports.critical_path.critical_path_turns_figure` (with its table of
 per-variant medians; skipped with a note for a turns table without the ``cp_*``
-columns) and one :func:`voicelab.reports.timeline.timeline_figure` per turn
+columns), :func:`voicelab.reports.run_figures.echo_cancellation_figure` (with echo
+cancellation) and one :func:`voicelab.reports.timeline.timeline_figure` per turn
 :func:`voicelab.reports.timeline.select_timeline_turns` picks.
 
 All times come from the trace or the turns table (:mod:`voicelab.measure.metrics`);
@@ -29,7 +30,7 @@ from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_
 from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
                                    kv_table)
 from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
-from voicelab.reports.run_figures import latency_comparison_figure
+from voicelab.reports.run_figures import echo_cancellation_figure, latency_comparison_figure
 from voicelab.reports.style import LABELS, figure_to_png_base64, format_ms
 from voicelab.reports.timeline import select_timeline_turns, timeline_figure
 
@@ -117,6 +118,19 @@ def _critical_path_section(turns: pd.DataFrame) -> list[str]:
     return parts
 
 
+def _echo_cancellation_section(trace: Trace, aec: dict | None) -> list[str]:
+    if not aec:
+        return []
+    erle = aec.get("erle_db")
+    text = (f"Speex AEC: {aec['cpu_ms_per_frame']:.2f} ms CPU per 32 ms microphone frame (p95 over "
+            f"320 ms windows {aec['cpu_ms_per_frame_p95']:.2f} ms); ERLE over the session's "
+            f"{aec['echo_only_frames']} echo-only frames "
+            f"{'–' if erle is None else f'{erle:.1f} dB'} (capped by the echo-to-noise ratio when "
+            "the microphone is noisy; per reply: the aec_erle_db column).")
+    return ["<h2>Echo cancellation</h2>", f"<p class=sub>{escape(text)}</p>",
+            _img(echo_cancellation_figure(trace), "echo cancellation over the session")]
+
+
 def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     """The report as one self-contained HTML string (see :func:`write_report`)."""
     summary = summary or {}
@@ -138,7 +152,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
         if isinstance(summary.get(key), dict) and summary[key]:
             env.append(_kv_table(key, summary[key]))
     known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "tts", "config",
-             "metrics", "streaming_vs_baseline", "references"}
+             "metrics", "streaming_vs_baseline", "references", "aec"}
     run = {k: v for k, v in summary.items() if k not in known and not isinstance(v, (dict, list))}
     if run:
         env.append(_kv_table("run", run))
@@ -175,6 +189,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
                       "Per-turn values over non-warm-up turns, in ms."))
 
     parts += _critical_path_section(turns)
+    parts += _echo_cancellation_section(trace, summary.get("aec"))
 
     # timelines
     parts.append("<h2>Per-turn timelines</h2>")
