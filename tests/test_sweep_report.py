@@ -338,3 +338,20 @@ def test_interruption_table_false_pauses_and_erle():
     t = interruption_table(results).iloc[0]
     assert t["false_pause_rate"] == pytest.approx(2 / 4) and t["resume_gap_p50_ms"] == 700.0
     assert t["erle_p50_db"] == 20.0 and t["barge_ins"] == 0 and math.isnan(t["missed_interruption_rate"])
+
+
+def test_nodes_are_tabled_and_mixed_kinds_warned():
+    """Runs on two hosts of two CPU kinds: one row per host with its runs, points and p50
+    voice-to-voice, and a warning; one kind: no warning."""
+    from voicelab.reports.sweep_tables import node_table, node_warning
+
+    rows = [{"point": p, "run_id": f"{p}/rep-{r}", "turn": 0, "warmup": False, "node": host, "node_kind": kind,
+             "voice_to_voice_latency_ms": v}
+            for p, r, host, kind, v in [("a", 0, "n1", "Xeon x2", 900.0), ("b", 0, "n1", "Xeon x2", 1100.0),
+                                        ("a", 1, "n2", "EPYC x8", 700.0)]]
+    nodes = node_table(pd.DataFrame(rows))
+    assert nodes[["node", "runs", "points", "v2v_p50_ms"]].values.tolist() == [["n1", 2, 2, 1000.0],
+                                                                               ["n2", 1, 1, 700.0]]
+    assert "2 kinds of node (EPYC x8; Xeon x2)" in node_warning(nodes)
+    assert node_warning(node_table(pd.DataFrame(rows[:2]))) is None
+    assert node_table(pd.DataFrame([{"point": "a", "run_id": "x", "node": ""}])).empty

@@ -58,16 +58,24 @@ def run(
 def sweep(
     config: Path = typer.Argument(..., help="experiment YAML with a `sweep:` section"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),
+    ray: Optional[str] = typer.Option(None, "--ray", help="run on Ray: 'local' (start an instance here), 'auto' "
+                                      "(the cluster this machine joined) or a head address (host:port)"),
+    sessions_per_node: int = typer.Option(1, "--sessions-per-node", min=1, help="with --ray local: concurrent "
+                                          "sessions (more than 1 only to measure contention)"),
+    retries: int = typer.Option(2, "--retries", min=0, help="with --ray: retries of a failed run"),
 ) -> None:
     """Run a grid of config points on every clip, N repetitions each; resumable; then report."""
     from voicelab.lab.sweep import run_sweep
     from voicelab.reports.sweep_report import write_sweep_report
 
+    from voicelab.lab.cluster import ClusterError, RayExecutor
+
     try:
         cfg = load_config(config)
         out_dir = out or Path("results") / cfg.name
-        table = run_sweep(cfg, out_dir, log=lambda m: typer.echo(m, err=True))
-    except (ConfigError, AudioError, AssetError) as err:
+        executor = RayExecutor(ray, sessions_per_node, retries) if ray is not None else None
+        table = run_sweep(cfg, out_dir, log=lambda m: typer.echo(m, err=True), executor=executor)
+    except (ConfigError, AudioError, AssetError, ClusterError) as err:
         _fail(err)
     html, md = write_sweep_report(out_dir)
     typer.echo(f"{len(table)} turn rows in {out_dir / 'results.parquet'}; report: {html} and {md}")

@@ -35,6 +35,7 @@ from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
+from voicelab.lab.node import node_info
 from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
 from voicelab.measure.quality import roundtrip_wer
@@ -236,6 +237,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         "versions": _versions(),
         "models": {e.stage: {"path": e.model, "load_ms": e.load_ms, "warmup_ms": e.warmup_ms}
                    for e in loaded},
+        "node": node_info(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
         "threads": {"stt_ctranslate2_cpu_threads": config.stt.threads,

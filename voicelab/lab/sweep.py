@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from voicelab.config import ConfigError, ExperimentConfig, TriggerConfig, parse_config
+from voicelab.lab.node import node_kind
 
 RUN_FILES = ("turns.csv", "events.jsonl", "summary.json")
 
@@ -137,22 +138,77 @@ def _stage_key(config: ExperimentConfig) -> str:
                        config.vad.turn_detector], sort_keys=True)
 
 
+class ModelCache:
+    """The model set of the last stage key, loaded once and reused while points share it
+    (the previous set is freed before another loads). ``load`` is
+    :func:`voicelab.lab.runner.load_stages` unless a test passes a fake; real models get
+    each point's own endpointer settings (:func:`voicelab.lab.runner.with_config_endpointer`)."""
+
+    def __init__(self, load: Callable | None = None) -> None:
+        from voicelab.lab import runner
+
+        self._real = load is None
+        self._load = load or runner.load_stages
+        self._loaded: dict[str, Any] = {}
+
+    def stages_for(self, config: ExperimentConfig, log: Callable[[str], None]) -> Any:
+        from voicelab.lab import runner
+
+        key = _stage_key(config)
+        if key not in self._loaded:
+            self._loaded.clear()
+            self._loaded[key] = self._load(config, log=log)
+        stages = self._loaded[key]
+        return (runner.with_config_endpointer(stages[0], config), stages[1]) if self._real else stages
+
+
+def run_point(config: ExperimentConfig, out_dir: Path, cache: ModelCache, run_one: Callable | None,
+              keep_audio: bool, log: Callable[[str], None]) -> dict:
+    """One run of one point into ``out_dir`` (created); returns its summary."""
+    from voicelab.lab import runner
+
+    run_one = run_one or runner.run_experiment
+    result = run_one(config, out_dir, stages=cache.stages_for(config, log), log=lambda m: None,
+                     report=False, keep_audio=keep_audio)
+    return result.summary
+
+
+Job = tuple[SweepPoint, int]
+
+
+class InProcessExecutor:
+    """Runs the jobs one after another in this process (the default). An exception
+    propagates: the sweep stops, keeping every finished run."""
+
+    def __init__(self, run_one: Callable | None = None, load: Callable | None = None) -> None:
+        self._run_one, self._cache = run_one, ModelCache(load)
+
+    def run(self, jobs: list[Job], tmp_dir: Callable[[SweepPoint, int], Path],
+            finished: Callable[[SweepPoint, int, dict], None], failed: Callable[[SweepPoint, int, str], None],
+            keep_audio: bool, log: Callable[[str], None], status: Callable[[str], None]) -> None:
+        for point, rep in jobs:
+            status(f"{point.label} rep {rep}")
+            summary = run_point(point.config, tmp_dir(point, rep), self._cache, self._run_one, keep_audio, log)
+            finished(point, rep, summary)
+
+
 def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], None] = print,
-              run_one: Callable | None = None, load: Callable | None = None) -> pd.DataFrame:
+              run_one: Callable | None = None, load: Callable | None = None,
+              executor: Any | None = None) -> pd.DataFrame:
     """Run every (point, repetition) not finished yet, then build the results table.
 
     ``run_one`` / ``load`` default to :func:`voicelab.lab.runner.run_experiment` and
     :func:`voicelab.lab.runner.load_stages` (tests pass fakes). Models are loaded once
-    per distinct STT/LLM/TTS setting and reused across points.
+    per distinct STT/LLM/TTS setting and reused across points. ``executor``: where runs
+    execute, :class:`InProcessExecutor` (built from ``run_one``/``load``) by default, or a
+    :class:`voicelab.lab.cluster.RayExecutor`. Each finished run lands atomically under
+    ``runs/<point>/rep-<k>/`` as it completes; runs an executor gives up on are listed in
+    ``sweep.json`` (``failed``) and left for the next invocation.
 
     Returns:
         the results table (also written to ``results.parquet``).
     """
-    from voicelab.lab import runner
-
-    run_one = run_one or runner.run_experiment
-    real_models = load is None  # fakes bring their own endpointer
-    load = load or runner.load_stages
+    executor = executor or InProcessExecutor(run_one, load)
     points = expand_grid(config)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "runs").mkdir(exist_ok=True)
@@ -167,46 +223,62 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
         "repetitions": config.sweep.repetitions,
         "points": [{"point_id": p.point_id, "label": p.label, "overrides": p.overrides} for p in points],
         "base_config": config.model_dump(mode="json"),
+        "executor": type(executor).__name__,
     })
+    meta.pop("failed", None)
     _write_json_atomic(meta_path, meta)
 
     order = run_order(points, config.sweep.repetitions)
     todo = [(p, r) for p, r in order if not is_finished(run_dir(sweep_dir, p, r))]
     if todo:
         log(f"{len(order) - len(todo)} of {len(order)} runs already finished; running {len(todo)}")
-    loaded: dict[str, Any] = {}
+    failures: list[dict] = []
     t0 = time.perf_counter()
     with tqdm(total=len(order), initial=len(order) - len(todo), unit="run", desc=config.name) as bar:
-        for point, rep in todo:
-            key = _stage_key(point.config)
-            if key not in loaded:
-                loaded.clear()  # free the previous models before loading others
-                loaded[key] = load(point.config, log=lambda m: bar.write(m))
+        def tmp_dir(point: SweepPoint, rep: int) -> Path:
+            return sweep_dir / "runs" / f".tmp-{point.point_id}-rep-{rep}"
+
+        def finished(point: SweepPoint, rep: int, summary: dict) -> None:
             final = run_dir(sweep_dir, point, rep)
-            tmp = sweep_dir / "runs" / f".tmp-{point.point_id}-rep-{rep}"
-            bar.set_postfix_str(f"{point.label} rep {rep}")
-            stages = loaded[key]
-            if real_models:
-                stages = (runner.with_config_endpointer(stages[0], point.config), stages[1])
-            result = run_one(point.config, tmp, stages=stages, log=lambda m: None,
-                             report=False, keep_audio=config.sweep.keep_audio)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            os.replace(tmp_dir(point, rep), final)
             if "environment" not in meta:
-                s = result.summary
-                meta["environment"] = {k: s.get(k) for k in ("created", "machine", "threads", "versions",
-                                                              "models", "config_hash", "peak_rss_mib")}
-                meta["environment"]["config_hash"] = runner.config_hash(config)
+                meta["environment"] = {k: summary.get(k) for k in ("created", "machine", "node", "threads",
+                                                                    "versions", "models", "peak_rss_mib")}
+                from voicelab.lab.runner import config_hash
+
+                meta["environment"]["config_hash"] = config_hash(config)
                 _write_json_atomic(meta_path, meta)
             bar.update(1)
+
+        def failed(point: SweepPoint, rep: int, error: str) -> None:
+            failures.append({"point_id": point.point_id, "label": point.label, "repetition": rep, "error": error})
+            bar.write(f"run failed for good: {point.label} rep {rep}: {error}")
+
+        executor.run(todo, tmp_dir, finished, failed, config.sweep.keep_audio,
+                     lambda m: bar.write(m), bar.set_postfix_str)
     if todo:
         meta["wall_s"] = meta.get("wall_s", 0.0) + (time.perf_counter() - t0)
-        _write_json_atomic(meta_path, meta)
+    if failures:
+        meta["failed"] = failures
+        log(f"{len(failures)} run(s) failed after retries (listed in {meta_path}); run the sweep again to retry them")
+    _write_json_atomic(meta_path, meta)
     return build_results(sweep_dir, points, config.sweep.repetitions)
 
 
+def _run_node(path: Path) -> dict:
+    try:
+        return json.loads((path / "summary.json").read_text()).get("node") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def build_results(sweep_dir: Path, points: list[SweepPoint], repetitions: int) -> pd.DataFrame:
-    """Collect every finished run into one tidy table; write ``results.parquet`` atomically."""
+    """Collect every finished run into one tidy table; write ``results.parquet`` atomically.
+
+    ``node`` (hostname) and ``node_kind`` (CPU model and core count,
+    :func:`voicelab.lab.node.node_kind`) say where each run ran ("" for runs whose summary
+    predates them)."""
     frames = []
     for point in points:
         for rep in range(repetitions):
@@ -218,6 +290,8 @@ def build_results(sweep_dir: Path, points: list[SweepPoint], repetitions: int) -
             df.insert(1, "point_id", point.point_id)
             df.insert(2, "repetition", rep)
             df.insert(3, "run_id", f"{point.point_id}/rep-{rep}")
+            node = _run_node(path)
+            df["node"], df["node_kind"] = node.get("hostname", ""), node_kind(node) if node else ""
             for i, (param, value) in enumerate(point.overrides.items()):
                 df.insert(4 + i, param, _format_value(param, value) if isinstance(value, (dict, list)) else value)
             frames.append(df)

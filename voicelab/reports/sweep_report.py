@@ -38,7 +38,7 @@ from voicelab.reports.style import figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, value_label
 from voicelab.reports.sweep_figures import box_figures, cdf_figure, interruption_figure, tradeoff_figure
 from voicelab.reports.sweep_tables import (headline_cells, headline_table, interruption_cells,
-                                           interruption_table)
+                                           interruption_table, node_cells, node_table, node_warning)
 from voicelab.reports.timeline import representative_turn, timeline_figure
 
 __all__ = ["write_sweep_report"]
@@ -123,6 +123,7 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
                             "One marker per config point: p50 interruption latency (true onset of the "
                             "user's barge-in to the agent's last played sample), whisker to p95, "
                             "against the share of replies cut off while no user clip played."))
+    nodes = node_table(results)
     rep = representative_turn(results)
     rep_text = "No non-warm-up turn has a voice-to-voice latency: no representative timeline."
     if rep is not None:
@@ -147,7 +148,8 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
         else:
             rep_text += f" Its trace ({path.relative_to(data.sweep_dir)}) is missing: no timeline."
     return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter, "cp": cp,
-            "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot), "references": data.references()}
+            "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot), "references": data.references(),
+            "nodes": nodes}
 
 
 def _title(data: SweepData) -> str:
@@ -172,6 +174,10 @@ def _html(data: SweepData, b: dict) -> str:
     parts.append("<h2>Environment</h2><div class=env>")
     parts += [kv_table(title, kv) for title, kv in _environment(data)]
     parts.append("</div>")
+    if len(b["nodes"]) > 1 or node_warning(b["nodes"]):
+        parts.append("<h2>Nodes</h2>" + html_table(*node_cells(b["nodes"]), numeric=False))
+    if node_warning(b["nodes"]):
+        parts.append(f"<p class=warn>warning: {escape(node_warning(b['nodes']))}</p>")
     parts.append("<h2>Grid</h2>")
     parts.append(html_table(["parameter", "values (grid order)"], _grid_rows(data), numeric=False))
     parts.append(f"<p class=sub>{escape(data.meta.get('repetitions', '?'))} repetitions of every point; "
@@ -219,6 +225,10 @@ def _markdown(data: SweepData, b: dict, fig_dir: str) -> str:
     out = [f"# {md_text(_title(data))}", "", "## Environment", ""]
     for title, kv in _environment(data):
         out += [md_table([title, "value"], kv, numeric=False), ""]
+    if len(b["nodes"]) > 1 or node_warning(b["nodes"]):
+        out += ["## Nodes", "", md_table(*node_cells(b["nodes"]), numeric=False), ""]
+    if node_warning(b["nodes"]):
+        out += [f"- warning: {md_text(node_warning(b['nodes']))}", ""]
     out += ["## Grid", "", md_table(["parameter", "values (grid order)"], _grid_rows(data), numeric=False),
             "", f"{md_text(data.meta.get('repetitions', '?'))} repetitions of every point; "
                 f"{len(data.points)} points.", ""]

@@ -3,8 +3,9 @@
 :func:`headline_table` (p50/p90/p99 of :data:`HEADLINE_LATENCIES` with 95% bootstrap
 CIs, then the quality and chunking columns of :data:`HEADLINE_EXTRAS`, per config
 point) and :func:`interruption_table` return DataFrames that notebooks can use
-directly; :func:`headline_cells` and :func:`interruption_cells` format them as the
-text cells both the HTML and the markdown report print. Warm-up rows are excluded.
+directly, as does :func:`node_table` (where the runs ran); :func:`headline_cells`,
+:func:`interruption_cells` and :func:`node_cells` format them as the text cells both the
+HTML and the markdown report print. Warm-up rows are excluded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from voicelab.reports.frames import V2V, live_rows, numeric, unique_in_order
 from voicelab.reports.style import LABELS, format_ms
 
 __all__ = ["HEADLINE_EXTRAS", "HEADLINE_LATENCIES", "HEADLINE_QS", "headline_cells", "headline_table",
-           "interruption_cells", "interruption_table"]
+           "interruption_cells", "interruption_table", "node_cells", "node_table", "node_warning"]
 
 HEADLINE_LATENCIES = ["voice_to_voice_latency_ms", "first_word_latency_ms", "word_to_audio_latency_ms"]
 """Latencies of the headline table, each as p50/p90/p99 with bootstrap CIs."""
@@ -193,3 +194,34 @@ def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]
              format_ms(r.get("resume_gap_p50_ms", np.nan)), db(r.get("erle_p50_db", np.nan))]
             for _, r in table.iterrows()]
     return header, rows
+
+
+def node_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per node (hostname) and node kind (CPU model x cores): runs, config points and the
+    p50 voice-to-voice of its non-warm-up turns (ms); empty when no run recorded its node."""
+    if "node" not in results or not results["node"].astype(str).str.len().gt(0).any():
+        return pd.DataFrame(columns=["node", "node_kind", "runs", "points", "v2v_p50_ms"])
+    live = live_rows(results)
+    rows = []
+    for (node, kind), g in results.groupby(["node", "node_kind"], sort=True):
+        v = numeric(live.loc[(live["node"] == node) & (live["node_kind"] == kind), V2V]).dropna() \
+            if V2V in live else pd.Series(dtype=float)
+        rows.append({"node": node, "node_kind": kind, "runs": g["run_id"].nunique(), "points": g["point"].nunique(),
+                     "v2v_p50_ms": float(v.median()) if len(v) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def node_warning(nodes: pd.DataFrame) -> str | None:
+    """A warning when the runs come from nodes of different kinds (their latencies are not
+    comparable across points that ran on different kinds), else None."""
+    kinds = sorted(set(nodes["node_kind"])) if len(nodes) else []
+    if len(kinds) < 2:
+        return None
+    return (f"the runs come from {len(kinds)} kinds of node ({'; '.join(kinds)}): compare points within a kind, "
+            "or rerun the sweep on one kind")
+
+
+def node_cells(nodes: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["node", "kind", "runs", "points", "voice-to-voice p50 (ms)"]
+    return header, [[r["node"], r["node_kind"], str(int(r["runs"])), str(int(r["points"])), format_ms(r["v2v_p50_ms"])]
+                    for _, r in nodes.iterrows()]
