@@ -336,3 +336,29 @@ def test_pause_confirm_config_defaults():
     assert d.mode == "cut" and d.confirm_ms < d.resume_after_ms and d.min_words == 2 and "mm-hm" in d.backchannels
     # in cut mode the pause settings are unused, so they are not cross-checked
     assert parse_config({"barge_in": {"confirm_ms": 900, "resume_after_ms": 800}}).barge_in.mode == "cut"
+
+
+def test_a_barge_in_over_a_stalled_reply_is_measured_where_the_audio_ended():
+    """Recorded on the real models (barge_in_aec, pause-64, Silero): reply 5's first chunk
+    ended at 107697 ms and the next was not synthesized yet (a stall) when the barge-in (true
+    onset 107578) was detected at 107728; the pause lands where the audio ended, 107697, and
+    the confirmation cuts it there. The agent's audio stopped 119 ms after the onset:
+    detected 150 ms after it, "cancel" -31 ms (already quiet); not a missed interruption."""
+    from voicelab.events import Trace, TurnPlanned
+
+    trace = Trace([
+        TurnPlanned(98432.0, 5, "a", "v", False, 6050.0, 98678.0, 104245.0, "x"),
+        PlaybackStarted(106780.0, 5, 0, 2562720),
+        TurnPlanned(107168.0, 6, "b", "v", False, 4000.0, 107578.0, 110658.0, "y", True),
+        BargeInDetected(107728.0, 5, 1.0),
+        PlaybackPaused(107697.0, 5, 2584736),
+        BargeInConfirmed(108195.0, 5, "duration"),
+        PlaybackStopped(107697.0, 5, 2584736, True),
+    ])
+    from voicelab.measure.interruption import interruption_metrics
+
+    row = interruption_metrics(trace, 64.0)[6]
+    assert row["interruption_latency_ms"] == ms(119.0) and row["barge_in_detect_ms"] == ms(150.0)
+    assert row["cancel_ms"] == ms(-31.0) and row["barge_in_confirm_ms"] == ms(467.0)
+    assert not row["missed_interruption"] and not row["early_detection"]
+    assert not interruption_metrics(trace, 64.0)[5]["false_interruption"]

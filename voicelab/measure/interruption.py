@@ -46,13 +46,24 @@ def _pauses(trace: Trace, turn: int) -> tuple[list[tuple[Event, Event]], Event |
 def _quiet(trace: Trace, turn: int) -> tuple[float, Event | None, BargeInConfirmed | None] | None:
     """When reply ``turn`` went quiet for good after a barge-in (its audio stopped, or paused
     or ducked before the confirmed cut), the detection that caused it, and the confirmation;
-    None if it was not cut."""
+    None if it was not cut.
+
+    The detection is the last one logged before the stop (or the pause) in trace order: the
+    stop or pause is logged right after its detection, but its time is where the audio
+    ended, which precedes the detection when the reply had already run dry (a stall
+    between chunks) by then."""
     stops = trace.of(PlaybackStopped, turn)
     if not stops or not stops[-1].interrupted:
         return None
     _, open_ = _pauses(trace, turn)
-    t = open_.t_ms if open_ is not None else stops[-1].t_ms
-    det = next((d for d in reversed(trace.of(BargeInDetected, turn)) if d.t_ms <= t), None)
+    quiet_event = open_ if open_ is not None else stops[-1]
+    t = quiet_event.t_ms
+    det = None
+    for e in trace:
+        if e is quiet_event:
+            break
+        if isinstance(e, BargeInDetected) and e.turn == turn:
+            det = e
     confirmed = trace.of(BargeInConfirmed, turn)
     return t, det, confirmed[-1] if confirmed and open_ is not None else None
 
