@@ -182,14 +182,22 @@ class InProcessExecutor:
 
     def __init__(self, run_one: Callable | None = None, load: Callable | None = None) -> None:
         self._run_one, self._cache = run_one, ModelCache(load)
+        self.timings: list[dict] = []
+        """Per finished run: its run time (model loading included) and when it was written, ms
+        since :meth:`run` started (the same fields as :class:`~voicelab.lab.cluster.RayExecutor`'s)."""
 
     def run(self, jobs: list[Job], tmp_dir: Callable[[SweepPoint, int], Path],
             finished: Callable[[SweepPoint, int, dict], None], failed: Callable[[SweepPoint, int, str], None],
             keep_audio: bool, log: Callable[[str], None], status: Callable[[str], None]) -> None:
+        t0 = time.perf_counter()
         for point, rep in jobs:
             status(f"{point.label} rep {rep}")
+            t1 = time.perf_counter()
             summary = run_point(point.config, tmp_dir(point, rep), self._cache, self._run_one, keep_audio, log)
+            run_ms = (time.perf_counter() - t1) * 1000.0
             finished(point, rep, summary)
+            self.timings.append({"run_id": f"{point.point_id}/rep-{rep}", "worker_run_ms": run_ms,
+                                 "written_ms": (time.perf_counter() - t0) * 1000.0})
 
 
 def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], None] = print,
@@ -259,6 +267,9 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
                      lambda m: bar.write(m), bar.set_postfix_str)
     if todo:
         meta["wall_s"] = meta.get("wall_s", 0.0) + (time.perf_counter() - t0)
+        meta["last_invocation"] = {"executor": type(executor).__name__, "runs": len(todo),
+                                   "wall_s": time.perf_counter() - t0,
+                                   "timings": getattr(executor, "timings", [])}
     if failures:
         meta["failed"] = failures
         log(f"{len(failures)} run(s) failed after retries (listed in {meta_path}); run the sweep again to retry them")
