@@ -125,7 +125,9 @@ class RayExecutor:
             try:
                 out = ray.get(done[0])
             except Exception as err:  # noqa: BLE001 - retries exhausted: list it, go on
-                failed(point, rep, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                cause = getattr(err, "cause", None) or err  # a RayTaskError wraps the run's own exception
+                lines = [ln for ln in str(cause).splitlines() if ln.strip()]
+                failed(point, rep, f"{type(cause).__name__}: {lines[-1] if lines else ''}")
                 continue
             tmp = tmp_dir(point, rep)
             tmp.mkdir(parents=True)
