@@ -86,8 +86,8 @@ class LLMConfig(Strict):
     prefix_cache: bool = Field(
         True, description="reuse the KV cache of the longest already-encoded prompt prefix "
                            "(system prompt + history) instead of re-encoding it every turn")
-    nice: int = Field(10, ge=0, le=19, description="CPU niceness of the generation thread (Linux); > 0 lets TTS, "
-                      "which is on the critical path to first audio, win the cores while both run")
+    nice: int = Field(10, ge=0, le=19, description="CPU niceness added to the generation thread's (Linux; capped at "
+                      "19); > 0 lets TTS, which is on the critical path to first audio, win the cores while both run")
 
 
 class TriggerConfig(Strict):

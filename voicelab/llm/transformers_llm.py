@@ -83,8 +83,11 @@ class _ThreadTokenStream(TokenStream):
         try:
             self._loop.call_soon_threadsafe(self._set_started, clock.now_ms())
             if llm.config.nice:
-                # Linux: PRIO_PROCESS with a thread id sets that thread's niceness
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), llm.config.nice)
+                # Linux: PRIO_PROCESS with a thread id sets that thread's niceness. Relative to
+                # the niceness it started with, so a niced process (a Ray worker runs at 15)
+                # keeps generation below TTS rather than above it.
+                tid = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + llm.config.nice))
             inputs = llm.encode(messages)
             streamer = _LoopStreamer(llm.tokenizer, self._loop, self._queue, clock)
             torch.manual_seed(seed)
