@@ -38,7 +38,7 @@ import numpy as np
 from voicelab.aec import make_echo_canceller
 from voicelab.audio.clips import resolve_clip
 from voicelab.audio.degrade import speech_rms
-from voicelab.audio.echo_path import make_echo_path
+from voicelab.audio.echo_path import make_echo_path, played_from_array
 from voicelab.config import AECConfig, EchoConfig, RoomConfig
 
 RATE, FRAME = 16_000, 512
@@ -47,17 +47,6 @@ AGENT = ["librivox_sense_and_sensibility_0870", "librivox_sense_and_sensibility_
 USER = "cmu_arctic_a0007"
 COST_VARIANTS = {f"tail {t} ms{'' if s else ', no suppressor'}": {"tail_ms": t, "suppressor": s}
                  for t in (100, 300, 500) for s in (True, False)}
-
-
-def _played_from(signal: np.ndarray):
-    def played(start_ms: float, n: int, rate: int) -> np.ndarray:
-        i0 = int(round(start_ms * rate / 1000))
-        out = np.zeros(n, dtype=np.float32)
-        a, b = max(i0, 0), min(i0 + n, len(signal))
-        if a < b:
-            out[a - i0: b - i0] = signal[a:b]
-        return out
-    return played
 
 
 def scene(calibration: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -69,7 +58,7 @@ def scene(calibration: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     lead = np.concatenate([0.1 * rng.standard_normal(RATE), np.zeros(RATE)]) if calibration else np.zeros(0)
     played = np.concatenate([lead, speech]).astype(np.float32)
     played = np.pad(played, (0, -len(played) % FRAME))
-    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), _played_from(played))
+    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), played_from_array(played))
     echo = np.concatenate([path(k * FRAME * 1000.0 / RATE, FRAME) for k in range(len(played) // FRAME)])
     user = resolve_clip(USER)
     noise_rms = speech_rms(user.audio, user.speech_bounds_ms or (0.0, len(user.audio) / 16.0)) * 10 ** (-20 / 20)

@@ -15,8 +15,8 @@ import soundfile as sf
 
 from voicelab.aec import EchoCanceller, make_echo_canceller
 from voicelab.audio.clips import resolve_clip
-from voicelab.audio.echo_path import (EchoPath, load_impulse_response, make_echo_path, room_impulse_response,
-                                      rt60_ms)
+from voicelab.audio.echo_path import (EchoPath, load_impulse_response, make_echo_path, played_from_array,
+                                      room_impulse_response, rt60_ms)
 from voicelab.audio.mic import MicFrame
 from voicelab.config import AECConfig, ConfigError, EchoConfig, RoomConfig, parse_config
 from voicelab.events import AECWindow, PlaybackStarted, PlaybackStopped, Trace, TurnPlanned
@@ -26,31 +26,20 @@ from voicelab.session.echo_cancel import WINDOW_FRAMES, AECFrontEnd
 RATE = 16_000
 
 
-def _played_from(signal: np.ndarray):
-    """``played(start_ms, n, rate)`` over ``signal`` (16 kHz, t = 0 at its first sample)."""
-    def played(start_ms: float, n: int, rate: int) -> np.ndarray:
-        assert rate == RATE
-        i0 = int(round(start_ms * RATE / 1000))
-        out = np.zeros(n, dtype=np.float32)
-        a, b = max(i0, 0), min(i0 + n, len(signal))
-        if a < b:
-            out[a - i0: b - i0] = signal[a:b]
-        return out
-    return played
-
-
 # --- the echo path -------------------------------------------------------------------------
 
 def test_tap_echo_is_the_played_signal_delayed_and_scaled():
     """No room: echo(t) = gain * played(t - delay), sample for sample (20 ms = 320 samples)."""
     rng = np.random.default_rng(1)
     played = rng.uniform(-0.5, 0.5, 4096).astype(np.float32)
-    path, info = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20), _played_from(played))
+    path, info = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20), played_from_array(played))
     got = np.concatenate([path(k * 32.0, 512) for k in range(8)])
     want = np.concatenate([np.zeros(320, np.float32), played[: 4096 - 320]]) * 0.1
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)
     assert (info.kind, info.gain_db, info.delay_ms, info.rir_ms, info.rt60_ms) == ("tap", -20.0, 20.0, 1 / 16, 0.0)
-    assert make_echo_path(EchoConfig(gain_db=None), _played_from(played)) == (None, None)
+    assert make_echo_path(EchoConfig(gain_db=None), played_from_array(played)) == (None, None)
+    with pytest.raises(ValueError, match="16000 Hz audio, asked for 24000"):
+        played_from_array(played)(0.0, 10, 24_000)
 
 
 def test_rir_echo_is_the_full_convolution_frame_by_frame():
@@ -60,7 +49,7 @@ def test_rir_echo_is_the_full_convolution_frame_by_frame():
     rng = np.random.default_rng(2)
     played = rng.uniform(-0.5, 0.5, 3000).astype(np.float32)
     rir = np.array([1.0, 0.0, -0.5])
-    path = EchoPath(_played_from(played), rir, gain=0.5, delay_ms=0.0)
+    path = EchoPath(played_from_array(played), rir, gain=0.5, delay_ms=0.0)
     assert np.sum(path.rir ** 2) == pytest.approx(1.0)
     got = np.concatenate([path(k * 32.0, 512) for k in range(7)])
     full = 0.5 * np.convolve(played.astype(np.float64), rir / np.sqrt(1.25))
@@ -91,7 +80,7 @@ def test_rir_from_a_wav(tmp_path):
     sf.write(tmp_path / "rir.wav", rir48, 48_000, subtype="FLOAT")
     rir = load_impulse_response(tmp_path / "rir.wav")
     assert len(rir) == 1600
-    path, info = make_echo_path(EchoConfig(gain_db=-10, rir_path=str(tmp_path / "rir.wav")), _played_from(np.ones(10)))
+    path, info = make_echo_path(EchoConfig(gain_db=-10, rir_path=str(tmp_path / "rir.wav")), played_from_array(np.ones(10)))
     assert info.kind == "wav" and info.rir_ms == 100.0
     sf.write(tmp_path / "stereo.wav", np.zeros((100, 2)) + 0.1, 16_000)
     sf.write(tmp_path / "silent.wav", np.zeros(100), 16_000)
@@ -164,7 +153,7 @@ def test_front_end_counts_echo_only_frames_and_logs_windows():
     played = np.zeros(16 * 800, dtype=np.float32)
     played[16 * 320:] = 0.2
     trace = Trace()
-    ctx = SimpleNamespace(speaker=SimpleNamespace(excerpt=_played_from(played)), trace=trace)
+    ctx = SimpleNamespace(speaker=SimpleNamespace(excerpt=played_from_array(played)), trace=trace)
     fake = _Scaling(0.1)
     fe = AECFrontEnd(ctx, fake)
     rng = np.random.default_rng(3)
@@ -213,7 +202,7 @@ def test_speex_cancels_real_speech_echo_through_a_room(suppressor, converged_db)
     8 s the canceller has converged (measured here: 24 dB linear, 32 dB with the suppressor)."""
     played = _speech("librivox_sense_and_sensibility_0870", "librivox_sense_and_sensibility_0880",
                      "librivox_sense_and_sensibility_0890")
-    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), _played_from(played))
+    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), played_from_array(played))
     n = len(played) // 512 * 512
     echo = np.concatenate([path(k * 32.0, 512) for k in range(n // 512)])
     aec = make_echo_canceller(AECConfig(kind="speex", suppressor=suppressor))
@@ -233,7 +222,7 @@ def test_speex_keeps_the_users_speech_in_double_talk():
     played = _speech("librivox_sense_and_sensibility_0870", "librivox_sense_and_sensibility_0880",
                      "librivox_sense_and_sensibility_0890")
     user = _speech("cmu_arctic_a0007")
-    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), _played_from(played))
+    path, _ = make_echo_path(EchoConfig(gain_db=-20, delay_ms=20, room=RoomConfig()), played_from_array(played))
     n = len(played) // 512 * 512
     near = np.concatenate([path(k * 32.0, 512) for k in range(n // 512)])
     at = 10 * RATE

@@ -83,6 +83,28 @@ def rt60_ms(rir: np.ndarray, rate: int = RIR_RATE) -> float:
         return float("nan")
 
 
+def played_from_array(signal: np.ndarray, rate: int = RIR_RATE) -> Callable[[float, int, int], np.ndarray]:
+    """A ``played(start_ms, n, rate)`` source (what :class:`EchoPath` reads) over a recorded
+    ``signal`` at ``rate`` Hz, t = 0 at its first sample, zeros outside it: to send a known
+    signal through an echo path without a session (benchmarks, tests).
+
+    Raises:
+        ValueError: when called for another rate than ``rate``.
+    """
+    signal = np.asarray(signal, dtype=np.float32)
+
+    def played(start_ms: float, n: int, at_rate: int) -> np.ndarray:
+        if at_rate != rate:
+            raise ValueError(f"this source holds {rate} Hz audio, asked for {at_rate} Hz")
+        i0 = int(round(start_ms * rate / 1000))
+        out = np.zeros(n, dtype=np.float32)
+        a, b = max(i0, 0), min(i0 + n, len(signal))
+        if a < b:
+            out[a - i0: b - i0] = signal[a:b]
+        return out
+    return played
+
+
 @dataclass(frozen=True)
 class EchoPathInfo:
     """What the trace records of an echo path: ``kind`` is ``tap`` (gain and delay only),

@@ -33,6 +33,7 @@ from voicelab.lab.sweep import Job, ModelCache, SweepPoint, run_point
 SESSION_RESOURCE = "voicelab_session"
 """The custom Ray resource a run needs one unit of: session slots per node."""
 
+
 class ClusterError(RuntimeError):
     """Ray is missing, or the cluster cannot run voicelab sessions."""
 
