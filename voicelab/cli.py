@@ -35,13 +35,14 @@ def run(
 ) -> None:
     """Run the agent on real speech and write turns.csv, events.jsonl, agent.wav, summary.json, report.html."""
     from voicelab.lab.runner import run_experiment
+    from voicelab.peers import PeerUnavailable
 
     try:
         cfg = load_config(config)
         out_dir = out or Path("results") / cfg.name
         result = run_experiment(cfg, out_dir, inputs=input or None,
                                 log=lambda m: typer.echo(m, err=True))
-    except (ConfigError, AudioError, AssetError) as err:
+    except (ConfigError, AudioError, AssetError, PeerUnavailable) as err:
         _fail(err)
     s = result.summary
     typer.echo(f"\n{len(result.turns)} turns, peak RSS {s['peak_rss_mib']:.0f} MiB, results in {out_dir}/")
@@ -69,13 +70,14 @@ def sweep(
     from voicelab.reports.sweep_report import write_sweep_report
 
     from voicelab.lab.cluster import ClusterError, RayExecutor
+    from voicelab.peers import PeerUnavailable
 
     try:
         cfg = load_config(config)
         out_dir = out or Path("results") / cfg.name
         executor = RayExecutor(ray, sessions_per_node, retries) if ray is not None else None
         table = run_sweep(cfg, out_dir, log=lambda m: typer.echo(m, err=True), executor=executor)
-    except (ConfigError, AudioError, AssetError, ClusterError) as err:
+    except (ConfigError, AudioError, AssetError, ClusterError, PeerUnavailable) as err:
         _fail(err)
     html, md = write_sweep_report(out_dir)
     typer.echo(f"{len(table)} turn rows in {out_dir / 'results.parquet'}; report: {html} and {md}")

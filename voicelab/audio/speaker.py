@@ -99,11 +99,15 @@ class VirtualSpeaker:
         self._cursor = start + len(audio)
         return start
 
-    def enqueue(self, turn: int, request: int, audio: np.ndarray) -> None:
-        """Queue float32 mono audio at ``rate`` Hz; it becomes playable now."""
+    def enqueue(self, turn: int, request: int, audio: np.ndarray, continued: bool = False) -> None:
+        """Queue float32 mono audio at ``rate`` Hz; it becomes playable now.
+
+        ``continued``: the audio continues ``request`` (a sink that receives a request's
+        audio in device-sized pieces): no second ``PlaybackStarted`` is logged for it.
+        """
         if len(audio):
             self._queue.append(_Queued(turn, request, np.asarray(audio, dtype=np.float32),
-                                       self._clock.now_ms()))
+                                       self._clock.now_ms(), continued))
             self._wake.set()
 
     def release(self) -> None:

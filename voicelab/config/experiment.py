@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from voicelab.config.base import Strict
 from voicelab.config.duplex import AECConfig, BargeInConfig, EchoConfig
+from voicelab.config.peers import PipecatConfig
 from voicelab.config.stages import AudioConfig, LLMConfig, STTConfig, TTSConfig, TriggerConfig, VADConfig
 
 
@@ -42,10 +43,28 @@ class ScenarioTurn(Strict):
 
 
 class Variant(Strict):
-    """A named trigger setting; every clip is run once per variant, interleaved."""
+    """A named trigger setting, or a peer engine; every clip is run once per variant, interleaved.
+
+    ``engine: pipecat`` answers the variant's turns with a stock Pipecat pipeline
+    (:class:`~voicelab.config.peers.PipecatConfig`, the ``pipecat`` section) in the same
+    session: same microphone, speaker, clock, trace and models. Its ``trigger`` is then
+    unused (Pipecat's text aggregation decides).
+    """
 
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    trigger: TriggerConfig
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    engine: Literal["voicelab", "pipecat"] = "voicelab"
+    pipecat: PipecatConfig | None = Field(None, description="settings of `engine: pipecat` (default: Pipecat's)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_settings(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("engine") == "pipecat" and data.get("pipecat") is None:
+                data = {**data, "pipecat": {}}
+            elif data.get("engine", "voicelab") != "pipecat" and data.get("pipecat") is not None:
+                raise ValueError(f"`pipecat` settings need `engine: pipecat` (variant {data.get('name')!r})")
+        return data
 
 
 class SweepConfig(Strict):
@@ -94,12 +113,14 @@ class ExperimentConfig(Strict):
         description="bundled clip names (see voicelab.audio.clips) or paths to audio files",
     )
     warmup_turns: int = Field(1, ge=0, description="labelled warm-up turns, excluded from statistics")
+    repetitions: int = Field(1, ge=1, description="every clip is answered this many times by every variant; "
+                             "repetitions are interleaved (all clips and variants once, then again)")
     vad: VADConfig = Field(default_factory=VADConfig)
     stt: STTConfig = Field(default_factory=STTConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
-    variants: list[Variant] = Field(default_factory=list, description="trigger variants compared in one run; "
-                                    "empty = just `trigger`")
+    variants: list[Variant] = Field(default_factory=list, description="trigger variants (or peer engines, "
+                                    "`engine: pipecat`) compared in one run; empty = just `trigger`")
     tts: TTSConfig = Field(default_factory=TTSConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")

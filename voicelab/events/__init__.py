@@ -8,7 +8,8 @@ numbers user turns from 0 in play order; warm-up turns are flagged on :class:`Tu
 Events live in submodules by the part of the agent that logs them:
 :mod:`~voicelab.events.session` (turns, VAD, endpointing, speculation),
 :mod:`~voicelab.events.pipeline` (STT, LLM, trigger, TTS, playback),
-:mod:`~voicelab.events.duplex` (barge-in, echo path, AEC), and :mod:`~voicelab.events.trace` holds
+:mod:`~voicelab.events.duplex` (barge-in, echo path, AEC), :mod:`~voicelab.events.peer` (figures
+peer engines report about themselves), and :mod:`~voicelab.events.trace` holds
 :class:`Trace`; everything is importable from here (importing this package registers
 every event type for :meth:`Event.from_dict`).
 """
@@ -22,10 +23,11 @@ from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, L
                                       PlaybackStall, PlaybackStopped)
 from voicelab.events.duplex import (AECCalibration, AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
                                     EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
+from voicelab.events.peer import PeerReported
 from voicelab.events.trace import SPECULATIVE_PIPELINE_EVENTS, Trace
 
 __all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
-           "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PlaybackPaused", "PlaybackResumed",
+           "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PeerReported", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",
            "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio",

@@ -24,7 +24,8 @@ class TurnPlanned(Event):
     ``speech_start_ms``/``speech_end_ms`` are the *true* speech boundaries on the
     session clock (the clip's sidecar annotation or the reference consensus of
     :mod:`voicelab.truth`). ``barge_in``: the clip was started while the agent was speaking;
-    ``backchannel``: the scenario says it is listener feedback, not meant to interrupt.
+    ``backchannel``: the scenario says it is listener feedback, not meant to interrupt;
+    ``engine``: what answers the turn (``voicelab``, or a peer engine such as ``pipecat``).
     """
 
     turn: int
@@ -37,6 +38,7 @@ class TurnPlanned(Event):
     reference_text: str
     barge_in: bool = False
     backchannel: bool = False
+    engine: str = "voicelab"
 
 
 @dataclass(frozen=True)

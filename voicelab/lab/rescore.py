@@ -17,6 +17,7 @@ import pandas as pd
 
 from voicelab.events import Trace
 from voicelab.measure.metrics import summarize, turns_table
+from voicelab.reports.engines import summary_block as engines_summary
 
 
 def rescore_run(run_dir: Path) -> pd.DataFrame:
@@ -38,6 +39,9 @@ def rescore_run(run_dir: Path) -> pd.DataFrame:
             turns[col] = old[col].to_numpy()
     _write_atomic(run_dir / "turns.csv", turns.to_csv(index=False))
     summary["metrics"] = summarize(turns)
+    engines = engines_summary(turns)
+    if engines:
+        summary["engines"] = engines
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return turns
 

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from voicelab.peers import make_peers, require_peers
+from voicelab.reports.engines import summary_block as engines_summary
 from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
@@ -122,7 +124,8 @@ def clip_references(clips: list[Clip], log: Callable[[str], None] = print) -> di
 
 def plan_turns(config: ExperimentConfig, clips: list[Clip],
                references: dict[str, SpeechReference] | None = None) -> list[TurnSpec]:
-    """Warm-up turns, then every clip once per variant, variants interleaved per clip;
+    """Warm-up turns (``warmup_turns`` for voicelab's agent, as many for each peer variant),
+    then every clip once per variant, variants interleaved per clip, ``repetitions`` times;
     or, if the config has a ``scenario``, its scripted turns (barge-ins included).
 
     True speech boundaries come from ``references`` (default: :func:`clip_references`).
@@ -133,20 +136,24 @@ def plan_turns(config: ExperimentConfig, clips: list[Clip],
     references = references if references is not None else clip_references(clips)
     bounds = {c.name: references[c.name].bounds_ms for c in clips}
     variants = config.resolved_variants()
-    turns = [TurnSpec(clips[i % len(clips)], variants[0], True, bounds[clips[i % len(clips)].name])
-             for i in range(config.warmup_turns)]
+    # each engine instance warms up: voicelab's agent (all its variants share the stages) and
+    # every peer variant (each loads its own models)
+    own = [v for v in variants if v.engine == "voicelab"][:1]
+    turns = [TurnSpec(clips[i % len(clips)], v, True, bounds[clips[i % len(clips)].name])
+             for v in own + [v for v in variants if v.engine != "voicelab"] for i in range(config.warmup_turns)]
     if config.scenario:
         if len(variants) > 1:
             raise ConfigError("a scenario runs one trigger setting: use `trigger`, not `variants`")
         by_name = {c.name: c for c in clips}
-        for st in config.scenario:
+        for st in [st for _ in range(config.repetitions) for st in config.scenario]:
             clip = by_name[resolve_clip(st.clip).name]
             turns.append(TurnSpec(clip, variants[0], False, bounds[clip.name], st.start, st.offset_ms,
                                   st.backchannel))
         return turns
-    for clip in clips:
-        for v in variants:
-            turns.append(TurnSpec(clip, v, False, bounds[clip.name]))
+    for _ in range(config.repetitions):
+        for clip in clips:
+            for v in variants:
+                turns.append(TurnSpec(clip, v, False, bounds[clip.name]))
     return turns
 
 
@@ -195,6 +202,11 @@ class RunOutput:
     session: SessionResult
 
 
+async def _run_session(config: ExperimentConfig, stages: Stages, turns: list[TurnSpec]) -> SessionResult:
+    """One session: voicelab's agent, with the config's peer engines (``engine:`` of a variant)."""
+    return await VoiceAgent(config, stages, make_peers(config, stages)).run(turns)
+
+
 def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | None = None,
                    stages: tuple[Stages, list[ModelLoaded]] | None = None,
                    log: Callable[[str], None] = print, report: bool = True,
@@ -208,6 +220,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     Raises:
         voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
         voicelab.assets.AssetError: a model asset is missing or corrupt.
+        voicelab.peers.PeerUnavailable: a variant's peer engine is not installed.
     """
     if inputs and config.scenario:
         raise ConfigError("--input cannot be combined with a `scenario` (it names its own clips)")
@@ -215,13 +228,14 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     clips = list({c.name: c for c in (resolve_clip(n) for n in names)}.values())
     for c in clips:
         _ = c.audio  # fail on bad audio before loading any model
+    require_peers(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     stages_, loaded = stages or load_stages(config, log)
     references = clip_references(clips, log)
     turns_plan = plan_turns(config, clips, references)
-    log(f"running {len(turns_plan)} turns ({config.warmup_turns} warm-up) ...")
+    log(f"running {len(turns_plan)} turns ({sum(t.warmup for t in turns_plan)} warm-up) ...")
     wall0 = time.perf_counter()
-    session = asyncio.run(VoiceAgent(config, stages_).run(turns_plan))
+    session = asyncio.run(_run_session(config, stages_, turns_plan))
     wall = time.perf_counter() - wall0
     session.trace = trace = Trace([*loaded, *session.trace])
 
@@ -252,6 +266,9 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         "metrics": metrics,
         "references": {name: reference_to_dict(r) for name, r in references.items()},
     }
+    engines = engines_summary(turns)
+    if engines:
+        summary["engines"] = engines
     ratio = streaming_vs_baseline(metrics)
     if ratio:
         summary["streaming_vs_baseline"] = ratio

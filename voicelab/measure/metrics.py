@@ -20,6 +20,7 @@ from voicelab.events import (
 )
 from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
 from voicelab.measure.interruption import BARGE_IN_COLUMNS, interruption_metrics
+from voicelab.measure.peer import PEER_COLUMNS, peer_metrics
 
 NAN = math.nan
 
@@ -242,14 +243,17 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
     trace = trace.without_discarded()
     inter = interruption_metrics(trace, min_barge_in_ms)
     echo = aec_metrics(trace)
+    peer = peer_metrics(trace)
     rows = []
     for te in _split_turns(trace):
         row = turn_metrics(te)
+        row["engine"] = te.plan.engine
         row["barge_in"] = te.plan.barge_in
         row["backchannel"] = te.plan.backchannel
         row.update(inter[te.plan.turn])
         row.update(speculation[te.plan.turn])
         row.update(echo[te.plan.turn])
+        row.update(peer[te.plan.turn])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -264,7 +268,7 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
     for variant, g in live.groupby("variant", sort=False):
         out[variant] = {}
         optional = [c for c in CRITICAL_PATH_COLUMNS + QUALITY_COLUMNS + BARGE_IN_COLUMNS + AEC_COLUMNS
-                    if c in g and g[c].notna().any()]
+                    + PEER_COLUMNS if c in g and g[c].notna().any()]
         for col in LATENCY_COLUMNS + EXTRA_COLUMNS + optional:
             vals = g[col].dropna().to_numpy(dtype=float)
             stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}

@@ -25,6 +25,10 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace, TurnPlanned
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
+from voicelab.measure.peer import engine_comparison
+from voicelab.reports.engines import HEADER as ENGINE_HEADER
+from voicelab.reports.engines import engines_figure, has_peers, ratio_sentence, v2v_ratio, write_side_by_side
+from voicelab.reports.engines import table_rows as engine_rows
 from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
                                             critical_path_table, critical_path_turns_figure, has_critical_path)
 from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
@@ -131,6 +135,25 @@ def _echo_cancellation_section(trace: Trace, aec: dict | None) -> list[str]:
             _img(echo_cancellation_figure(trace), "echo cancellation over the session")]
 
 
+def _engines_section(turns: pd.DataFrame) -> list[str]:
+    """Engines side by side (a run with peer engines, e.g. ``engine: pipecat`` variants)."""
+    if not has_peers(turns):
+        return []
+    table = engine_comparison(turns)
+    parts = ["<h2>Engines side by side</h2>",
+             "<p class=sub>The same clips, models, microphone, speaker and clock for every engine; ms over "
+             "non-warm-up turns. Self-report error = what the framework reported for its own voice-to-voice "
+             "minus the measured one (negative: it reports less latency than the user hears).</p>",
+             html_table(ENGINE_HEADER, engine_rows(table))]
+    sentence = ratio_sentence(v2v_ratio(table))
+    if sentence:
+        parts.append(f"<p class=headline>{escape(sentence)}</p>")
+    parts.append(_img(engines_figure(turns), "voice-to-voice per engine",
+                      "Per turn: measured voice-to-voice (dots, box = quartiles) and, for peer engines, "
+                      "what the framework reported for the same turn (hollow diamonds)."))
+    return parts
+
+
 def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     """The report as one self-contained HTML string (see :func:`write_report`)."""
     summary = summary or {}
@@ -152,7 +175,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
         if isinstance(summary.get(key), dict) and summary[key]:
             env.append(_kv_table(key, summary[key]))
     known = {"name", "created", "peak_rss_mib", "machine", "threads", "versions", "models", "tts", "config",
-             "metrics", "streaming_vs_baseline", "references", "aec"}
+             "metrics", "streaming_vs_baseline", "references", "aec", "engines"}
     run = {k: v for k, v in summary.items() if k not in known and not isinstance(v, (dict, list))}
     if run:
         env.append(_kv_table("run", run))
@@ -188,6 +211,7 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
     parts.append(_img(latency_comparison_figure(turns), "key latencies per variant",
                       "Per-turn values over non-warm-up turns, in ms."))
 
+    parts += _engines_section(turns)
     parts += _critical_path_section(turns)
     parts += _echo_cancellation_section(trace, summary.get("aec"))
 
@@ -218,8 +242,12 @@ def write_report(path: Path, trace: Trace, turns: pd.DataFrame, summary: dict) -
             ``versions``, ``models``, ``peak_rss_mib``, ``config``, ``metrics`` =
             :func:`voicelab.measure.metrics.summarize` output, optional
             ``streaming_vs_baseline``); missing keys are skipped.
+
+    With peer engines (``engine:`` of a variant) it also writes ``engines.md`` and
+    ``engines.png`` beside it (:func:`voicelab.reports.engines.write_side_by_side`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(trace, turns, summary), encoding="utf-8")
+    write_side_by_side(path.parent, turns)
     return path

@@ -12,6 +12,7 @@ response streaming (:mod:`~voicelab.session.response`) with its TTS worker
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from voicelab.session.conversation import Conversation
 from voicelab.session.listener import MicListener
 from voicelab.session.response import Response, ResponseStreamer
 from voicelab.session.echo_cancel import AECFrontEnd
+from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
@@ -53,9 +55,19 @@ class VoiceAgent:
     and :attr:`responding` the reply in flight.
     """
 
-    def __init__(self, config: ExperimentConfig, stages: Stages) -> None:
+    def __init__(self, config: ExperimentConfig, stages: Stages, peers: Sequence[PeerEngine] = ()) -> None:
+        """``peers``: engines of other frameworks answering their variants' turns in the same
+        session (see :mod:`voicelab.session.peer`); the other turns are voicelab's.
+
+        Raises:
+            ValueError: two peers answer the same variant.
+        """
         self.config = config
         self.stages = stages
+        self.peers = list(peers)
+        names = [p.variant for p in self.peers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two peer engines answer the same variant: {names}")
         self.context: SessionContext | None = None
         self._streamer: ResponseStreamer | None = None
 
@@ -92,9 +104,19 @@ class VoiceAgent:
         barge_in = BargeInMonitor(ctx, lambda: streamer.current)
         self._busy = False
         speculator = self._speculator = Speculator(ctx, self._answer, lambda: streamer.current)
-        listener = self._listener = MicListener(ctx, user, barge_in, is_responding,
-                                                speculator, lambda: self._busy, aec)
+        router = self._router(mic, user)
+        listener = self._listener = MicListener(ctx, user, barge_in, is_responding, speculator,
+                                                lambda: self._busy, aec,
+                                                router.frames(VOICELAB) if router is not None else None)
         self._conversation = Conversation(cfg.llm)
+        started: list[PeerEngine] = []
+        try:
+            for peer in self.peers:  # models load before t = 0
+                await peer.start(PeerSession(ctx, user, router.frames(peer.variant)))
+                started.append(peer)
+        except BaseException:
+            await asyncio.gather(*(p.stop() for p in started), return_exceptions=True)
+            raise
 
         clock.start()
         if aec is not None and cfg.aec.calibration_ms:
@@ -102,14 +124,18 @@ class VoiceAgent:
         tasks = [asyncio.create_task(listener.run(), name="mic"),
                  asyncio.create_task(speaker.run(), name="speaker"),
                  asyncio.create_task(self._agent_loop(), name="agent")]
+        if router is not None:
+            tasks += [asyncio.create_task(router.run(), name="mic-router"),
+                      *(asyncio.create_task(p.run(), name=f"peer-{p.variant}") for p in self.peers)]
         try:
             await user.run()
         finally:
             await speculator.close()
             await barge_in.close()
             mic.close()
-            speaker.close()
             tasks[2].cancel()
+            await asyncio.gather(*(p.stop() for p in self.peers), return_exceptions=True)
+            speaker.close()
             await asyncio.gather(*tasks, *listener.judging, user.close(), return_exceptions=True)
             if aec is not None:
                 aec.close(clock.now_ms())
@@ -117,6 +143,18 @@ class VoiceAgent:
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns),
                              aec.timeline() if aec is not None else None)
+
+    def _router(self, mic: VirtualMicrophone, user: ScriptedUser) -> MicRouter | None:
+        """With peers, the microphone routed to the engine of the current turn's variant."""
+        if not self.peers:
+            return None
+        peers = {p.variant for p in self.peers}
+
+        def owner() -> str:
+            turn = user.current
+            name = user.states[turn].spec.variant.name if turn >= 0 else VOICELAB
+            return name if name in peers else VOICELAB
+        return MicRouter(mic, [VOICELAB, *peers], owner)
 
     def _calibrate(self, speaker: VirtualSpeaker, trace: Trace) -> None:
         """Play the echo canceller's calibration noise now (see ``aec.calibration_ms``)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
+from voicelab.audio.mic import MicFrame
 from voicelab.events import SpeechEnded, SpeechPaused, SpeechStarted, TurnPredicted
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
@@ -53,8 +54,12 @@ class MicListener:
 
     def __init__(self, ctx: SessionContext, user: ScriptedUser, barge_in: BargeInMonitor,
                  is_responding: Callable[[], bool], speculator: Speculator,
-                 is_busy: Callable[[], bool], aec: AECFrontEnd | None = None) -> None:
+                 is_busy: Callable[[], bool], aec: AECFrontEnd | None = None,
+                 frames: Callable[[], AsyncIterator[MicFrame]] | None = None) -> None:
+        """``frames``: the microphone as this agent hears it (default ``ctx.mic.frames``;
+        with peer engines, :meth:`voicelab.session.peer.MicRouter.frames`)."""
         self._ctx = ctx
+        self._frames = frames or ctx.mic.frames
         self._aec = aec
         self._speculator = speculator
         self._is_busy = is_busy
@@ -74,7 +79,7 @@ class MicListener:
     async def run(self) -> None:
         """Consume the microphone until it is closed."""
         ctx = self._ctx
-        async for frame in ctx.mic.frames():
+        async for frame in self._frames():
             if self._aec is not None:
                 frame = self._aec.process(frame)
             for ev in self.endpointer.process(frame.samples):

@@ -64,7 +64,7 @@ class ScriptedUser:
             ctx.trace.append(TurnPlanned(start_ms, n, spec.clip.name, spec.variant.name, spec.warmup,
                                          duration_ms, start_ms + s0, start_ms + s1,
                                          spec.clip.reference_text, spec.start == "after_agent_starts",
-                                         spec.backchannel))
+                                         spec.backchannel, spec.variant.engine))
             if not self._is_responding():
                 ctx.transition(n, "idle", "listening")
             deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
