@@ -31,7 +31,7 @@ def run(tmp_path_factory):
         "llm": {"max_new_tokens": 40},
     })
     stages = load_stages(cfg, log=lambda m: None)
-    threads_before = threading.active_count()
+    threads_before = {t.name for t in threading.enumerate()}
     result = run_experiment(cfg, tmp_path_factory.mktemp("pipecat"), stages=stages, log=lambda m: None)
     return result, threads_before
 
@@ -65,5 +65,7 @@ def test_pipecat_reply_is_played_and_measured(run):
 def test_pipecat_leaves_no_thread_behind(run):
     _, threads_before = run
     # the session's threads (Pipecat's services run in the event loop's executor, the LLM's
-    # generation thread) are gone once the run returns
-    assert threading.active_count() <= threads_before, [t.name for t in threading.enumerate()]
+    # generation thread) are gone once the run returns; what may remain belongs to the
+    # process: voicelab's Whisper worker (started by the round-trip WER) and tqdm's monitor
+    new = {t.name for t in threading.enumerate()} - threads_before
+    assert new <= {"whisper_0", "tqdm_monitor"}, new

@@ -29,10 +29,31 @@ def played_reply(session: SessionResult, turns: pd.DataFrame, turn: int) -> np.n
     return soxr.resample(audio, session.agent_rate, 16_000).astype(np.float32)
 
 
+WINDOW_S = 28.0
+"""Longest piece transcribed at once: Whisper's window is 30 s, and faster-whisper's own
+sliding over longer audio loses whole sentences of choppy speech (a reply synthesized token
+by token, 33 s long, came back as 7 of its 40 words)."""
+
+
+def split_for_whisper(audio: np.ndarray, rate: int = 16_000, window_s: float = WINDOW_S,
+                      min_s: float = 15.0, frame_ms: float = 50.0) -> list[np.ndarray]:
+    """``audio`` (float32 ``(n,)``) in pieces of at most ``window_s``, each cut at the quietest
+    ``frame_ms`` frame (lowest energy) between ``min_s`` and ``window_s`` into the piece."""
+    pieces, frame = [], max(1, round(rate * frame_ms / 1000.0))
+    while len(audio) > window_s * rate:
+        lo, hi = int(min_s * rate) // frame, int(window_s * rate) // frame
+        energy = (audio[: hi * frame].reshape(hi, frame) ** 2).sum(axis=1)
+        cut = (lo + int(np.argmin(energy[lo:]))) * frame
+        pieces.append(audio[:cut])
+        audio = audio[cut:]
+    return pieces + [audio]
+
+
 def roundtrip_wer(session: SessionResult, turns: pd.DataFrame, stt: STT) -> pd.Series:
     """Per turn: WER of ``stt``'s reference transcript (:meth:`~voicelab.stt.base.STT.transcribe_reference`,
     e.g. Whisper's 30 s window even for an agent on ``stt.window: fit``) of the played
-    reply against ``response_text``.
+    reply against ``response_text``; a reply longer than :data:`WINDOW_S` is transcribed in pieces
+    cut at pauses (:func:`split_for_whisper`).
 
     Run after the session (off the session clock). NaN where nothing was said or played.
     """
@@ -43,6 +64,6 @@ def roundtrip_wer(session: SessionResult, turns: pd.DataFrame, stt: STT) -> pd.S
         if not len(audio) or not said.strip():
             out.append(math.nan)
             continue
-        heard = asyncio.run(stt.transcribe_reference(audio))
+        heard = " ".join(asyncio.run(stt.transcribe_reference(piece)) for piece in split_for_whisper(audio))
         out.append(wer(said, heard))
     return pd.Series(out, index=turns.index, name="tts_roundtrip_wer", dtype=float)

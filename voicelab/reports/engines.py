@@ -74,7 +74,7 @@ def engines_figure(turns: pd.DataFrame) -> Figure:
         g = live[live["variant"] == v]
         vals = g["voice_to_voice_latency_ms"].dropna().to_numpy(dtype=float) / 1000.0
         if len(vals):
-            ax.boxplot(vals, positions=[i], vert=False, widths=0.5, showfliers=False,
+            ax.boxplot(vals, positions=[i], orientation="horizontal", widths=0.5, showfliers=False,
                        medianprops={"color": "black"})
             ax.scatter(vals, i + rng.uniform(-0.12, 0.12, len(vals)), s=14, color=colors[v], zorder=3,
                        label="measured (true speech end -> first played sample)" if i == 0 else None)
