@@ -167,9 +167,11 @@ def test_microphone_is_routed_to_the_turns_engine(mixed):
     assert len(result.trace.of(SpeechStarted, 0)) == 1
 
 
-def test_two_peers_for_one_variant_are_refused():
-    with pytest.raises(ValueError, match="same variant"):
+def test_peer_variants_must_be_distinct():
+    with pytest.raises(ValueError, match="distinct variants"):
         VoiceAgent(ExperimentConfig(), None, [FakePeer("p"), FakePeer("p")])
+    with pytest.raises(ValueError, match="not named 'voicelab'"):
+        VoiceAgent(ExperimentConfig(), None, [FakePeer("voicelab")])
 
 
 # --- Pipecat frames -> events --------------------------------------------------------------
@@ -368,3 +370,14 @@ def test_trace_observer_maps_pipecat_frames():
         ("WordEmitted", 2450.0), ("LLMFinished", 2450.0), ("PeerReported", 2470.0)]
     (rep,) = t.of(PeerReported, 0)
     assert (rep.source, rep.metric, rep.value_ms) == ("VoicelabLLMService#0", "ttfb", pytest.approx(49.0))
+
+
+def test_without_history_keeps_the_system_prompt_and_the_last_user_turn():
+    pytest.importorskip("pipecat", reason="the `pipecat` extra is not installed")
+    from voicelab.peers.pipecat.llm import chat_messages, without_history
+
+    msgs = chat_messages([{"role": "system", "content": "be brief"}, {"role": "user", "content": "one"},
+                          {"role": "assistant", "content": [{"type": "text", "text": "uno"}]},
+                          {"role": "user", "content": "two"}, {"not": "a message"}])
+    assert msgs[2] == {"role": "assistant", "content": "uno"} and len(msgs) == 4
+    assert without_history(msgs) == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "two"}]

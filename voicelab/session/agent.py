@@ -49,7 +49,10 @@ class VoiceAgent:
        conversation (:class:`~voicelab.session.conversation.Conversation`);
     3. run the microphone, the speaker and the agent concurrently while the scripted
        user (:class:`~voicelab.session.user.ScriptedUser`) plays its turns, then shut
-       every task down and return the trace and both audio timelines.
+       every task down and return the trace and both audio timelines;
+    4. with peer engines (other frameworks' agents, :mod:`voicelab.session.peer`): start
+       them before t = 0, route the microphone to the engine of the current turn's variant
+       (:class:`~voicelab.session.peer.MicRouter`), and stop them with the session.
 
     After :meth:`run` has started, :attr:`context` holds the session's shared parts
     and :attr:`responding` the reply in flight.
@@ -60,14 +63,14 @@ class VoiceAgent:
         session (see :mod:`voicelab.session.peer`); the other turns are voicelab's.
 
         Raises:
-            ValueError: two peers answer the same variant.
+            ValueError: two peers answer the same variant, or a peer's variant is named ``voicelab``.
         """
         self.config = config
         self.stages = stages
         self.peers = list(peers)
         names = [p.variant for p in self.peers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"two peer engines answer the same variant: {names}")
+        if len(set(names)) != len(names) or VOICELAB in names:
+            raise ValueError(f"peer engines need distinct variants not named {VOICELAB!r}: {names}")
         self.context: SessionContext | None = None
         self._streamer: ResponseStreamer | None = None
 

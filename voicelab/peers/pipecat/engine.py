@@ -145,6 +145,8 @@ class PipecatEngine:
         played.add_done_callback(lambda _: self._finish(turn))
 
     def _finish(self, turn: int) -> None:
+        """``turn`` is over: flush its events; a warm-up turn (or any, with ``llm.history`` off)
+        leaves no history; a live turn advances the seed."""
         user, ctx = self._session.user, self._session.ctx
         state = user.states[turn]
         if state.done.done():

@@ -47,16 +47,26 @@ def chat_messages(messages: list) -> list[dict[str, str]]:
     return out
 
 
+def without_history(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The first system message and the last user message of ``messages`` (in that order)."""
+    system = [m for m in messages if m["role"] == "system"][:1]
+    user = [m for m in messages if m["role"] == "user"][-1:]
+    return system + user
+
+
 class VoicelabLLMService(LLMService):
     """Streams replies from a voicelab :class:`~voicelab.llm.base.LLM` into a Pipecat pipeline.
 
     ``seed()``: the sampling seed of the next reply (the engine keeps voicelab's seed
-    sequence, so both engines draw the same samples for the same turn).
+    sequence, so both engines draw the same samples for the same turn). ``history=False``
+    (``llm.history`` off): answer from the system prompt and the last user message only,
+    whatever Pipecat's context aggregators have collected.
     """
 
-    def __init__(self, llm: LLM, clock: SessionClock, seed: Callable[[], int], model_name: str, **kwargs) -> None:
+    def __init__(self, llm: LLM, clock: SessionClock, seed: Callable[[], int], model_name: str,
+                 history: bool = True, **kwargs) -> None:
         super().__init__(settings=_settings(model_name), **kwargs)
-        self._llm, self._clock, self._seed = llm, clock, seed
+        self._llm, self._clock, self._seed, self._history = llm, clock, seed, history
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -64,7 +74,10 @@ class VoicelabLLMService(LLMService):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame):
-            await self._respond(chat_messages(frame.context.get_messages()))
+            messages = chat_messages(frame.context.get_messages())
+            if not self._history:
+                messages = without_history(messages)
+            await self._respond(messages)
         else:
             await self.push_frame(frame, direction)
 
