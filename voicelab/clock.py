@@ -24,9 +24,10 @@ class SessionClock:
         self._loop = loop or asyncio.get_running_loop()
         self._t0 = self._loop.time()
 
-    def start(self) -> None:
-        """Set t = 0 to now (call when the first input sample is captured)."""
-        self._t0 = self._loop.time()
+    def start(self, elapsed_ms: float = 0.0) -> None:
+        """Set t = ``elapsed_ms`` now: t = 0 is when the first input sample was captured
+        (``elapsed_ms`` ago, e.g. the duration of a first network packet that just arrived)."""
+        self._t0 = self._loop.time() - elapsed_ms / 1000.0
 
     def now_ms(self) -> float:
         """Current session time in ms (thread-safe on a real loop)."""

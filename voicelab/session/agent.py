@@ -12,7 +12,7 @@ response streaming (:mod:`~voicelab.session.response`) with its TTS worker
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,13 +22,15 @@ from voicelab.aec import make_echo_canceller
 from voicelab.audio.echo_path import EchoPathInfo, make_echo_path
 from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
+from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
-from voicelab.config import ExperimentConfig
+from voicelab.config import ExperimentConfig, Variant
 from voicelab.events import AECCalibration, EchoPathConfigured, STTStarted, Trace, TranscriptFinal
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.listener import MicListener
+from voicelab.session.live_user import LiveUser
 from voicelab.session.response import Response, ResponseStreamer
 from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
@@ -97,12 +99,43 @@ class VoiceAgent:
             trace.append(EchoPathConfigured(0.0, info.kind, info.gain_db, info.delay_ms, info.rir_ms, info.rt60_ms,
                                             noise_rms, cfg.echo.seed))
         mic = VirtualMicrophone(clock, echo=echo, noise_rms=noise_rms, seed=cfg.echo.seed)
+        return await self._run(clock, trace, mic, speaker,
+                               lambda ctx, is_responding: ScriptedUser(ctx, turns, is_responding), list(turns))
+
+    async def run_live(self, mic: StreamMicrophone, variant: Variant | None = None,
+                       speaker: VirtualSpeaker | None = None,
+                       on_start: Callable[[LiveUser], None] | None = None) -> SessionResult:
+        """Answer a live user speaking into ``mic`` until :meth:`LiveUser.end` is called.
+
+        t = 0 is the first sample pushed into ``mic``; turns are opened by the endpointer
+        (:class:`~voicelab.session.live_user.LiveUser`) and answered with ``variant`` (default:
+        the config's first). ``speaker``: where the agent's audio plays (default: a virtual
+        speaker; a server passes one whose played audio it forwards). ``on_start(user)`` is
+        called once the session runs, with the live user (to :meth:`~LiveUser.end` it).
+        """
+        cfg = self.config
+        clock, trace = SessionClock(), Trace()
+        speaker = speaker or VirtualSpeaker(clock, trace, cfg.audio.speaker_rate, cfg.audio.speaker_frame_ms)
+        variant = variant or cfg.resolved_variants()[0]
+
+        def make_user(ctx: SessionContext, is_responding: Callable[[], bool]) -> LiveUser:
+            user = LiveUser(ctx, variant, is_responding)
+            if on_start is not None:
+                on_start(user)
+            return user
+        await mic.first_sample()
+        return await self._run(clock, trace, mic, speaker, make_user, [], started_ms=mic.first_push_ms)
+
+    async def _run(self, clock: SessionClock, trace: Trace, mic: VirtualMicrophone | StreamMicrophone,
+                   speaker: VirtualSpeaker, make_user: Callable, turns: list[TurnSpec],
+                   started_ms: float = 0.0) -> SessionResult:
+        cfg = self.config
         ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
         canceller = make_echo_canceller(cfg.aec)
         aec = AECFrontEnd(ctx, canceller) if canceller is not None else None
         streamer = self._streamer = ResponseStreamer(ctx)
         is_responding = lambda: streamer.current is not None  # noqa: E731
-        user = self._user = ScriptedUser(ctx, turns, is_responding)
+        user = self._user = make_user(ctx, is_responding)
         speaker.on_play = user.on_play
         barge_in = BargeInMonitor(ctx, lambda: streamer.current)
         self._busy = False
@@ -121,7 +154,7 @@ class VoiceAgent:
             await asyncio.gather(*(p.stop() for p in started), return_exceptions=True)
             raise
 
-        clock.start()
+        clock.start(started_ms)
         if aec is not None and cfg.aec.calibration_ms:
             self._calibrate(speaker, trace)
         tasks = [asyncio.create_task(listener.run(), name="mic"),
@@ -144,7 +177,7 @@ class VoiceAgent:
                 aec.close(clock.now_ms())
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
-        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, list(turns),
+        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, turns or [st.spec for st in user.states],
                              aec.timeline() if aec is not None else None)
 
     def _router(self, mic: VirtualMicrophone, user: ScriptedUser) -> MicRouter | None:

@@ -85,7 +85,8 @@ class MicListener:
             for ev in self.endpointer.process(frame.samples):
                 if isinstance(ev, SpeechStart):
                     self._speech_start_ms = ev.audio_ms
-                    ctx.trace.append(SpeechStarted(ctx.clock.now_ms(), self._user.current, ev.audio_ms))
+                    now = ctx.clock.now_ms()
+                    ctx.trace.append(SpeechStarted(now, self._user.speech_started(now, ev.audio_ms), ev.audio_ms))
                 elif isinstance(ev, SpeechEnd) and self._user.current >= 0:
                     self._on_utterance(self._user.current, ev, self.endpointer.utterance_audio())
                 elif isinstance(ev, SpeechPause) and self._user.current >= 0:
@@ -153,5 +154,6 @@ class MicListener:
             return
         ctx = self._ctx
         ctx.trace.append(SpeechEnded(ctx.clock.now_ms(), turn, ev.audio_ms, ev.decided_ms))
+        self._user.speech_ended(turn, ev.audio_ms)
         committed = self._speculator.commit(turn)
         self.utterances.put_nowait(committed or (turn, audio))

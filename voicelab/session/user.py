@@ -79,6 +79,13 @@ class ScriptedUser:
             t.cancel()
         await asyncio.gather(*self._watchdogs, return_exceptions=True)
 
+    def speech_started(self, t_ms: float, audio_ms: float) -> int:
+        """The endpointer heard speech start: it belongs to the turn whose clip plays (or -1)."""
+        return self.current
+
+    def speech_ended(self, turn: int, audio_ms: float) -> None:
+        """The endpoint of ``turn`` is decided: nothing to do, its plan was logged at its clip's start."""
+
     def on_play(self, turn: int, request: int, t_ms: float) -> None:
         """The speaker's callback: ``turn``'s reply started playing at ``t_ms``."""
         started = self.states[turn].started
