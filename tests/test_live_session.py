@@ -9,7 +9,7 @@ import pytest
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
-from voicelab.events import PlaybackStarted, SpeechEnded, TurnPlanned
+from voicelab.events import PlaybackStarted, SpeechEnded, STTStarted, TurnPlanned
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
 from voicelab.session import Stages, VoiceAgent
@@ -115,3 +115,49 @@ def test_stream_microphone_rejects_bad_audio():
     mic.close()
     with pytest.raises(RuntimeError, match="closed"):
         mic.push(np.zeros(4, dtype=np.float32))
+
+
+def _run_live_with(actions, seconds=5.0):
+    """A live session streaming silence, with ``actions`` ``(at_s, fn(agent, mic))`` applied."""
+    async def main():
+        mic, users = StreamMicrophone(), []
+        agent = _agent()
+
+        async def client():
+            loop = asyncio.get_running_loop()
+            t0, total, pending = loop.time(), int(seconds * 16000), sorted(actions, key=lambda a: a[0])
+            for i in range(0, total, 512):
+                await asyncio.sleep(max(0.0, t0 + (i + 512) / 16000 - loop.time()))
+                mic.push(np.zeros(512, dtype=np.float32) if not any(
+                    lo <= i / 16000 < hi for lo, hi in speech_spans) else np.full(512, 0.1, np.float32))
+                while pending and pending[0][0] <= (i + 512) / 16000:
+                    pending.pop(0)[1](agent)
+            users[0].end()
+            mic.close()
+        speech_spans = [a[2] for a in actions if len(a) > 2]
+        task = asyncio.create_task(client())
+        result = await agent.run_live(mic, on_start=users.append)
+        await task
+        return result
+    return run_virtual(main())
+
+
+def test_typed_turn_skips_stt():
+    result = _run_live_with([(0.992, lambda agent: agent.submit_text("hi there"))])
+    (plan,) = result.trace.of(TurnPlanned)
+    row = turns_table(result.trace).iloc[0]
+    # typed at 992 ms (the end of frame 30): the turn's "speech end"; no STT; LLM 100 ms to the
+    # first token, "Hello there," released at +250, TTS 230 -> 1472 ms, next 10 ms frame 1480
+    assert (plan.speech_start_ms, plan.speech_end_ms) == (ms(992.0), ms(992.0))
+    assert row.transcript == "hi there" and row.stt_latency_ms == 0.0
+    assert not result.trace.of(STTStarted)
+    assert row.voice_to_voice_latency_ms == ms(1480.0 - 992.0)
+
+
+def test_client_side_endpointing_ends_the_utterance_at_once():
+    # speech 0.32..3.0 s (still speaking); utterance_end arrives at 1.6 s, just after frame 49
+    result = _run_live_with([(1.6, lambda agent: agent.end_utterance(), (0.32, 3.0))], seconds=6.0)
+    ends = result.trace.of(SpeechEnded, 0)
+    # the endpointer had processed frames up to 1568 ms (frame 49 was pushed, not yet heard)
+    assert ends[0].decided_ms == ms(1568.0) and ends[0].audio_ms == ms(1568.0)
+    assert turns_table(result.trace).iloc[0].transcript == "hello agent"

@@ -14,11 +14,11 @@ everything is importable from here.
 from voicelab.config.duplex import BACKCHANNELS, AECConfig, BargeInConfig, EchoConfig, RoomConfig
 from voicelab.config.experiment import (ExperimentConfig, ScenarioTurn, SpeculateConfig, SweepConfig,
                                         Variant)
-from voicelab.config.loading import ConfigError, load_config, parse_config
+from voicelab.config.loading import ConfigError, load_config, parse_config, set_path, with_overrides
 from voicelab.config.stages import (TTS_DEFAULT_MODELS, TTS_MODEL_ASSETS, AudioConfig, LLMConfig, STTConfig,
                                     TriggerConfig, TTSConfig, VADConfig)
 
 __all__ = ["AECConfig", "BACKCHANNELS", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
            "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "RoomConfig", "STTConfig", "ScenarioTurn",
            "SpeculateConfig", "SweepConfig", "TTSConfig", "TriggerConfig", "VADConfig", "Variant",
-           "load_config", "parse_config"]
+           "load_config", "parse_config", "set_path", "with_overrides"]

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from voicelab.config import ConfigError, ExperimentConfig, TriggerConfig, parse_config
+from voicelab.config import ConfigError, ExperimentConfig, TriggerConfig, parse_config, set_path
 from voicelab.lab.node import node_kind
 
 RUN_FILES = ("turns.csv", "events.jsonl", "summary.json")
@@ -55,18 +55,7 @@ def _format_value(path: str, value: Any) -> str:
 
 def _set_path(data: dict, path: str, value: Any) -> None:
     """Set ``data[a][b][c] = value`` for ``path`` "a.b.c"; every key must exist."""
-    parts = path.split(".")
-    node = data
-    for depth, key in enumerate(parts):
-        if not isinstance(node, dict) or key not in node:
-            where = ".".join(parts[:depth]) or "(top level)"
-            options = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
-            raise ConfigError(f"invalid sweep: sweep.grid.{path}: {where} has no field {key!r} "
-                              f"(fields: {options})")
-        if depth == len(parts) - 1:
-            node[key] = value
-        else:
-            node = node[key]
+    set_path(data, path, value, "invalid sweep: sweep.grid.")
 
 
 def expand_grid(config: ExperimentConfig) -> list[SweepPoint]:

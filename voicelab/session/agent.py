@@ -25,7 +25,7 @@ from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import AECCalibration, EchoPathConfigured, STTStarted, Trace, TranscriptFinal
+from voicelab.events import AECCalibration, EchoPathConfigured, SpeechEnded, STTStarted, Trace, TranscriptFinal
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
@@ -216,8 +216,30 @@ class VoiceAgent:
             finally:
                 self._busy = not utterances.empty()
 
-    async def _answer(self, turn: int, utterance: np.ndarray, speculation: Speculation | None = None) -> None:
-        """Transcribe one utterance and speak the reply; the turn is over afterwards.
+    def submit_text(self, text: str) -> int:
+        """A live session's typed user turn: answered like speech, without STT. Returns its turn.
+
+        Raises:
+            RuntimeError: not a live session (see :meth:`run_live`), or it has not started.
+        """
+        user = self._user
+        if not isinstance(user, LiveUser):
+            raise RuntimeError("typed turns need a live session (VoiceAgent.run_live)")
+        now = self.context.clock.now_ms()
+        turn = user.open_turn(now)
+        user.states[turn].handled = True
+        self.context.trace.append(SpeechEnded(now, turn, now, now))
+        user.speech_ended(turn, now)
+        self._listener.utterances.put_nowait((turn, text))
+        return turn
+
+    def end_utterance(self) -> bool:
+        """Client-side endpointing: the user's utterance in progress ends now (False: none)."""
+        return self._listener.force_end()
+
+    async def _answer(self, turn: int, utterance: np.ndarray | str, speculation: Speculation | None = None) -> None:
+        """Transcribe one utterance (or take a typed one, ``str``) and speak the reply; the
+        turn is over afterwards.
 
         A speculative answer (``speculation`` set) holds its audio until the endpoint
         commits it; discarded, it returns without touching the history or the turn.
@@ -227,8 +249,11 @@ class VoiceAgent:
         spec = user.states[turn].spec
         if speculation is None:
             ctx.transition(turn, "listening", "processing")
-        trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
-        text = await self.stages.stt.transcribe(utterance)
+        if isinstance(utterance, str):
+            text = utterance
+        else:
+            trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
+            text = await self.stages.stt.transcribe(utterance)
         trace.append(TranscriptFinal(clock.now_ms(), turn, text))
         if not text:
             if speculation is not None:

@@ -98,6 +98,15 @@ class MicListener:
                     self._speculator.discard()
             self._barge_in.process(frame.samples, self.endpointer.last_probability)
 
+    def force_end(self) -> bool:
+        """Client-side endpointing (``utterance_end``): end the user's utterance now.
+        False if there is none in progress (nothing to end)."""
+        ev = self.endpointer.force_end()
+        if ev is None or self._user.current < 0:
+            return False
+        self._on_utterance(self._user.current, ev, self.endpointer.utterance_audio())
+        return True
+
     def _on_tentative_end(self, turn: int) -> None:
         """Start a speculative reply if nothing else is in flight."""
         if (self._user.states[turn].handled or not self._speculator.can_start() or self._is_responding()

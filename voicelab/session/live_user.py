@@ -47,16 +47,21 @@ class LiveUser:
     def speech_started(self, t_ms: float, audio_ms: float) -> int:
         """The endpointer heard speech start (padded onset ``audio_ms``): the turn it belongs to."""
         if self.current < 0 or self.states[self.current].handled:
-            n = len(self.states)
-            spec = TurnSpec(Clip.from_array(f"live-{n}", np.zeros(0, dtype=np.float32)), self._variant, False,
-                            (audio_ms, math.nan))
-            self.states.append(TurnState(spec, self._loop.create_future(), self._loop.create_future()))
-            barge_in = self._is_responding()
-            self._starts[n] = (audio_ms, barge_in)
-            self.current = n
-            if not barge_in:
-                self._ctx.transition(n, "idle", "listening")
+            self.open_turn(audio_ms)
         return self.current
+
+    def open_turn(self, start_ms: float) -> int:
+        """Open the next turn, its speech starting at ``start_ms``; return its index."""
+        n = len(self.states)
+        spec = TurnSpec(Clip.from_array(f"live-{n}", np.zeros(0, dtype=np.float32)), self._variant, False,
+                        (start_ms, math.nan))
+        self.states.append(TurnState(spec, self._loop.create_future(), self._loop.create_future()))
+        barge_in = self._is_responding()
+        self._starts[n] = (start_ms, barge_in)
+        self.current = n
+        if not barge_in:
+            self._ctx.transition(n, "idle", "listening")
+        return n
 
     def speech_ended(self, turn: int, audio_ms: float) -> None:
         """The endpoint of ``turn`` is decided (padded speech end ``audio_ms``): log its plan."""

@@ -304,6 +304,18 @@ class Endpointer:
         self._trim()
         return end
 
+    def force_end(self) -> SpeechEnd | None:
+        """Client-side endpointing: end the utterance in progress now. Its audio ends at the
+        current silence's padded end, or at the audio processed if the user is still
+        speaking; ``decided_ms`` is the audio time now. None outside confirmed speech."""
+        if self._start is None:
+            return None
+        if self._silence is None:
+            self._silence = self._pos
+        end = self._end(self._pos)
+        self._trim()
+        return end
+
     def pending_audio(self) -> np.ndarray:
         """The current utterance so far, from its padded start to the audio processed
         (float32, 16 kHz mono): what a turn detector judges. Empty outside speech."""
