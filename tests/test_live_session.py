@@ -68,7 +68,7 @@ def _run_live(packet: int, utterances_at=(0.0,), seconds=6.0):
         mic, users = StreamMicrophone(), []
         agent = _agent()
         client = asyncio.create_task(_client(mic, users, packet, seconds, list(utterances_at)))
-        result = await agent.run_live(mic, on_start=users.append)
+        result = await agent.run_live(mic, on_start=lambda user, ctx: users.append(user))
         await client
         return result
     return run_virtual(main())
@@ -136,7 +136,7 @@ def _run_live_with(actions, seconds=5.0):
             mic.close()
         speech_spans = [a[2] for a in actions if len(a) > 2]
         task = asyncio.create_task(client())
-        result = await agent.run_live(mic, on_start=users.append)
+        result = await agent.run_live(mic, on_start=lambda user, ctx: users.append(user))
         await task
         return result
     return run_virtual(main())

@@ -56,6 +56,30 @@ def run(
 
 
 @app.command()
+def serve(
+    config: Path = typer.Argument(..., help="experiment YAML: the models and default settings of every session"),
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to bind (loopback by default)"),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="TCP port (0: any free port)"),
+    max_sessions: int = typer.Option(8, "--max-sessions", min=1, help="concurrent sessions; more get close code 1013"),
+    max_frame_bytes: int = typer.Option(1 << 20, "--max-frame-bytes", min=1024,
+                                        help="largest WebSocket frame; larger ones close with 1009"),
+) -> None:
+    """Serve the streaming agent over WebSocket (protocol: docs/protocol.md) until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from voicelab.serve.app import VoiceServer
+    from voicelab.serve.models import ModelManager
+
+    try:
+        cfg = load_config(config)
+        manager = ModelManager(cfg, log=lambda m: typer.echo(m, err=True))
+    except (ConfigError, AssetError) as err:
+        _fail(err)
+    server = VoiceServer(manager, max_sessions, max_frame_bytes, log=lambda m: typer.echo(m, err=True))
+    asyncio.run(server.run(host, port))
+
+
+@app.command()
 def sweep(
     config: Path = typer.Argument(..., help="experiment YAML with a `sweep:` section"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),

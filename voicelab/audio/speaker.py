@@ -74,6 +74,9 @@ class VirtualSpeaker:
         self.segments: list[tuple[int, np.ndarray]] = []
         self.on_play: Callable[[int, int, float], None] | None = None
         """Called as ``on_play(turn, request, t_ms)`` when a request's first sample plays."""
+        self.on_segment: Callable[[int, int, int, np.ndarray], None] | None = None
+        """Called as ``on_segment(turn, request, start_sample, audio)`` when queued reply audio
+        starts playing (a network sink forwards it; a later stop or pause truncates it)."""
 
     # --- producer side ---------------------------------------------------------------
     def open_response(self, turn: int, held: bool = False) -> asyncio.Future:
@@ -212,6 +215,8 @@ class VirtualSpeaker:
             self._played_in_response = True
             self._request = q.request
             self.segments.append((start, q.audio))
+            if self.on_segment is not None:
+                self.on_segment(q.turn, q.request, start, q.audio)
             self._cursor = start + len(q.audio)
             self._queue.popleft()
 

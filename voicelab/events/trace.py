@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from voicelab.events.base import Event
 from voicelab.events.duplex import ResponseCancelled
@@ -25,9 +25,13 @@ class Trace:
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
         self._events: list[Event] = list(events)
+        self.listeners: list[Callable[[Event], None]] = []
+        """Called with every event appended from now on (a server streams them to its client)."""
 
     def append(self, event: Event) -> Event:
         self._events.append(event)
+        for listener in self.listeners:
+            listener(event)
         return event
 
     def __iter__(self) -> Iterator[Event]:

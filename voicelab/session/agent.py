@@ -104,14 +104,15 @@ class VoiceAgent:
 
     async def run_live(self, mic: StreamMicrophone, variant: Variant | None = None,
                        speaker: VirtualSpeaker | None = None,
-                       on_start: Callable[[LiveUser], None] | None = None) -> SessionResult:
+                       on_start: Callable[[LiveUser, SessionContext], None] | None = None) -> SessionResult:
         """Answer a live user speaking into ``mic`` until :meth:`LiveUser.end` is called.
 
         t = 0 is the first sample pushed into ``mic``; turns are opened by the endpointer
         (:class:`~voicelab.session.live_user.LiveUser`) and answered with ``variant`` (default:
         the config's first). ``speaker``: where the agent's audio plays (default: a virtual
-        speaker; a server passes one whose played audio it forwards). ``on_start(user)`` is
-        called once the session runs, with the live user (to :meth:`~LiveUser.end` it).
+        speaker). ``on_start(user, ctx)`` is called once the session is built, before t = 0:
+        the live user (to :meth:`~LiveUser.end` it) and the session's parts (a server hooks the
+        trace's listeners and the speaker's ``on_segment`` there).
         """
         cfg = self.config
         clock, trace = SessionClock(), Trace()
@@ -121,7 +122,7 @@ class VoiceAgent:
         def make_user(ctx: SessionContext, is_responding: Callable[[], bool]) -> LiveUser:
             user = LiveUser(ctx, variant, is_responding)
             if on_start is not None:
-                on_start(user)
+                on_start(user, ctx)
             return user
         await mic.first_sample()
         return await self._run(clock, trace, mic, speaker, make_user, [], started_ms=mic.first_push_ms)
@@ -232,6 +233,24 @@ class VoiceAgent:
         user.speech_ended(turn, now)
         self._listener.utterances.put_nowait((turn, text))
         return turn
+
+    def reconfigure(self, config: ExperimentConfig, stages: Stages) -> None:
+        """A live session's new settings (``stages`` carries the endpointer ``config`` asks
+        for): trigger, barge-in and speculation apply from the next reply, VAD settings from
+        the next utterance.
+
+        Raises:
+            RuntimeError: VAD settings changed while the user is speaking.
+        """
+        listener = self._listener
+        if config.vad != self.config.vad:
+            if listener.endpointer.in_speech:
+                raise RuntimeError("vad settings can change between utterances only (the user is speaking)")
+            listener.endpointer = stages.make_endpointer()
+        self.config = self.context.config = config
+        self.stages = self.context.stages = stages
+        if isinstance(self._user, LiveUser):
+            self._user.set_variant(config.resolved_variants()[0])
 
     def end_utterance(self) -> bool:
         """Client-side endpointing: the user's utterance in progress ends now (False: none)."""

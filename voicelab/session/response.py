@@ -121,6 +121,13 @@ class ResponseStreamer:
                 if not resp.interrupted.is_set():
                     ctx.speaker.close_response()
                     await asyncio.wait({played, cut}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the session ended mid-reply (e.g. its client went away)
+            stream.cancel()
+            tts_task.cancel()
+            await asyncio.gather(tts_task, stream.join(), return_exceptions=True)
+            if not trace.of(LLMFinished, turn):
+                trace.append(LLMFinished(clock.now_ms(), turn, n_tokens, True, reply))
+            raise
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()

@@ -1,0 +1,95 @@
+"""``voicelab serve``: the streaming agent over WebSocket (``websockets``), many clients at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Callable
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from voicelab.serve.models import ModelManager
+from voicelab.serve.protocol import (CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message)
+from voicelab.serve.session import ServerSession
+
+MAX_SESSIONS = 8
+"""Default concurrent sessions; one more client is answered with close code 1013."""
+
+
+class VoiceServer:
+    """Serves :class:`~voicelab.serve.session.ServerSession` per connection on one model set.
+
+    ``GET /health`` answers ``200`` with JSON (sessions running, limit); a WebSocket upgrade
+    on any path opens a session. Frames over ``max_frame_bytes`` close the connection with
+    code 1009 (``websockets``' ``max_size``); a client beyond ``max_sessions`` gets an
+    ``error`` (``session_limit``) and close code 1013. :meth:`shutdown` closes every session.
+    """
+
+    def __init__(self, manager: ModelManager, max_sessions: int = MAX_SESSIONS,
+                 max_frame_bytes: int = MAX_FRAME_BYTES, log: Callable[[str], None] = print) -> None:
+        self.manager = manager
+        self.max_sessions = max_sessions
+        self.max_frame_bytes = max_frame_bytes
+        self.sessions: set[ServerSession] = set()
+        self.finished: list[ServerSession] = []
+        self._log = log
+        self._server: Server | None = None
+
+    def _health(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/health":
+            body = json.dumps({"status": "ok", "sessions": len(self.sessions), "max_sessions": self.max_sessions})
+            return connection.respond(HTTPStatus.OK, body + "\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        if len(self.sessions) >= self.max_sessions:
+            await ws.send(error_message(ProtocolError("session_limit", f"{self.max_sessions} sessions are running")))
+            await ws.close(CLOSE_TRY_AGAIN, "session limit")
+            return
+        session = ServerSession(self.manager, ws.send)
+        self.sessions.add(session)
+        try:
+            async for frame in ws:
+                if not await session.receive(frame):
+                    break
+        except ConnectionClosed:
+            pass  # the client went away (or sent an oversized frame: 1009): the session closes
+        finally:
+            await session.close()
+            self.sessions.discard(session)
+            self.finished.append(session)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8765) -> int:
+        """Listen on ``host:port`` (0 = any free port); return the port."""
+        self._server = await serve(self._handle, host, port, max_size=self.max_frame_bytes,
+                                   process_request=self._health)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def shutdown(self) -> None:
+        """Stop accepting, close every open session (each is finished and its client told)."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def run(self, host: str = "127.0.0.1", port: int = 8765) -> None:
+        """Serve until SIGINT or SIGTERM, then :meth:`shutdown`."""
+        port = await self.start(host, port)
+        self._log(f"serving on ws://{host}:{port} (health: http://{host}:{port}/health); Ctrl-C stops")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self._log(f"shutting down: closing {len(self.sessions)} session(s)")
+            await self.shutdown()

@@ -1,0 +1,86 @@
+"""Trace events -> protocol messages: what a client sees of its session, as it happens."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMToken, PlaybackStopped,
+                             SpeechEnded, SpeechPaused, SpeechStarted, StateChanged, Trace, TranscriptFinal, TTSAudio)
+from voicelab.measure.metrics import turns_table
+from voicelab.serve.protocol import server_message
+
+REPORTED_METRICS = ("endpoint_delay_ms", "stt_latency_ms", "llm_ttft_ms", "first_word_latency_ms",
+                    "trigger_wait_ms", "tts_ttfb_ms", "word_to_audio_latency_ms", "voice_to_voice_latency_ms",
+                    "playback_stall_ms", "interruption_latency_ms")
+"""The metrics ``response_complete`` carries (ms; columns of ``turns.csv``). Live, the speech
+end is the endpointer's estimate (padded VAD end): a client that knows the true end of
+what it sent measures its own voice-to-voice (``voicelab bench``)."""
+
+
+@dataclass
+class _Progress:
+    tokens: int = 0
+    triggered: int = 0
+    synthesized: int = 0
+
+
+class EventPublisher:
+    """Turns a session's trace events into protocol messages handed to ``send(text)``.
+
+    ``max_tokens``: ``llm.max_new_tokens`` (the ``progress`` denominator). ``response_complete``
+    is sent when a turn's reply is over (its state returns to ``idle``), with the turn's
+    metrics computed from the trace so far.
+    """
+
+    def __init__(self, trace: Trace, send: Callable[[str], None], max_tokens: int) -> None:
+        self._trace = trace
+        self._send = send
+        self._max_tokens = max_tokens
+        self._progress: dict[int, _Progress] = {}
+
+    def __call__(self, e: Event) -> None:
+        send = self._send
+        if isinstance(e, SpeechStarted):
+            send(server_message("vad_status", speaking=True, t_ms=e.t_ms, turn=e.turn))
+        elif isinstance(e, (SpeechEnded, SpeechPaused)):
+            send(server_message("vad_status", speaking=False, t_ms=e.t_ms, turn=e.turn))
+        elif isinstance(e, StateChanged):
+            send(server_message("state", state=e.new, turn=e.turn))
+            if e.new == "idle" and e.old in ("speaking", "interrupted", "processing"):
+                self._complete(e.turn)
+        elif isinstance(e, TranscriptFinal):
+            send(server_message("transcription", turn=e.turn, text=e.text, is_final=True))
+        elif isinstance(e, LLMToken):
+            self._progress.setdefault(e.turn, _Progress()).tokens += 1
+        elif isinstance(e, ChunkTriggered):
+            self._progress.setdefault(e.turn, _Progress()).triggered += 1
+            send(server_message("response_text", reply_id=e.turn, text=e.text, is_final=False))
+            self._send_progress(e.turn)
+        elif isinstance(e, TTSAudio):
+            self._progress.setdefault(e.turn, _Progress()).synthesized += 1
+            self._send_progress(e.turn)
+        elif isinstance(e, LLMFinished):
+            # after the chunk the trigger policy flushes at the end of the stream, which is
+            # triggered in the same step, right after this event
+            asyncio.get_running_loop().call_soon(
+                send, server_message("response_text", reply_id=e.turn, text="", is_final=True))
+        elif isinstance(e, PlaybackStopped) and e.interrupted:
+            send(server_message("interrupted", reply_id=e.turn, t_ms=e.t_ms, sample_index=e.sample_index))
+
+    def _send_progress(self, turn: int) -> None:
+        p = self._progress[turn]
+        self._send(server_message("progress", reply_id=turn, llm_tokens=p.tokens, llm_max_tokens=self._max_tokens,
+                                  tts_chunks_synthesized=p.synthesized, tts_chunks_triggered=p.triggered))
+
+    def _complete(self, turn: int) -> None:
+        rows = turns_table(self._trace)
+        row = rows[rows["turn"] == turn]
+        if row.empty:
+            return
+        r = row.iloc[0]
+        metrics = {c: (None if not isinstance(r.get(c), float) or math.isnan(r[c]) else float(r[c]))
+                   for c in REPORTED_METRICS if c in r}
+        self._send(server_message("response_complete", reply_id=turn, text=r["response_text"], metrics=metrics))

@@ -1,0 +1,171 @@
+"""One client's session on the server: protocol messages in, the live agent, messages and audio out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from voicelab.audio.stream_mic import StreamMicrophone
+from voicelab.config import ConfigError, ExperimentConfig
+from voicelab.serve.models import ModelManager
+from voicelab.serve.protocol import (ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16, error_message,
+                                     parse_client_message, server_message)
+from voicelab.serve.publish import EventPublisher
+from voicelab.session import SessionResult, VoiceAgent
+from voicelab.session.context import SessionContext
+from voicelab.session.live_user import LiveUser
+
+Send = Callable[[str | bytes], Awaitable[None]]
+
+
+class ServerSession:
+    """Handles one connection's frames (:meth:`receive`) and runs its live agent.
+
+    Outgoing text and audio go through one queue, in order, sent by one task (so a reply's
+    ``response_audio`` header always precedes its PCM). The agent runs from ``start`` until
+    ``stop`` or :meth:`close` (the client went away: the reply in flight is cancelled with
+    the session). ``result`` holds the finished session (trace, audio timelines).
+    """
+
+    def __init__(self, manager: ModelManager, send: Send) -> None:
+        self._manager = manager
+        self._send = send
+        self._out: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._sender = asyncio.create_task(self._send_loop(), name="sender")
+        self.session_id: str | None = None
+        self.config: ExperimentConfig | None = None
+        self._mic: StreamMicrophone | None = None
+        self._agent: VoiceAgent | None = None
+        self._user: LiveUser | None = None
+        self._run: asyncio.Task | None = None
+        self._started_wall = 0.0
+        self._ready = asyncio.Event()  # the agent runs (the first audio arrived)
+        self.result: SessionResult | None = None
+
+    # --- frames in ---------------------------------------------------------------------------
+    async def receive(self, frame: str | bytes) -> bool:
+        """Handle one client frame; False once the client asked to stop."""
+        try:
+            if isinstance(frame, bytes):
+                self._audio(decode_pcm16(frame))
+                return True
+            msg = parse_client_message(frame)
+            return await self._handle(msg)
+        except ProtocolError as err:
+            self.emit(error_message(err))
+        except ConfigError as err:
+            self.emit(error_message(ProtocolError("bad_config", str(err))))
+        return True
+
+    async def _handle(self, msg) -> bool:
+        kind = msg.type
+        if kind == "ping":
+            self.emit(server_message("pong"))
+        elif kind == "start":
+            self._start(msg.data.config, msg.data.session_id)
+        elif kind == "stop":
+            await self.close()
+            return False
+        elif self._agent is None:
+            raise ProtocolError("not_started", f"send start before {kind}")
+        elif kind == "config":
+            await self._reconfigure(msg.data.config)
+        elif kind == "audio":
+            self._audio(decode_base64_pcm(msg.data.pcm))
+        elif kind == "text":
+            await self._running()
+            self._agent.submit_text(msg.data.text)
+        elif kind == "utterance_end":
+            self._agent.end_utterance()
+        return True
+
+    def _start(self, overrides: dict, session_id: str | None) -> None:
+        if self._agent is not None:
+            raise ProtocolError("bad_field", "the session has already started")
+        if session_id is not None:
+            raise ProtocolError("unknown_session", f"no stored session {session_id!r} (persistence is not built yet)")
+        self.config = self._manager.session_config(overrides)
+        self.session_id = uuid.uuid4().hex[:12]
+        self._mic = StreamMicrophone()
+        self._agent = VoiceAgent(self.config, self._manager.stages_for(self.config))
+        self._run = asyncio.create_task(self._agent.run_live(self._mic, on_start=self._on_start), name="agent")
+        self._started_wall = time.monotonic()
+        self.emit(server_message("session_started", session_id=self.session_id, input_rate=16000,
+                                 output_rate=self.config.audio.speaker_rate, output_dtype="int16"))
+
+    async def _running(self) -> None:
+        """Make sure the session clock runs: it starts with the first audio, so a client that
+        types before it speaks starts it with one silent 32 ms frame."""
+        if not self._ready.is_set():
+            self._mic.push(np.zeros(512, dtype=np.float32))
+            await self._ready.wait()
+
+    async def _reconfigure(self, overrides: dict) -> None:
+        """A mid-session ``config``: trigger, barge-in and speculation apply from the next reply,
+        VAD settings from the next utterance (the endpointer is rebuilt between utterances).
+
+        Raises:
+            ConfigError: bad overrides, or VAD settings while the user is speaking.
+        """
+        config = self._manager.session_config(overrides, self.config)
+        await self._running()
+        try:
+            self._agent.reconfigure(config, self._manager.stages_for(config))
+        except RuntimeError as err:
+            raise ConfigError(str(err)) from None
+        self.config = config
+
+    def _audio(self, samples: np.ndarray) -> None:
+        if self._mic is None:
+            raise ProtocolError("not_started", "send start before audio")
+        self._mic.push(samples)
+
+    def _on_start(self, user: LiveUser, ctx: SessionContext) -> None:
+        self._user = user
+        self._ready.set()
+        ctx.trace.listeners.append(EventPublisher(ctx.trace, self.emit, self.config.llm.max_new_tokens))
+        rate = ctx.speaker.rate
+
+        def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
+            self.emit(server_message("response_audio", reply_id=turn, request_id=request, sample_rate=rate,
+                                     dtype="int16", start_sample=start))
+            self.emit(encode_pcm16(audio))
+        ctx.speaker.on_segment = forward
+
+    # --- frames out ----------------------------------------------------------------------------
+    def emit(self, frame: str | bytes) -> None:
+        """Queue a frame for the client (never blocks the audio path)."""
+        self._out.put_nowait(frame)
+
+    async def _send_loop(self) -> None:
+        while (frame := await self._out.get()) is not None:
+            try:
+                await self._send(frame)
+            except Exception:  # the client is gone: drop what is left, the session closes
+                return
+
+    # --- the end -------------------------------------------------------------------------------
+    async def close(self) -> None:
+        """End the session (stop, disconnect or server shutdown): the reply in flight is
+        cancelled, every task ends, ``session_ended`` is sent if the client is still there."""
+        if self._run is not None and not self._run.done():
+            self._mic.close()  # a session that never heard audio starts now, to end at once
+            self._mic.push = lambda samples: None  # late audio after close is ignored
+            ready = asyncio.ensure_future(self._ready.wait())
+            await asyncio.wait({ready, self._run}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            if self._user is not None:
+                self._user.end()
+            try:
+                self.result = await self._run
+            except Exception as err:  # noqa: BLE001 - reported to the client, the server goes on
+                self.emit(error_message(ProtocolError("internal", f"the session failed: {err!r}")))
+        if self.session_id is not None:
+            self.emit(server_message("session_ended", session_id=self.session_id,
+                                     duration_s=time.monotonic() - self._started_wall))
+        self._out.put_nowait(None)
+        await asyncio.gather(self._sender, return_exceptions=True)
