@@ -254,3 +254,20 @@ def test_health_endpoint():
 def test_resuming_an_unknown_session_is_an_error():
     frames, _ = _ask(json.dumps({"type": "start", "data": {"session_id": "nope"}}))
     assert _of(frames, "error")[0]["code"] == "unknown_session"
+
+
+def test_web_page_is_served():
+    async def client(url, server):
+        port = int(url.rsplit(":", 1)[1])
+        out = {}
+        for path in ("/", "/client.js", "/nope"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+            await writer.drain()
+            out[path] = (await reader.read(65536)).decode()
+            writer.close()
+        return out
+    got = _session(client)
+    assert got["/"].startswith("HTTP/1.1 200") and "text/html" in got["/"] and '<script src="client.js">' in got["/"]
+    assert "text/javascript" in got["/client.js"] and "echoCancellation: true" in got["/client.js"]
+    assert got["/nope"].startswith("HTTP/1.1 404")

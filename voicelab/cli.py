@@ -80,6 +80,27 @@ def serve(
 
 
 @app.command()
+def bench(
+    url: str = typer.Argument(..., help="the agent's WebSocket URL, e.g. ws://127.0.0.1:8765"),
+    clients: int = typer.Option(1, "--clients", "-n", min=1, help="concurrent scripted clients"),
+    clip: Optional[list[str]] = typer.Option(None, "--clips", "-c", help="bundled clip name or audio file "
+                                             "(repeatable); default: every bundled clip"),
+    out: Path = typer.Option(Path("results/bench"), "--out", "-o", help="output directory"),
+) -> None:
+    """Measure any agent that speaks docs/protocol.md from the client's side of the wire."""
+    from voicelab.audio.clips import bundled_clip_names
+    from voicelab.bench.run import run_bench
+
+    try:
+        table = run_bench(url, clip or bundled_clip_names(), out, clients=clients, log=lambda m: typer.echo(m, err=True))
+    except (AudioError, OSError, RuntimeError) as err:
+        _fail(err)
+    v2v = table["voice_to_voice_latency_ms"].dropna()
+    typer.echo(f"{len(table)} turns, {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
+               f"(client-measured); results in {out}/")
+
+
+@app.command()
 def sweep(
     config: Path = typer.Argument(..., help="experiment YAML with a `sweep:` section"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),

@@ -20,6 +20,10 @@ reports less latency than the user hears), and the TTFB its STT, LLM and TTS ser
 reported (Pipecat's ``TTFBMetricsData``; the service is recognised by ``STTService``,
 ``LLMService`` or ``TTSService`` in its processor name, e.g. ``WhisperSTTService#0``)."""
 
+SELF_REPORTED_V2V = ("user_bot_latency", "voice_to_voice_latency_ms")
+"""Metric names under which an engine reports its own voice-to-voice: Pipecat's
+``UserBotLatencyObserver``, and a voicelab server's ``response_complete`` (over the wire)."""
+
 _SERVICES = {"peer_stt_ttfb_ms": "STTService", "peer_llm_ttfb_ms": "LLMService", "peer_tts_ttfb_ms": "TTSService"}
 
 
@@ -29,7 +33,7 @@ def peer_metrics(trace: Trace) -> dict[int, dict]:
     for p in trace.of(TurnPlanned):
         reported = trace.of(PeerReported, p.turn)
         row = {c: math.nan for c in PEER_COLUMNS}
-        v2v = next((r.value_ms for r in reported if r.metric == "user_bot_latency"), None)
+        v2v = next((r.value_ms for r in reported if r.metric in SELF_REPORTED_V2V), None)
         plays = trace.of(PlaybackStarted, p.turn)
         if v2v is not None:
             row["peer_reported_v2v_ms"] = v2v

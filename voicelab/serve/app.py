@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -16,6 +18,10 @@ from voicelab.serve.models import ModelManager
 from voicelab.serve.protocol import (CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message)
 from voicelab.serve.session import ServerSession
 
+STATIC = Path(__file__).with_name("static")
+PAGES = {"/": "index.html", "/index.html": "index.html", "/client.js": "client.js"}
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
 MAX_SESSIONS = 8
 """Default concurrent sessions; one more client is answered with close code 1013."""
 
@@ -23,8 +29,9 @@ MAX_SESSIONS = 8
 class VoiceServer:
     """Serves :class:`~voicelab.serve.session.ServerSession` per connection on one model set.
 
-    ``GET /health`` answers ``200`` with JSON (sessions running, limit); a WebSocket upgrade
-    on any path opens a session. Frames over ``max_frame_bytes`` close the connection with
+    ``GET /health`` answers ``200`` with JSON (sessions running, limit); ``GET /`` is a web
+    page that speaks the protocol (microphone with echo cancellation, playback, transcript,
+    reply, per-turn latencies); a WebSocket upgrade on any path opens a session. Frames over ``max_frame_bytes`` close the connection with
     code 1009 (``websockets``' ``max_size``); a client beyond ``max_sessions`` gets an
     ``error`` (``session_limit``) and close code 1013. :meth:`shutdown` closes every session.
     """
@@ -39,11 +46,21 @@ class VoiceServer:
         self._log = log
         self._server: Server | None = None
 
-    def _health(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP before any upgrade: ``/health``, and the web page (``/``, ``/client.js``)."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None  # a session
         if request.path == "/health":
             body = json.dumps({"status": "ok", "sessions": len(self.sessions), "max_sessions": self.max_sessions})
             return connection.respond(HTTPStatus.OK, body + "\n")
-        return None
+        name = PAGES.get(request.path)
+        if name is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        response = connection.respond(HTTPStatus.OK, "")
+        body = (STATIC / name).read_bytes()
+        response.headers["Content-Type"] = CONTENT_TYPES[Path(name).suffix]
+        response.headers["Content-Length"] = str(len(body))
+        return dataclasses.replace(response, body=body)
 
     async def _handle(self, ws: ServerConnection) -> None:
         if len(self.sessions) >= self.max_sessions:
@@ -66,7 +83,7 @@ class VoiceServer:
     async def start(self, host: str = "127.0.0.1", port: int = 8765) -> int:
         """Listen on ``host:port`` (0 = any free port); return the port."""
         self._server = await serve(self._handle, host, port, max_size=self.max_frame_bytes,
-                                   process_request=self._health)
+                                   process_request=self._http)
         return self._server.sockets[0].getsockname()[1]
 
     async def shutdown(self) -> None:

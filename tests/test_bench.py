@@ -1,0 +1,106 @@
+"""``voicelab bench`` against a real ``voicelab serve`` on scripted stages, over loopback in
+virtual time: the client-measured metrics are exact, and the server's own figures sit beside."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from voicelab.audio.clips import Clip
+from voicelab.bench.client import BenchClient, WireTurn, first_sound_ms
+from voicelab.bench.run import _turn_rows
+from voicelab.clock import run_virtual
+from voicelab.events import PeerReported, PlaybackStarted, TurnPlanned
+from voicelab.serve.app import VoiceServer
+
+from test_serve import _manager, _speech
+
+
+def ms(x):
+    return pytest.approx(x, abs=1e-6)
+
+
+def _bench(turns, clients=1):
+    async def main():
+        server = VoiceServer(_manager(), log=lambda m: None)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            runs = [BenchClient(f"ws://127.0.0.1:{port}", turns, f"c{k}", lead_in_ms=500.0, turn_gap_ms=1000.0).run()
+                    for k in range(clients)]
+            return await asyncio.gather(*runs), server
+        finally:
+            await server.shutdown()
+    return run_virtual(main())
+
+
+def _clip(name="tone") -> WireTurn:
+    # the tone of tests/test_serve: 320..1320 ms of a 1.64 s clip
+    return WireTurn(Clip.from_array(name, _speech(1.64), "hello agent"), (320.0, 1320.0))
+
+
+def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
+    (result,), server = _bench([_clip(), _clip("tone-2")])
+    rows = _turn_rows(result)
+    assert list(rows.transcript) == ["hello agent", "hello agent"]
+    first = rows.iloc[0]
+    # the clip is sent from 512 ms (the first packet boundary after the 500 ms lead-in): true
+    # speech end 512 + 1320 = 1832. Server and client share the clock (t = 0 is the first
+    # sample's capture on both sides; loopback adds no virtual time). The server's last tone
+    # frame is [1824, 1856); 16 silent frames -> decided at 2368, but acted on at 2376: the
+    # clip's last packet held 128 samples, so later packets end 8 ms past the server's frames.
+    # +300 STT +250 first chunk +230 TTS = 3156 -> the next 10 ms output frame, 3160, where
+    # the client receives it
+    assert first.speech_end_ms == ms(1832.0)
+    assert first.voice_to_voice_latency_ms == ms(3160.0 - 1832.0)
+    assert [p.t_ms for p in result.trace.of(PlaybackStarted, 0)] == [ms(3160.0)]
+    # checked against the received audio itself: the first non-silent sample is there
+    assert first.received_check_ms == pytest.approx(0.0, abs=1000 / 24000)
+    # the server's own figure runs from its VAD's padded end (silence from 1856, + 100 ms
+    # pad = 1956): 124 ms less than the client measures
+    assert first.peer_reported_v2v_ms == ms(3160.0 - 1956.0)
+    assert first.peer_v2v_error_ms == ms(-124.0)
+    assert first.stt_wer == 0.0
+    (s,) = server.finished
+    assert len(s.result.trace.of(TurnPlanned)) == 2
+
+
+def test_concurrent_clients_each_get_their_session():
+    results, server = _bench([_clip()], clients=3)
+    assert len(server.finished) == 3
+    v2v = [_turn_rows(r).iloc[0].voice_to_voice_latency_ms for r in results]
+    # scripted stages only sleep (no CPU, no queue): three concurrent sessions do not
+    # interfere, each client measures exactly the one-client figure
+    assert v2v == [ms(3160.0 - 1832.0)] * 3
+
+
+def test_first_sound_ms():
+    audio = np.zeros(24000, dtype=np.float32)
+    audio[12000:] = 0.01
+    assert first_sound_ms(audio, 24000, 100.0) == 500.0
+    assert np.isnan(first_sound_ms(np.zeros(10, np.float32), 24000, 0.0))
+
+
+def test_bench_writes_what_a_run_writes(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from voicelab.bench.run import bench
+
+    async def main():
+        server = VoiceServer(_manager(), log=lambda m: None)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            return await bench(f"ws://127.0.0.1:{port}", ["cmu_arctic_a0007"], tmp_path, clients=2, report=False,
+                               log=lambda m: None)
+        finally:
+            await server.shutdown()
+    table = run_virtual(main())
+    assert list(table.client) == [0, 1]
+    for k in (0, 1):
+        d = tmp_path / f"client-{k}"
+        assert {p.name for p in d.iterdir()} == {"turns.csv", "events.jsonl", "agent.wav", "input.wav", "summary.json"}
+        assert len(pd.read_csv(d / "turns.csv")) == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["clients"] == 2 and summary["replied"] == 2 and summary["v2v_p50_ms"] > 0
+    assert summary["received_check_max_abs_ms"] < 1.0

@@ -1,0 +1,211 @@
+"""One scripted client over the wire: real clips at real-time pace in, the agent's audio recorded.
+
+It speaks ``docs/protocol.md`` to any server (``voicelab serve`` or another agent behind the
+same protocol) and measures from its own side of the socket, on its own clock (t = 0: the
+capture of the first sample it sends; packet ``k`` leaves when its last sample is
+"captured", as a sound card would deliver it):
+
+- voice-to-voice: the clip's true speech end (its annotation, placed where the clip was
+  sent) to the first received reply sample, placed where it arrived (the client plays
+  audio on arrival, back to back);
+- what the server says: its messages' arrival times, and its own metrics
+  (``response_complete``) as :class:`~voicelab.events.PeerReported`.
+
+The result is a voicelab trace, so ``voicelab.measure`` computes the same columns where the
+wire allows them (NaN where it does not, e.g. LLM tokens).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from websockets.asyncio.client import connect
+
+from voicelab.audio.clips import Clip
+from voicelab.events import (ChunkTriggered, LLMFinished, PeerReported, PlaybackStarted, PlaybackStopped, SpeechEnded, SpeechStarted,
+                             Trace, TranscriptFinal, TurnPlanned)
+from voicelab.serve.protocol import INPUT_RATE, decode_pcm16, encode_pcm16
+
+PACKET = 512
+"""Samples per packet sent (32 ms at 16 kHz, the virtual microphone's frame)."""
+
+
+@dataclass(frozen=True)
+class WireTurn:
+    """A clip to say and its true speech bounds within the clip (ms)."""
+
+    clip: Clip
+    speech_bounds_ms: tuple[float, float]
+
+
+@dataclass
+class WireResult:
+    """What one client saw: its trace (client clock), the audio it sent (16 kHz) and the
+    audio it received, placed where it arrived (``agent_rate``), and the frames' log."""
+
+    trace: Trace
+    input_audio: np.ndarray
+    agent_audio: np.ndarray
+    agent_rate: int
+    errors: list[dict] = field(default_factory=list)
+
+
+class BenchClient:
+    """Says ``turns`` to the server at ``url`` and records the conversation.
+
+    After ``lead_in_ms`` of silence, each clip is sent, then silence until the server's
+    ``response_complete`` for it (or ``reply_timeout_ms`` after the clip with none), then
+    ``turn_gap_ms`` more before the next clip; silence keeps flowing while the agent speaks.
+
+    Raises (from :meth:`run`):
+        OSError, websockets.exceptions.InvalidURI / InvalidHandshake: the server is unreachable.
+        RuntimeError: the server refused the session (its ``error`` is in the message).
+    """
+
+    def __init__(self, url: str, turns: list[WireTurn], name: str = "wire", lead_in_ms: float = 500.0,
+                 turn_gap_ms: float = 1000.0, reply_timeout_ms: float = 15000.0, config: dict | None = None) -> None:
+        self.url, self.turns, self.name = url, turns, name
+        self.lead_in_ms, self.turn_gap_ms, self.reply_timeout_ms = lead_in_ms, turn_gap_ms, reply_timeout_ms
+        self.config = config or {}
+        self.trace = Trace()
+        self._sent: list[np.ndarray] = []
+        self._received: list[tuple[int, np.ndarray]] = []  # (start sample at agent_rate, audio)
+        self._cursor = 0
+        self._rate = 24_000
+        self._turn = -1
+        self._replied: dict[int, asyncio.Event] = {}
+        self._first_audio: set[int] = set()
+        self._request: tuple[int, int] | None = None
+        self.errors: list[dict] = []
+
+    def _now_ms(self) -> float:
+        return (asyncio.get_running_loop().time() - self._t0) * 1000.0
+
+    async def run(self) -> WireResult:
+        async with connect(self.url, max_size=None) as ws:
+            await ws.send(json.dumps({"type": "start", "data": {"config": self.config}}))
+            hello = json.loads(await ws.recv())
+            if hello["type"] != "session_started":
+                raise RuntimeError(f"the server refused the session: {hello}")
+            self._rate = int(hello["data"]["output_rate"])
+            self._t0 = asyncio.get_running_loop().time()
+            reader = asyncio.create_task(self._read(ws))
+            try:
+                await self._say(ws)
+                await ws.send(json.dumps({"type": "stop"}))
+                await asyncio.wait_for(reader, timeout=30.0)
+            finally:
+                reader.cancel()
+        self._close_reply(self._now_ms())
+        return WireResult(self.trace, np.concatenate(self._sent) if self._sent else np.zeros(0, np.float32),
+                          self._agent_audio(), self._rate, self.errors)
+
+    # --- the microphone side ---------------------------------------------------------------
+    async def _send(self, ws, audio: np.ndarray) -> None:
+        """Send ``audio`` in packets at real-time pace (packet k once its last sample is captured)."""
+        loop = asyncio.get_running_loop()
+        sent = sum(len(a) for a in self._sent)
+        for i in range(0, len(audio), PACKET):
+            chunk = audio[i: i + PACKET]
+            due = self._t0 + (sent + i + len(chunk)) / INPUT_RATE
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            await ws.send(encode_pcm16(chunk))
+        self._sent.append(audio)
+
+    async def _silence_until(self, ws, done: asyncio.Event | None, until_ms: float) -> None:
+        """Send silence until ``done`` is set (if given) or ``until_ms`` on the client clock."""
+        zeros = np.zeros(PACKET, dtype=np.float32)
+        while self._now_ms() < until_ms and not (done is not None and done.is_set()):
+            await self._send(ws, zeros)
+
+    async def _say(self, ws) -> None:
+        await self._silence_until(ws, None, self.lead_in_ms)
+        for n, t in enumerate(self.turns):
+            start_ms = sum(len(a) for a in self._sent) * 1000.0 / INPUT_RATE
+            self._close_reply(start_ms)
+            self._turn = n
+            s0, s1 = t.speech_bounds_ms
+            duration = len(t.clip.audio) * 1000.0 / INPUT_RATE
+            self.trace.append(TurnPlanned(start_ms, n, t.clip.name, self.name, False, duration, start_ms + s0,
+                                          start_ms + s1, t.clip.reference_text, engine="wire"))
+            done = self._replied.setdefault(n, asyncio.Event())
+            await self._send(ws, t.clip.audio)
+            await self._silence_until(ws, done, start_ms + duration + self.reply_timeout_ms)
+            await self._silence_until(ws, None, self._now_ms() + self.turn_gap_ms)
+        # let the last reply finish playing on the client before stopping
+        await self._silence_until(ws, None, max(self._now_ms(), self._cursor * 1000.0 / self._rate) + 300.0)
+
+    # --- the server side -------------------------------------------------------------------
+    async def _read(self, ws) -> None:
+        async for frame in ws:
+            now = self._now_ms()
+            if isinstance(frame, bytes):
+                self._audio(now, decode_pcm16(frame))
+                continue
+            msg = json.loads(frame)
+            self._message(now, msg["type"], msg.get("data") or {})
+            if msg["type"] == "session_ended":
+                return
+
+    def _message(self, now: float, kind: str, d: dict) -> None:
+        turn, tr = self._turn, self.trace
+        if kind == "error":
+            self.errors.append(d)
+        if turn < 0:
+            return
+        if kind == "vad_status":
+            if d["speaking"]:
+                tr.append(SpeechStarted(now, turn, float(d["t_ms"])))
+            else:
+                tr.append(SpeechEnded(now, turn, float(d["t_ms"]), float(d["t_ms"])))
+        elif kind == "transcription":
+            tr.append(TranscriptFinal(now, turn, d["text"]))
+        elif kind == "response_text" and d.get("text"):
+            k = sum(1 for _ in tr.of(ChunkTriggered, turn))
+            tr.append(ChunkTriggered(now, turn, k, d["text"], -1, -1))
+        elif kind == "response_audio":
+            self._request = (int(d["reply_id"]), int(d["request_id"]))
+        elif kind == "interrupted":
+            self._close_reply(now, interrupted=True)
+        elif kind == "response_complete":
+            for metric, value in (d.get("metrics") or {}).items():
+                if value is not None:
+                    tr.append(PeerReported(now, turn, "server", "response_complete", metric, float(value)))
+            # the reply's text as the server reports it (no token timing on the wire)
+            tr.append(LLMFinished(now, turn, 0, False, d.get("text", "")))
+            self._replied.setdefault(turn, asyncio.Event()).set()
+
+    def _audio(self, now: float, samples: np.ndarray) -> None:
+        """Play received audio on arrival: at the arrival sample, or right after what plays."""
+        start = max(round(now * self._rate / 1000.0), self._cursor)
+        if self._turn >= 0 and self._turn not in self._first_audio:
+            self._first_audio.add(self._turn)
+            self.trace.append(PlaybackStarted(start * 1000.0 / self._rate, self._turn,
+                                              self._request[1] if self._request else 0, start))
+        self._received.append((start, samples))
+        self._cursor = start + len(samples)
+
+    def _close_reply(self, now: float, interrupted: bool = False) -> None:
+        """Log where the current turn's received audio ended (once per turn)."""
+        turn = self._turn
+        if turn in self._first_audio and not self.trace.of(PlaybackStopped, turn):
+            end = min(self._cursor, round(now * self._rate / 1000.0)) if interrupted else self._cursor
+            self.trace.append(PlaybackStopped(end * 1000.0 / self._rate, turn, end, interrupted))
+
+    def _agent_audio(self) -> np.ndarray:
+        n = max((s + len(a) for s, a in self._received), default=0)
+        out = np.zeros(n, dtype=np.float32)
+        for s, a in self._received:
+            out[s: s + len(a)] = a
+        return out
+
+
+def first_sound_ms(audio: np.ndarray, rate: int, after_ms: float, threshold: float = 1 / 32768) -> float:
+    """The first sample at or above ``threshold`` (one int16 LSB) after ``after_ms``, in ms; NaN if none."""
+    lo = max(int(after_ms * rate / 1000.0), 0)
+    idx = np.flatnonzero(np.abs(audio[lo:]) >= threshold)
+    return (lo + int(idx[0])) * 1000.0 / rate if len(idx) else math.nan

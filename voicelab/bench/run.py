@@ -1,0 +1,97 @@
+"""N concurrent bench clients against one server; each writes what ``voicelab run`` writes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from voicelab.audio.clips import resolve_clip
+from voicelab.audio.load import write_wav
+from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound_ms
+from voicelab.lab.node import node_info
+from voicelab.lab.runner import clip_references
+from voicelab.measure.metrics import summarize, turns_table
+
+WIRE_COLUMNS = ["received_audio_ms", "received_check_ms"]
+"""Per turn: where the first received reply sample lies by the recorded audio itself (first
+sample of at least one LSB after the clip's speech end), and that minus the trace's
+playback start (0 when the trace and the audio agree)."""
+
+
+def _turn_rows(result: WireResult) -> pd.DataFrame:
+    turns = turns_table(result.trace)
+    heard, check = [], []
+    for _, row in turns.iterrows():
+        t = first_sound_ms(result.agent_audio, result.agent_rate, row["speech_end_ms"])
+        heard.append(t)
+        check.append(t - row["first_audio_played_ms"])
+    turns["received_audio_ms"], turns["received_check_ms"] = heard, check
+    return turns
+
+
+def _write(out: Path, result: WireResult, turns: pd.DataFrame, meta: dict, report: bool) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    turns.to_csv(out / "turns.csv", index=False)
+    result.trace.save_jsonl(out / "events.jsonl")
+    write_wav(out / "agent.wav", result.agent_audio, result.agent_rate)
+    write_wav(out / "input.wav", result.input_audio, 16_000)
+    summary = {**meta, "turns": int(len(turns)), "metrics": summarize(turns), "errors": result.errors}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if report:
+        from voicelab.reports.run_report import write_report
+
+        write_report(out / "report.html", result.trace, turns, summary)
+    return summary
+
+
+def run_bench(url: str, clips: list[str], out_dir: Path, **kwargs) -> pd.DataFrame:
+    """:func:`bench` on a fresh event loop (the CLI's entry point)."""
+    return asyncio.run(bench(url, clips, out_dir, **kwargs))
+
+
+async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, config: dict | None = None,
+                lead_in_ms: float = 500.0, turn_gap_ms: float = 1000.0, report: bool = True,
+                log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Run ``clients`` concurrent clients, each saying every clip once, and write ``out_dir``:
+    ``client-<k>/`` (turns.csv, events.jsonl, agent.wav, input.wav, summary.json, report.html)
+    and ``summary.json`` (voice-to-voice p50/p95 over all clients, client-measured and
+    server-reported). Returns every client's turns (``client`` column).
+
+    Raises:
+        voicelab.audio.load.AudioError: a clip cannot be read.
+        OSError: the server is unreachable.
+        RuntimeError: the server refused a session.
+    """
+    resolved = [resolve_clip(c) for c in clips]
+    refs = clip_references(resolved, log)
+    turns = [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
+    log(f"bench: {clients} client(s) x {len(turns)} clip(s) against {url} ...")
+
+    results: list[WireResult] = await asyncio.gather(*(
+        BenchClient(url, turns, f"client-{k}", lead_in_ms, turn_gap_ms, config=config).run() for k in range(clients)))
+    meta = {"url": url, "clients": clients, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "node": node_info(), "config_overrides": config or {}}
+    tables = []
+    for k, result in enumerate(results):
+        table = _turn_rows(result)
+        _write(out_dir / f"client-{k}", result, table, {**meta, "client": k}, report)
+        tables.append(table.assign(client=k))
+    every = pd.concat(tables, ignore_index=True)
+    v2v = every["voice_to_voice_latency_ms"].dropna()
+    reported = every["peer_reported_v2v_ms"].dropna()
+    overall = {**meta, "turns": int(len(every)), "replied": int(v2v.count()),
+               "v2v_p50_ms": float(np.percentile(v2v, 50)) if len(v2v) else None,
+               "v2v_p95_ms": float(np.percentile(v2v, 95)) if len(v2v) else None,
+               "server_reported_v2v_p50_ms": float(np.percentile(reported, 50)) if len(reported) else None,
+               "server_error_p50_ms": float(every["peer_v2v_error_ms"].median()) if len(reported) else None,
+               "received_check_max_abs_ms": float(every["received_check_ms"].abs().max()) if len(v2v) else None}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(overall, indent=2, default=str) + "\n")
+    every.to_csv(out_dir / "turns.csv", index=False)
+    return every
