@@ -59,6 +59,7 @@ def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
     # pad = 1956): 124 ms less than the client measures
     assert first.peer_reported_v2v_ms == ms(3160.0 - 1956.0)
     assert first.peer_v2v_error_ms == ms(-124.0)
+    assert first.wire_delay_ms == ms(0.0)                 # loopback in virtual time: no delay
     assert first.stt_wer == 0.0
     (s,) = server.finished
     assert len(s.result.trace.of(TurnPlanned)) == 2

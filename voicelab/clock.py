@@ -24,10 +24,11 @@ class SessionClock:
         self._loop = loop or asyncio.get_running_loop()
         self._t0 = self._loop.time()
 
-    def start(self, elapsed_ms: float = 0.0) -> None:
-        """Set t = ``elapsed_ms`` now: t = 0 is when the first input sample was captured
-        (``elapsed_ms`` ago, e.g. the duration of a first network packet that just arrived)."""
-        self._t0 = self._loop.time() - elapsed_ms / 1000.0
+    def start(self, elapsed_ms: float = 0.0, at: float | None = None) -> None:
+        """Set t = ``elapsed_ms`` at loop time ``at`` (default: now): t = 0 is when the first
+        input sample was captured, ``elapsed_ms`` before ``at`` (e.g. a first network packet of
+        that duration arrived at ``at``)."""
+        self._t0 = (self._loop.time() if at is None else at) - elapsed_ms / 1000.0
 
     def now_ms(self) -> float:
         """Current session time in ms (thread-safe on a real loop)."""

@@ -32,6 +32,9 @@ class StreamMicrophone:
         self._closed = False
         self.first_push_ms = 0.0
         """Duration of the first pushed audio: its first sample was captured that long before it arrived."""
+        self.first_push_at: float | None = None
+        """Event-loop time at which the first audio arrived (None before; the session clock is
+        anchored there, not at the later moment the session is set up)."""
         self.busy = False  # no scripted clip ever plays here
 
     @property
@@ -55,6 +58,7 @@ class StreamMicrophone:
         if len(samples):
             if not self._started.is_set():
                 self.first_push_ms = len(samples) * 1000.0 / INPUT_RATE
+                self.first_push_at = asyncio.get_running_loop().time()
             self._pending = np.concatenate([self._pending, samples])
             self._started.set()
             self._data.set()

@@ -169,6 +169,9 @@ class BenchClient:
             tr.append(ChunkTriggered(now, turn, k, d["text"], -1, -1))
         elif kind == "response_audio":
             self._request = (int(d["reply_id"]), int(d["request_id"]))
+            if turn not in self._first_audio and "start_sample" in d:  # where the server's speaker played it
+                tr.append(PeerReported(now, turn, "server", "response_audio", "playback_start_ms",
+                                       int(d["start_sample"]) * 1000.0 / int(d["sample_rate"])))
         elif kind == "interrupted":
             self._close_reply(now, interrupted=True)
         elif kind == "response_complete":

@@ -16,12 +16,15 @@ from voicelab.audio.load import write_wav
 from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound_ms
 from voicelab.lab.node import node_info
 from voicelab.lab.runner import clip_references
+from voicelab.events import PeerReported
 from voicelab.measure.metrics import summarize, turns_table
 
-WIRE_COLUMNS = ["received_audio_ms", "received_check_ms"]
+WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "wire_delay_ms"]
 """Per turn: where the first received reply sample lies by the recorded audio itself (first
-sample of at least one LSB after the clip's speech end), and that minus the trace's
-playback start (0 when the trace and the audio agree)."""
+sample of at least one LSB after the clip's speech end); that minus the trace's playback
+start (0 when the trace and the audio agree); and the client's playback start minus where
+the server says its speaker played it (``response_audio``'s ``start_sample``; both clocks
+start at the first sent sample's capture, so this is the wire's delay plus any offset)."""
 
 
 def _turn_rows(result: WireResult) -> pd.DataFrame:
@@ -32,6 +35,9 @@ def _turn_rows(result: WireResult) -> pd.DataFrame:
         heard.append(t)
         check.append(t - row["first_audio_played_ms"])
     turns["received_audio_ms"], turns["received_check_ms"] = heard, check
+    server = {r.turn: r.value_ms for r in reversed(result.trace.of(PeerReported)) if r.metric == "playback_start_ms"}
+    turns["wire_delay_ms"] = [row["first_audio_played_ms"] - server.get(row["turn"], np.nan)
+                              for _, row in turns.iterrows()]
     return turns
 
 
@@ -90,7 +96,9 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
                "v2v_p95_ms": float(np.percentile(v2v, 95)) if len(v2v) else None,
                "server_reported_v2v_p50_ms": float(np.percentile(reported, 50)) if len(reported) else None,
                "server_error_p50_ms": float(every["peer_v2v_error_ms"].median()) if len(reported) else None,
-               "received_check_max_abs_ms": float(every["received_check_ms"].abs().max()) if len(v2v) else None}
+               "received_check_max_abs_ms": float(every["received_check_ms"].abs().max()) if len(v2v) else None,
+               "wire_delay_p50_ms": float(every["wire_delay_ms"].median()) if every["wire_delay_ms"].notna().any()
+               else None}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(overall, indent=2, default=str) + "\n")
     every.to_csv(out_dir / "turns.csv", index=False)

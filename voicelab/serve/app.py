@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import signal
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -56,11 +56,10 @@ class VoiceServer:
         name = PAGES.get(request.path)
         if name is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        response = connection.respond(HTTPStatus.OK, "")
         body = (STATIC / name).read_bytes()
-        response.headers["Content-Type"] = CONTENT_TYPES[Path(name).suffix]
-        response.headers["Content-Length"] = str(len(body))
-        return dataclasses.replace(response, body=body)
+        headers = Headers([("Content-Type", CONTENT_TYPES[Path(name).suffix]), ("Content-Length", str(len(body))),
+                           ("Cache-Control", "no-cache")])
+        return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, body)
 
     async def _handle(self, ws: ServerConnection) -> None:
         if len(self.sessions) >= self.max_sessions:

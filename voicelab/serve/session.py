@@ -44,6 +44,7 @@ class ServerSession:
         self._run: asyncio.Task | None = None
         self._started_wall = 0.0
         self._ready = asyncio.Event()  # the agent runs (the first audio arrived)
+        self._closed = False
         self.result: SessionResult | None = None
 
     # --- frames in ---------------------------------------------------------------------------
@@ -122,7 +123,8 @@ class ServerSession:
     def _audio(self, samples: np.ndarray) -> None:
         if self._mic is None:
             raise ProtocolError("not_started", "send start before audio")
-        self._mic.push(samples)
+        if not self._closed:  # audio still in flight when the session closes is dropped
+            self._mic.push(samples)
 
     def _on_start(self, user: LiveUser, ctx: SessionContext) -> None:
         self._user = user
@@ -152,9 +154,11 @@ class ServerSession:
     async def close(self) -> None:
         """End the session (stop, disconnect or server shutdown): the reply in flight is
         cancelled, every task ends, ``session_ended`` is sent if the client is still there."""
+        if self._closed:
+            return
+        self._closed = True
         if self._run is not None and not self._run.done():
             self._mic.close()  # a session that never heard audio starts now, to end at once
-            self._mic.push = lambda samples: None  # late audio after close is ignored
             ready = asyncio.ensure_future(self._ready.wait())
             await asyncio.wait({ready, self._run}, return_when=asyncio.FIRST_COMPLETED)
             ready.cancel()

@@ -125,11 +125,12 @@ class VoiceAgent:
                 on_start(user, ctx)
             return user
         await mic.first_sample()
-        return await self._run(clock, trace, mic, speaker, make_user, [], started_ms=mic.first_push_ms)
+        return await self._run(clock, trace, mic, speaker, make_user, [], started_ms=mic.first_push_ms,
+                               started_at=mic.first_push_at)
 
     async def _run(self, clock: SessionClock, trace: Trace, mic: VirtualMicrophone | StreamMicrophone,
                    speaker: VirtualSpeaker, make_user: Callable, turns: list[TurnSpec],
-                   started_ms: float = 0.0) -> SessionResult:
+                   started_ms: float = 0.0, started_at: float | None = None) -> SessionResult:
         cfg = self.config
         ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
         canceller = make_echo_canceller(cfg.aec)
@@ -155,7 +156,7 @@ class VoiceAgent:
             await asyncio.gather(*(p.stop() for p in started), return_exceptions=True)
             raise
 
-        clock.start(started_ms)
+        clock.start(started_ms, started_at)
         if aec is not None and cfg.aec.calibration_ms:
             self._calibrate(speaker, trace)
         tasks = [asyncio.create_task(listener.run(), name="mic"),
