@@ -86,17 +86,20 @@ def bench(
     clip: Optional[list[str]] = typer.Option(None, "--clips", "-c", help="bundled clip name or audio file "
                                              "(repeatable); default: every bundled clip"),
     out: Path = typer.Option(Path("results/bench"), "--out", "-o", help="output directory"),
+    warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up turns per client (the first clip), "
+                               "left out of the statistics"),
 ) -> None:
     """Measure any agent that speaks docs/protocol.md from the client's side of the wire."""
     from voicelab.audio.clips import bundled_clip_names
     from voicelab.bench.run import run_bench
 
     try:
-        table = run_bench(url, clip or bundled_clip_names(), out, clients=clients, log=lambda m: typer.echo(m, err=True))
+        table = run_bench(url, clip or bundled_clip_names(), out, clients=clients, warmup_turns=warmup,
+                          log=lambda m: typer.echo(m, err=True))
     except (AudioError, OSError, RuntimeError) as err:
         _fail(err)
-    v2v = table["voice_to_voice_latency_ms"].dropna()
-    typer.echo(f"{len(table)} turns, {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
+    v2v = table.loc[~table["warmup"].astype(bool), "voice_to_voice_latency_ms"].dropna()
+    typer.echo(f"{len(table)} turns ({warmup * clients} warm-up), {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
                f"(client-measured); results in {out}/")
 
 

@@ -36,10 +36,12 @@ PACKET = 512
 
 @dataclass(frozen=True)
 class WireTurn:
-    """A clip to say and its true speech bounds within the clip (ms)."""
+    """A clip to say and its true speech bounds within the clip (ms); ``warmup``: excluded
+    from statistics, like ``voicelab run``'s warm-up turns."""
 
     clip: Clip
     speech_bounds_ms: tuple[float, float]
+    warmup: bool = False
 
 
 @dataclass
@@ -130,7 +132,7 @@ class BenchClient:
             self._turn = n
             s0, s1 = t.speech_bounds_ms
             duration = len(t.clip.audio) * 1000.0 / INPUT_RATE
-            self.trace.append(TurnPlanned(start_ms, n, t.clip.name, self.name, False, duration, start_ms + s0,
+            self.trace.append(TurnPlanned(start_ms, n, t.clip.name, self.name, t.warmup, duration, start_ms + s0,
                                           start_ms + s1, t.clip.reference_text, engine="wire"))
             done = self._replied.setdefault(n, asyncio.Event())
             await self._send(ws, t.clip.audio)

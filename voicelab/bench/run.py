@@ -62,9 +62,10 @@ def run_bench(url: str, clips: list[str], out_dir: Path, **kwargs) -> pd.DataFra
 
 
 async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, config: dict | None = None,
-                lead_in_ms: float = 500.0, turn_gap_ms: float = 1000.0, report: bool = True,
+                lead_in_ms: float = 500.0, turn_gap_ms: float = 1000.0, warmup_turns: int = 0, report: bool = True,
                 log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run ``clients`` concurrent clients, each saying every clip once, and write ``out_dir``:
+    """Run ``clients`` concurrent clients, each saying every clip once (after ``warmup_turns``
+    of the first clip, flagged and left out of the statistics), and write ``out_dir``:
     ``client-<k>/`` (turns.csv, events.jsonl, agent.wav, input.wav, summary.json, report.html)
     and ``summary.json`` (voice-to-voice p50/p95 over all clients, client-measured and
     server-reported). Returns every client's turns (``client`` column).
@@ -76,7 +77,8 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
     """
     resolved = [resolve_clip(c) for c in clips]
     refs = clip_references(resolved, log)
-    turns = [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
+    turns = [WireTurn(c, refs[c.name].bounds_ms, warmup=True) for c in resolved[:1] for _ in range(warmup_turns)]
+    turns += [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
     log(f"bench: {clients} client(s) x {len(turns)} clip(s) against {url} ...")
 
     results: list[WireResult] = await asyncio.gather(*(
@@ -89,15 +91,17 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
         _write(out_dir / f"client-{k}", result, table, {**meta, "client": k}, report)
         tables.append(table.assign(client=k))
     every = pd.concat(tables, ignore_index=True)
-    v2v = every["voice_to_voice_latency_ms"].dropna()
-    reported = every["peer_reported_v2v_ms"].dropna()
-    overall = {**meta, "turns": int(len(every)), "replied": int(v2v.count()),
+    live = every[~every["warmup"].astype(bool)]
+    v2v = live["voice_to_voice_latency_ms"].dropna()
+    reported = live["peer_reported_v2v_ms"].dropna()
+    overall = {**meta, "turns": int(len(live)), "warmup_turns": int(len(every) - len(live)),
+               "replied": int(v2v.count()),
                "v2v_p50_ms": float(np.percentile(v2v, 50)) if len(v2v) else None,
                "v2v_p95_ms": float(np.percentile(v2v, 95)) if len(v2v) else None,
                "server_reported_v2v_p50_ms": float(np.percentile(reported, 50)) if len(reported) else None,
-               "server_error_p50_ms": float(every["peer_v2v_error_ms"].median()) if len(reported) else None,
-               "received_check_max_abs_ms": float(every["received_check_ms"].abs().max()) if len(v2v) else None,
-               "wire_delay_p50_ms": float(every["wire_delay_ms"].median()) if every["wire_delay_ms"].notna().any()
+               "server_error_p50_ms": float(live["peer_v2v_error_ms"].median()) if len(reported) else None,
+               "received_check_max_abs_ms": float(live["received_check_ms"].abs().max()) if len(v2v) else None,
+               "wire_delay_p50_ms": float(live["wire_delay_ms"].median()) if live["wire_delay_ms"].notna().any()
                else None}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(overall, indent=2, default=str) + "\n")
