@@ -10,7 +10,7 @@ from voicelab.audio.clips import Clip
 from voicelab.bench.client import BenchClient, WireTurn, first_sound_ms
 from voicelab.bench.run import _turn_rows
 from voicelab.clock import run_virtual
-from voicelab.events import PeerReported, PlaybackStarted, TurnPlanned
+from voicelab.events import PeerReported, PlaybackStarted, TranscriptFinal, TurnPlanned
 from voicelab.serve.app import VoiceServer
 
 from test_serve import _manager, _speech
@@ -105,3 +105,21 @@ def test_bench_writes_what_a_run_writes(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["clients"] == 2 and summary["replied"] == 2 and summary["v2v_p50_ms"] > 0
     assert summary["received_check_max_abs_ms"] < 1.0
+
+
+def test_a_late_reply_is_attributed_to_its_own_turn():
+    c = BenchClient("ws://unused", [])
+    c._spans = [(512.0, 2152.0), (5000.0, 6640.0)]
+    c._turn = 0
+    c._message(900.0, "vad_status", {"speaking": True, "t_ms": 900.0, "audio_ms": 732.0, "turn": 0})
+    c._turn = 1  # the client has moved on to its second clip
+    c._message(5400.0, "vad_status", {"speaking": True, "t_ms": 5400.0, "audio_ms": 5220.0, "turn": 1})
+    # ... when the server's reply to its turn 0 arrives
+    c._message(5500.0, "transcription", {"turn": 0, "text": "late", "is_final": True})
+    c._message(5600.0, "response_audio", {"reply_id": 0, "request_id": 0, "sample_rate": 24000, "dtype": "int16",
+                                          "start_sample": 5590 * 24})
+    c._audio(5600.0, np.full(240, 0.1, np.float32))
+    assert c._server_turn == {0: 0, 1: 1}
+    (text,) = c.trace.of(TranscriptFinal)
+    (play,) = c.trace.of(PlaybackStarted)
+    assert (text.turn, play.turn, play.t_ms) == (0, 0, 5600.0)

@@ -59,6 +59,10 @@ class WireResult:
 class BenchClient:
     """Says ``turns`` to the server at ``url`` and records the conversation.
 
+    Server messages are attributed to client turns by the server's own turn number, mapped
+    to the clip its speech lies in (``vad_status``'s ``audio_ms``: both sides count from the
+    first sent sample), so a late reply under load is not taken for the next turn's.
+
     After ``lead_in_ms`` of silence, each clip is sent, then silence until the server's
     ``response_complete`` for it (or ``reply_timeout_ms`` after the clip with none), then
     ``turn_gap_ms`` more before the next clip; silence keeps flowing while the agent speaks.
@@ -69,7 +73,7 @@ class BenchClient:
     """
 
     def __init__(self, url: str, turns: list[WireTurn], name: str = "wire", lead_in_ms: float = 500.0,
-                 turn_gap_ms: float = 1000.0, reply_timeout_ms: float = 15000.0, config: dict | None = None) -> None:
+                 turn_gap_ms: float = 1000.0, reply_timeout_ms: float = 30000.0, config: dict | None = None) -> None:
         self.url, self.turns, self.name = url, turns, name
         self.lead_in_ms, self.turn_gap_ms, self.reply_timeout_ms = lead_in_ms, turn_gap_ms, reply_timeout_ms
         self.config = config or {}
@@ -79,9 +83,14 @@ class BenchClient:
         self._cursor = 0
         self._rate = 24_000
         self._turn = -1
+        self._spans: list[tuple[float, float]] = []  # each client turn's clip, client clock (ms)
+        self._server_turn: dict[int, int] = {}      # the server's turn number -> the client's turn
         self._replied: dict[int, asyncio.Event] = {}
         self._first_audio: set[int] = set()
-        self._request: tuple[int, int] | None = None
+        self._audio_end: dict[int, int] = {}        # client turn -> end sample of its received audio
+        self._interrupted: set[int] = set()
+        self._reply_turn = -1                       # the client turn the audio now arriving answers
+        self._request = 0                           # its request id (``response_audio``)
         self.errors: list[dict] = []
 
     def _now_ms(self) -> float:
@@ -102,7 +111,8 @@ class BenchClient:
                 await asyncio.wait_for(reader, timeout=30.0)
             finally:
                 reader.cancel()
-        self._close_reply(self._now_ms())
+        for turn, end in sorted(self._audio_end.items()):
+            self.trace.append(PlaybackStopped(end * 1000.0 / self._rate, turn, end, turn in self._interrupted))
         return WireResult(self.trace, np.concatenate(self._sent) if self._sent else np.zeros(0, np.float32),
                           self._agent_audio(), self._rate, self.errors)
 
@@ -128,10 +138,10 @@ class BenchClient:
         await self._silence_until(ws, None, self.lead_in_ms)
         for n, t in enumerate(self.turns):
             start_ms = sum(len(a) for a in self._sent) * 1000.0 / INPUT_RATE
-            self._close_reply(start_ms)
             self._turn = n
             s0, s1 = t.speech_bounds_ms
             duration = len(t.clip.audio) * 1000.0 / INPUT_RATE
+            self._spans.append((start_ms, start_ms + duration))
             self.trace.append(TurnPlanned(start_ms, n, t.clip.name, self.name, t.warmup, duration, start_ms + s0,
                                           start_ms + s1, t.clip.reference_text, engine="wire"))
             done = self._replied.setdefault(n, asyncio.Event())
@@ -153,29 +163,49 @@ class BenchClient:
             if msg["type"] == "session_ended":
                 return
 
+    def _client_turn(self, d: dict) -> int:
+        """The client turn a server message is about: by the server's turn number, mapped when
+        its speech was first heard (``vad_status``); else the turn being spoken (-1: none yet)."""
+        server = d.get("turn", d.get("reply_id"))
+        return self._server_turn.get(int(server), self._turn) if server is not None else self._turn
+
+    def _map(self, server_turn: int, audio_ms: float) -> int:
+        """Map a server turn to the client clip its speech lies in (sample clock: both sides
+        count from the first sent sample), or the last clip started before it."""
+        if server_turn not in self._server_turn:
+            inside = [n for n, (lo, hi) in enumerate(self._spans) if lo - 100.0 <= audio_ms <= hi]
+            before = [n for n, (lo, _) in enumerate(self._spans) if lo <= audio_ms]
+            self._server_turn[server_turn] = inside[0] if inside else (before[-1] if before else -1)
+        return self._server_turn[server_turn]
+
     def _message(self, now: float, kind: str, d: dict) -> None:
-        turn, tr = self._turn, self.trace
+        tr = self.trace
         if kind == "error":
             self.errors.append(d)
+        if kind == "vad_status" and d.get("turn") is not None:
+            self._map(int(d["turn"]), float(d.get("audio_ms", d["t_ms"])))
+        turn = self._client_turn(d)
         if turn < 0:
             return
         if kind == "vad_status":
             if d["speaking"]:
-                tr.append(SpeechStarted(now, turn, float(d["t_ms"])))
+                tr.append(SpeechStarted(now, turn, float(d.get("audio_ms", d["t_ms"]))))
             else:
-                tr.append(SpeechEnded(now, turn, float(d["t_ms"]), float(d["t_ms"])))
+                audio = float(d.get("audio_ms", d["t_ms"]))
+                tr.append(SpeechEnded(now, turn, audio, float(d["t_ms"])))
         elif kind == "transcription":
             tr.append(TranscriptFinal(now, turn, d["text"]))
         elif kind == "response_text" and d.get("text"):
             k = sum(1 for _ in tr.of(ChunkTriggered, turn))
             tr.append(ChunkTriggered(now, turn, k, d["text"], -1, -1))
         elif kind == "response_audio":
-            self._request = (int(d["reply_id"]), int(d["request_id"]))
+            self._reply_turn = turn
+            self._request = int(d["request_id"])
             if turn not in self._first_audio and "start_sample" in d:  # where the server's speaker played it
                 tr.append(PeerReported(now, turn, "server", "response_audio", "playback_start_ms",
                                        int(d["start_sample"]) * 1000.0 / int(d["sample_rate"])))
         elif kind == "interrupted":
-            self._close_reply(now, interrupted=True)
+            self._interrupted.add(turn)
         elif kind == "response_complete":
             for metric, value in (d.get("metrics") or {}).items():
                 if value is not None:
@@ -187,19 +217,14 @@ class BenchClient:
     def _audio(self, now: float, samples: np.ndarray) -> None:
         """Play received audio on arrival: at the arrival sample, or right after what plays."""
         start = max(round(now * self._rate / 1000.0), self._cursor)
-        if self._turn >= 0 and self._turn not in self._first_audio:
-            self._first_audio.add(self._turn)
-            self.trace.append(PlaybackStarted(start * 1000.0 / self._rate, self._turn,
-                                              self._request[1] if self._request else 0, start))
+        turn = self._reply_turn
+        if turn >= 0 and turn not in self._first_audio:
+            self._first_audio.add(turn)
+            self.trace.append(PlaybackStarted(start * 1000.0 / self._rate, turn, self._request, start))
         self._received.append((start, samples))
         self._cursor = start + len(samples)
-
-    def _close_reply(self, now: float, interrupted: bool = False) -> None:
-        """Log where the current turn's received audio ended (once per turn)."""
-        turn = self._turn
-        if turn in self._first_audio and not self.trace.of(PlaybackStopped, turn):
-            end = min(self._cursor, round(now * self._rate / 1000.0)) if interrupted else self._cursor
-            self.trace.append(PlaybackStopped(end * 1000.0 / self._rate, turn, end, interrupted))
+        if turn >= 0:
+            self._audio_end[turn] = self._cursor
 
     def _agent_audio(self) -> np.ndarray:
         n = max((s + len(a) for s, a in self._received), default=0)

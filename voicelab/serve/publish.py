@@ -44,9 +44,9 @@ class EventPublisher:
     def __call__(self, e: Event) -> None:
         send = self._send
         if isinstance(e, SpeechStarted):
-            send(server_message("vad_status", speaking=True, t_ms=e.t_ms, turn=e.turn))
+            send(server_message("vad_status", speaking=True, t_ms=e.t_ms, audio_ms=e.audio_ms, turn=e.turn))
         elif isinstance(e, (SpeechEnded, SpeechPaused)):
-            send(server_message("vad_status", speaking=False, t_ms=e.t_ms, turn=e.turn))
+            send(server_message("vad_status", speaking=False, t_ms=e.t_ms, audio_ms=e.audio_ms, turn=e.turn))
         elif isinstance(e, StateChanged):
             send(server_message("state", state=e.new, turn=e.turn))
             if e.new == "idle" and e.old in ("speaking", "interrupted", "processing"):

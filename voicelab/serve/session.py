@@ -60,6 +60,8 @@ class ServerSession:
             self.emit(error_message(err))
         except ConfigError as err:
             self.emit(error_message(ProtocolError("bad_config", str(err))))
+        except Exception as err:  # noqa: BLE001 - reported, and the session goes on
+            self.emit(error_message(ProtocolError("internal", f"{type(err).__name__}: {err}")))
         return True
 
     async def _handle(self, msg) -> bool:
