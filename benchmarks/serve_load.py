@@ -87,7 +87,8 @@ def _figure(tables: dict[int, pd.DataFrame], run_v2v: pd.Series) -> Figure:
     ax.plot([-1.25, -0.75], [np.median(r)] * 2, color="black")
     ax.set_xticks([-1, *range(len(xs))], ["voicelab run\n(in process)", *[f"{n} client{'s' * (n > 1)}" for n in xs]])
     ax.set_ylabel("voice-to-voice (s), client-measured")
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_yscale("log")
+    ax.grid(axis="y", which="both", alpha=0.3)
     return fig
 
 

@@ -79,6 +79,7 @@ class BenchClient:
         self.config = config or {}
         self.trace = Trace()
         self._sent: list[np.ndarray] = []
+        self._n_sent = 0  # samples sent so far
         self._received: list[tuple[int, np.ndarray]] = []  # (start sample at agent_rate, audio)
         self._cursor = 0
         self._rate = 24_000
@@ -120,13 +121,13 @@ class BenchClient:
     async def _send(self, ws, audio: np.ndarray) -> None:
         """Send ``audio`` in packets at real-time pace (packet k once its last sample is captured)."""
         loop = asyncio.get_running_loop()
-        sent = sum(len(a) for a in self._sent)
         for i in range(0, len(audio), PACKET):
             chunk = audio[i: i + PACKET]
-            due = self._t0 + (sent + i + len(chunk)) / INPUT_RATE
+            due = self._t0 + (self._n_sent + i + len(chunk)) / INPUT_RATE
             await asyncio.sleep(max(0.0, due - loop.time()))
             await ws.send(encode_pcm16(chunk))
         self._sent.append(audio)
+        self._n_sent += len(audio)
 
     async def _silence_until(self, ws, done: asyncio.Event | None, until_ms: float) -> None:
         """Send silence until ``done`` is set (if given) or ``until_ms`` on the client clock."""
@@ -137,7 +138,7 @@ class BenchClient:
     async def _say(self, ws) -> None:
         await self._silence_until(ws, None, self.lead_in_ms)
         for n, t in enumerate(self.turns):
-            start_ms = sum(len(a) for a in self._sent) * 1000.0 / INPUT_RATE
+            start_ms = self._n_sent * 1000.0 / INPUT_RATE
             self._turn = n
             s0, s1 = t.speech_bounds_ms
             duration = len(t.clip.audio) * 1000.0 / INPUT_RATE
