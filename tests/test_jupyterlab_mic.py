@@ -41,11 +41,12 @@ import soxr
 from voicelab.audio.clips import resolve_clip
 from voicelab.measure.metrics import wer
 
+from chromium import CHROMIUM, launch
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "04_live_agent.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
 CLIP = "cmu_arctic_a0007"
 FAKE_RATE = 48_000
 PAD_S = 1.0  # silence after the clip in the fake-capture file (Chromium loops the file)
@@ -172,12 +173,7 @@ def test_live_agent_notebook_with_browser_microphone(tmp_path):
     kc = None
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                      f"--use-file-for-fake-audio-capture={fake_wav}",
-                      "--autoplay-policy=no-user-gesture-required", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+            browser = launch(pw, fake_wav)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 1400})
                 errors: list[str] = []

@@ -10,13 +10,10 @@ from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import PlaybackStarted, SpeechEnded, STTStarted, TurnPlanned
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
+from voicelab.session import VoiceAgent
+
+from scripted_stages import scripted_stages
 
 
 def ms(x):
@@ -37,12 +34,7 @@ def _agent() -> VoiceAgent:
         "speculate": {"enabled": False}, "tts": {"coalesce": True},
         "audio": {"speaker_frame_ms": 10},
     })
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=500,
-                                       speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=300),
-                    ScriptedLLM(["Hello", " there", ",", " how", " are", " you", "?"], ttft_ms=100, token_ms=50,
-                                end_ms=50),
-                    ScriptedTTS(base_ms=230, audio_ms_per_char=10))
+    stages = scripted_stages()
     return VoiceAgent(cfg, stages)
 
 

@@ -22,12 +22,10 @@ from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
 from voicelab.measure.peer import engine_comparison, peer_metrics
 from voicelab.reports.engines import summary_block, v2v_ratio
-from voicelab.session import Stages, TurnSpec, VoiceAgent
+from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.session.peer import PeerSession
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
+
+from scripted_stages import scripted_stages
 
 
 def ms(x):
@@ -118,12 +116,7 @@ def mixed():
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "tts": {"coalesce": True},
     })
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=500,
-                                       speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=300),
-                    ScriptedLLM(["Hello", " there", ",", " how", " are", " you", "?"], ttft_ms=100, token_ms=50,
-                                end_ms=50),
-                    ScriptedTTS(base_ms=230, audio_ms_per_char=10))
+    stages = scripted_stages()
     clip = _clip()
     turns = [TurnSpec(clip, v, False, (320.0, 1320.0)) for v in cfg.resolved_variants()]
     peer = FakePeer("peer")

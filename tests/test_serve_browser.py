@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +27,10 @@ import soxr
 from voicelab.audio.clips import resolve_clip
 from voicelab.measure.metrics import wer
 
+from chromium import CHROMIUM, launch
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
 CLIP = "cmu_arctic_a0007"
 FAKE_RATE = 48_000
 PAD_S = 20.0  # silence after the clip (Chromium loops the file): the reply ends before it repeats
@@ -78,12 +78,7 @@ def test_web_page_talks_to_the_served_agent(tmp_path):
     try:
         assert _wait_healthy(url, proc) == {"status": "ok", "sessions": 0, "max_sessions": 8}
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                      f"--use-file-for-fake-audio-capture={fake_wav}",
-                      "--autoplay-policy=no-user-gesture-required", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+            browser = launch(pw, fake_wav)
             try:
                 page = browser.new_page()
                 errors: list[str] = []

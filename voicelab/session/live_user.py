@@ -13,9 +13,10 @@ from voicelab.config import Variant
 from voicelab.events import TurnPlanned
 from voicelab.session.context import SessionContext
 from voicelab.session.turns import TurnSpec, TurnState
+from voicelab.session.user import TurnKeeper
 
 
-class LiveUser:
+class LiveUser(TurnKeeper):
     """A live user (a WebSocket client, a microphone widget) in place of the scripted one.
 
     Same interface as :class:`~voicelab.session.user.ScriptedUser` for the session
@@ -34,15 +35,12 @@ class LiveUser:
     """
 
     def __init__(self, ctx: SessionContext, variant: Variant, is_responding: Callable[[], bool]) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         self._variant = variant
         self._is_responding = is_responding
         self._loop = asyncio.get_running_loop()
         self._starts: dict[int, tuple[float, bool]] = {}  # turn -> (padded speech start, barge-in)
         self._ended = asyncio.Event()
-        self.states: list[TurnState] = []
-        self.current = -1
-        """Index of the turn the user is speaking or spoke last (-1: none yet)."""
 
     def speech_started(self, t_ms: float, audio_ms: float) -> int:
         """The endpointer heard speech start (padded onset ``audio_ms``): the turn it belongs to."""
@@ -72,18 +70,6 @@ class LiveUser:
     def set_variant(self, variant: Variant) -> None:
         """Answer turns opened from now on with ``variant`` (a mid-session ``config`` change)."""
         self._variant = variant
-
-    def on_play(self, turn: int, request: int, t_ms: float) -> None:
-        started = self.states[turn].started
-        if not started.done():
-            started.set_result(t_ms)
-
-    def finish(self, turn: int) -> None:
-        """``turn`` is over now (reply played, cut off, or no reply)."""
-        now = self._ctx.clock.now_ms()
-        for fut in (self.states[turn].done, self.states[turn].started):
-            if not fut.done():
-                fut.set_result(now)
 
     def end(self) -> None:
         """The user is gone: :meth:`run` returns."""

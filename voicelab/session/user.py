@@ -14,7 +14,34 @@ NO_ENDPOINT_GRACE_MS = 3000.0
 endpointer before it gives up on the turn (logged as a turn with no transcript)."""
 
 
-class ScriptedUser:
+class TurnKeeper:
+    """The turns of a session and their futures: what the agent needs of any user.
+
+    Subclasses fill :attr:`states` and keep :attr:`current`; the speaker calls
+    :meth:`on_play`, the agent :meth:`finish`.
+    """
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self._ctx = ctx
+        self.states: list[TurnState] = []
+        self.current = -1
+        """Index of the turn the user is speaking or spoke last (-1: none yet)."""
+
+    def on_play(self, turn: int, request: int, t_ms: float) -> None:
+        """The speaker's callback: ``turn``'s reply started playing at ``t_ms``."""
+        started = self.states[turn].started
+        if not started.done():
+            started.set_result(t_ms)
+
+    def finish(self, turn: int) -> None:
+        """``turn`` is over now (reply played, cut off, or no reply)."""
+        now = self._ctx.clock.now_ms()
+        for fut in (self.states[turn].done, self.states[turn].started):
+            if not fut.done():
+                fut.set_result(now)
+
+
+class ScriptedUser(TurnKeeper):
     """Plays the scripted user turns into the virtual microphone.
 
     Responsibilities:
@@ -30,12 +57,10 @@ class ScriptedUser:
 
     def __init__(self, ctx: SessionContext, turns: list[TurnSpec],
                  is_responding: Callable[[], bool]) -> None:
+        super().__init__(ctx)
         loop = asyncio.get_running_loop()
-        self._ctx = ctx
         self._is_responding = is_responding
         self.states = [TurnState(t, loop.create_future(), loop.create_future()) for t in turns]
-        self.current = -1
-        """Index of the turn whose clip the microphone plays or played last (-1: none yet)."""
         self._watchdogs: list[asyncio.Task] = []
 
     async def run(self) -> None:
@@ -85,19 +110,6 @@ class ScriptedUser:
 
     def speech_ended(self, turn: int, audio_ms: float) -> None:
         """The endpoint of ``turn`` is decided: nothing to do, its plan was logged at its clip's start."""
-
-    def on_play(self, turn: int, request: int, t_ms: float) -> None:
-        """The speaker's callback: ``turn``'s reply started playing at ``t_ms``."""
-        started = self.states[turn].started
-        if not started.done():
-            started.set_result(t_ms)
-
-    def finish(self, turn: int) -> None:
-        """``turn`` is over now (reply played, cut off, or no reply)."""
-        now = self._ctx.clock.now_ms()
-        for fut in (self.states[turn].done, self.states[turn].started):
-            if not fut.done():
-                fut.set_result(now)
 
     async def _no_endpoint_watchdog(self, turn: int, deadline_ms: float) -> None:
         """End a turn whose speech the endpointer never closed (logged as no transcript)."""
