@@ -109,7 +109,8 @@ def test_bench_writes_what_a_run_writes(tmp_path):
 
 def test_a_late_reply_is_attributed_to_its_own_turn():
     c = BenchClient("ws://unused", [])
-    c._spans = [(512.0, 2152.0), (5000.0, 6640.0)]
+    for n, (lo, hi) in enumerate([(512.0, 2152.0), (5000.0, 6640.0)]):  # the two clips as sent
+        c.trace.append(TurnPlanned(lo, n, f"clip-{n}", "c", False, hi - lo, lo + 320.0, lo + 1320.0, "hello agent"))
     c._turn = 0
     c._message(900.0, "vad_status", {"speaking": True, "t_ms": 900.0, "audio_ms": 732.0, "turn": 0})
     c._turn = 1  # the client has moved on to its second clip

@@ -84,7 +84,6 @@ class BenchClient:
         self._cursor = 0
         self._rate = 24_000
         self._turn = -1
-        self._spans: list[tuple[float, float]] = []  # each client turn's clip, client clock (ms)
         self._server_turn: dict[int, int] = {}      # the server's turn number -> the client's turn
         self._replied: dict[int, asyncio.Event] = {}
         self._first_audio: set[int] = set()
@@ -142,7 +141,6 @@ class BenchClient:
             self._turn = n
             s0, s1 = t.speech_bounds_ms
             duration = len(t.clip.audio) * 1000.0 / INPUT_RATE
-            self._spans.append((start_ms, start_ms + duration))
             self.trace.append(TurnPlanned(start_ms, n, t.clip.name, self.name, t.warmup, duration, start_ms + s0,
                                           start_ms + s1, t.clip.reference_text, engine="wire"))
             done = self._replied.setdefault(n, asyncio.Event())
@@ -174,8 +172,9 @@ class BenchClient:
         """Map a server turn to the client clip its speech lies in (sample clock: both sides
         count from the first sent sample), or the last clip started before it."""
         if server_turn not in self._server_turn:
-            inside = [n for n, (lo, hi) in enumerate(self._spans) if lo - 100.0 <= audio_ms <= hi]
-            before = [n for n, (lo, _) in enumerate(self._spans) if lo <= audio_ms]
+            spans = [(p.turn, p.t_ms, p.t_ms + p.duration_ms) for p in self.trace.of(TurnPlanned)]
+            inside = [n for n, lo, hi in spans if lo - 100.0 <= audio_ms <= hi]
+            before = [n for n, lo, _ in spans if lo <= audio_ms]
             self._server_turn[server_turn] = inside[0] if inside else (before[-1] if before else -1)
         return self._server_turn[server_turn]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from voicelab.events import PeerReported, PlaybackStarted, Trace, TurnPlanned
 
 PEER_COLUMNS = ["peer_reported_v2v_ms", "peer_v2v_error_ms", "peer_stt_ttfb_ms", "peer_llm_ttfb_ms",
@@ -59,12 +61,10 @@ def _p(series, q: float) -> float:
     return float(vals.quantile(q / 100.0)) if len(vals) else math.nan
 
 
-def engine_comparison(turns) -> "pd.DataFrame":
+def engine_comparison(turns: pd.DataFrame) -> pd.DataFrame:
     """Variants side by side over non-warm-up turns (:data:`COMPARISON_COLUMNS`), in the
     order they first appear; index = variant name. ``turns`` is
     :func:`voicelab.measure.metrics.turns_table` output (``tts_roundtrip_wer`` optional)."""
-    import pandas as pd
-
     live = turns[~turns["warmup"].astype(bool)]
     rows = {}
     for variant, g in live.groupby("variant", sort=False):

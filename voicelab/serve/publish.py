@@ -32,16 +32,20 @@ class EventPublisher:
 
     ``max_tokens``: ``llm.max_new_tokens`` (the ``progress`` denominator). ``response_complete``
     is sent when a turn's reply is over (its state returns to ``idle``), with the turn's
-    metrics computed from the trace so far.
+    metrics computed from its events in the trace.
     """
 
     def __init__(self, trace: Trace, send: Callable[[str], None], max_tokens: int) -> None:
-        self._trace = trace
         self._send = send
         self._max_tokens = max_tokens
         self._progress: dict[int, _Progress] = {}
+        self._by_turn: dict[int, list[tuple[int, Event]]] = {}  # (trace position, event) per turn
+        self._seq = len(trace)
 
     def __call__(self, e: Event) -> None:
+        self._seq += 1
+        if isinstance(getattr(e, "turn", None), int):
+            self._by_turn.setdefault(e.turn, []).append((self._seq, e))
         send = self._send
         if isinstance(e, SpeechStarted):
             send(server_message("vad_status", speaking=True, t_ms=e.t_ms, audio_ms=e.audio_ms, turn=e.turn))
@@ -76,7 +80,13 @@ class EventPublisher:
                                   tts_chunks_synthesized=p.synthesized, tts_chunks_triggered=p.triggered))
 
     def _complete(self, turn: int) -> None:
-        rows = turns_table(self._trace)
+        """``response_complete`` for ``turn``: its metrics from its own events and the next
+        turn's (a barge-in on it), in trace order. Only these, not the whole trace: this runs
+        on the event loop that paces every session's audio, at every turn end."""
+        events = sorted(self._by_turn.get(turn, []) + self._by_turn.get(turn + 1, []), key=lambda x: x[0])
+        for old in [t for t in self._by_turn if t < turn - 1]:
+            del self._by_turn[old]  # finished turns are not needed again
+        rows = turns_table(Trace(e for _, e in events))
         row = rows[rows["turn"] == turn]
         if row.empty:
             return
