@@ -14,15 +14,22 @@ clip's duration of non-silent 16 kHz audio over many comm messages; the agent's 
 transcript of it matches the clip's reference (WER <= 0.3); the agent replied with played
 audio and a finite voice-to-voice latency. In the browser: the widget shows the reply.
 
-Screenshot of the notebook after the turn: ``docs/live_agent_jupyterlab.png`` when
+The hands-free test clicks **Go live** on the other widget and nothing more: the kernel's VAD
+(:class:`voicelab.lab.live.HandsFreeAgent`) ends the turn by itself, and the reply's audio streams
+back to the browser as custom comm messages, scheduled there with WebAudio. Asserts: the
+transcript (WER <= 0.3), more than 0.5 s of reply PCM received by the browser (the widget's
+``data-reply-seconds``, at most what the kernel streamed), no flush (nobody spoke over it).
+
+Screenshot of the notebook after the push-to-talk turn: ``docs/live_agent_jupyterlab.png`` when
 ``VOICELAB_SCREENSHOT=1``, else the test's temporary directory.
 
 Needs ``/usr/bin/chromium`` (``make browser``; Playwright's own browser download is never
-used). Takes about a minute on 2 cores (the kernel loads the real models).
+used). Each test takes about a minute on 2 cores (the kernel loads the real models).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,6 +58,15 @@ CLIP = "cmu_arctic_a0007"
 FAKE_RATE = 48_000
 PAD_S = 1.0  # silence after the clip in the fake-capture file (Chromium loops the file)
 SCREENSHOT = ROOT / "docs" / "live_agent_jupyterlab.png"
+HANDS_FREE_PAD_S = 60.0  # silence after the clip: Chromium loops the file, and the test wants one turn
+HANDS_FREE_PROBE = """
+import json as _json
+_l = live.link
+print("VOICELAB_JSON" + _json.dumps({
+    "live": bool(live.mic.recording), "turns": sorted(_l.turns), "flushes": _l.flushes,
+    "heard": _l.turns[0].heard if 0 in _l.turns else None,
+    "streamed_s": sum(len(a) for *_, a in _l.segments) / live.config.audio.speaker_rate}))
+"""
 KERNEL_PROBE = """
 import json as _json, numpy as _np
 _a = mic.buffer.audio()
@@ -150,27 +166,36 @@ def _kernel_json(kc, code: str, timeout: float = 120) -> dict:
     return json.loads(line[len("VOICELAB_JSON"):])
 
 
-def test_live_agent_notebook_with_browser_microphone(tmp_path):
+def _fake_capture(tmp_path: Path, clip, pad_s: float) -> tuple[Path, float]:
+    """A 48 kHz WAV for Chromium's fake capture device: the clip, then ``pad_s`` of silence
+    (Chromium loops the file). Returns its path and duration in seconds."""
+    fake = np.concatenate([soxr.resample(clip.audio, 16_000, FAKE_RATE).astype(np.float32),
+                           np.zeros(int(pad_s * FAKE_RATE), np.float32)])
+    fake_wav = tmp_path / "fake_capture_48k.wav"
+    sf.write(fake_wav, np.clip(fake, -1, 1), FAKE_RATE, subtype="PCM_16")
+    return fake_wav, len(fake) / FAKE_RATE
+
+
+@contextlib.contextmanager
+def _notebook_in_browser(tmp_path: Path, fake_wav: Path):
+    """JupyterLab serving a copy of the notebook (JupyterLab autosaves; beside the checkout's
+    experiments/), open in headless Chromium with all cells run. Yields ``(page, connect,
+    errors)``: ``connect()`` attaches a kernel client (shut down on exit), ``errors`` collects
+    the page's uncaught errors."""
     if not CHROMIUM.is_file():
         pytest.skip("needs Debian chromium at /usr/bin/chromium (`make browser`)")
     from playwright.sync_api import sync_playwright
 
-    clip = resolve_clip(CLIP)
-    clip_s = len(clip.audio) / 16_000
-    fake = np.concatenate([soxr.resample(clip.audio, 16_000, FAKE_RATE).astype(np.float32),
-                           np.zeros(int(PAD_S * FAKE_RATE), np.float32)])
-    fake_wav = tmp_path / "fake_capture_48k.wav"
-    sf.write(fake_wav, np.clip(fake, -1, 1), FAKE_RATE, subtype="PCM_16")
-    record_s = len(fake) / FAKE_RATE
-
-    # a copy of the notebook (JupyterLab autosaves), beside the checkout's experiments/
     served = tmp_path / "lab"
     (served / "notebooks").mkdir(parents=True)
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, served / "notebooks" / NOTEBOOK)
     (served / "experiments").symlink_to(ROOT / "experiments")
-
     lab = _JupyterLab(served, tmp_path)
-    kc = None
+    clients = []
+
+    def connect():
+        clients.append(lab.kernel_client())
+        return clients[-1]
     try:
         with sync_playwright() as pw:
             browser = launch(pw, fake_wav)
@@ -185,39 +210,45 @@ def test_live_agent_notebook_with_browser_microphone(tmp_path):
                 page.locator(".jp-Notebook").first.click()
                 page.get_by_text("Run", exact=True).first.click()
                 page.get_by_text("Run All Cells", exact=True).first.click()
-
-                # the widget renders once the kernel has loaded the models (cell 2)
-                button = page.locator(".voicelab-mic button")
-                button.wait_for(timeout=240_000)
-                assert button.inner_text().endswith("Record")
-                button.scroll_into_view_if_needed()
-                button.click()
-                page.wait_for_selector(".voicelab-mic button.recording", timeout=15_000)
-                page.wait_for_timeout(int(record_s * 1000))
-                button.click()
-                # Stop -> comm `stop` -> the panel answers -> the widget shows the reply
-                message = page.locator(".voicelab-mic .voicelab-message")
-                page.wait_for_function(
-                    "() => (document.querySelector('.voicelab-mic .voicelab-message') || {})"
-                    ".textContent?.includes('agent:')", timeout=180_000)
-                shown = message.inner_text()
-
-                kc = lab.kernel_client()
-                got = _kernel_json(kc, KERNEL_PROBE)
-
-                page.wait_for_timeout(500)
-                shot = SCREENSHOT if os.environ.get("VOICELAB_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shot))
-                assert shot.stat().st_size > 20_000
-                assert not errors, errors
+                yield page, lab, connect, errors
             finally:
                 browser.close()
     finally:
-        if kc is not None:
+        for kc in clients:
             kc.shutdown()
             kc.stop_channels()
         lab.close()
+
+
+def test_live_agent_notebook_with_browser_microphone(tmp_path):
+    clip = resolve_clip(CLIP)
+    clip_s = len(clip.audio) / 16_000
+    fake_wav, record_s = _fake_capture(tmp_path, clip, PAD_S)
+    with _notebook_in_browser(tmp_path, fake_wav) as (page, _lab, connect, errors):
+        # the widget renders once the kernel has loaded the models
+        button = page.locator(".voicelab-mic.push-to-talk button")
+        button.wait_for(timeout=240_000)
+        assert button.inner_text().endswith("Record")
+        button.scroll_into_view_if_needed()
+        button.click()
+        page.wait_for_selector(".voicelab-mic.push-to-talk button.recording", timeout=15_000)
+        page.wait_for_timeout(int(record_s * 1000))
+        button.click()
+        # Stop -> comm `stop` -> the panel answers -> the widget shows the reply
+        message = page.locator(".voicelab-mic.push-to-talk .voicelab-message")
+        page.wait_for_function(
+            "() => (document.querySelector('.voicelab-mic.push-to-talk .voicelab-message') || {})"
+            ".textContent?.includes('agent:')", timeout=180_000)
+        shown = message.inner_text()
+
+        got = _kernel_json(connect(), KERNEL_PROBE)
+
+        page.wait_for_timeout(500)
+        shot = SCREENSHOT if os.environ.get("VOICELAB_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 20_000
+        assert not errors, errors
 
     # the kernel side: what the browser sent over the comm, at 16 kHz
     assert got["rate"] in (44_100, 48_000), got
@@ -231,3 +262,36 @@ def test_live_agent_notebook_with_browser_microphone(tmp_path):
     assert got["reply_s"] > 0.3 and got["reply_rms"] > 1e-3, got
     assert np.isfinite(got["v2v_ms"]) and got["v2v_ms"] > 0, got
     assert got["response"].split()[0] in shown, shown
+
+
+def test_hands_free_notebook_agent_in_browser(tmp_path):
+    """Hands-free: Go live, then nothing more: the kernel's VAD ends the turn, and the reply's
+    audio streams to the browser (its WebAudio counters) while the agent still generates it."""
+    clip = resolve_clip(CLIP)
+    fake_wav, _ = _fake_capture(tmp_path, clip, HANDS_FREE_PAD_S)
+    with _notebook_in_browser(tmp_path, fake_wav) as (page, lab, connect, errors):
+        widget = page.locator(".voicelab-mic.hands-free")
+        button = widget.locator("button")
+        button.wait_for(timeout=240_000)
+        lab.wait_for_idle_kernel(timeout=120)  # every cell has run: the kernel takes comm messages
+        assert button.inner_text().endswith("Go live")
+        button.scroll_into_view_if_needed()
+        button.click()
+        page.wait_for_selector(".voicelab-mic.hands-free button.recording", timeout=15_000)
+        page.wait_for_function(
+            "() => parseFloat(document.querySelector('.voicelab-mic.hands-free').dataset.replySeconds) > 0.5",
+            timeout=180_000)
+        browser_s = float(widget.get_attribute("data-reply-seconds"))
+        got = _kernel_json(connect(), HANDS_FREE_PROBE)
+        shown = widget.locator(".voicelab-message").inner_text()
+        button.click()  # End live
+        page.wait_for_selector(".voicelab-mic.hands-free button:not(.recording)", timeout=15_000)
+        assert not errors, errors
+
+    # still live when the reply played: no Stop, the endpointer ended the turn
+    assert got["live"] and got["turns"] == [0], got
+    assert wer(clip.reference_text, got["heard"]) <= 0.3, got["heard"]
+    assert "you: " + got["heard"] in shown, shown
+    # the browser scheduled > 0.5 s of reply PCM; all of it came from the kernel's stream
+    assert 0.5 < browser_s <= got["streamed_s"] + 1e-3, (browser_s, got)
+    assert got["flushes"] == 0, got  # nobody spoke over the reply

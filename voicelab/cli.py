@@ -63,19 +63,24 @@ def serve(
     max_sessions: int = typer.Option(8, "--max-sessions", min=1, help="concurrent sessions; more get close code 1013"),
     max_frame_bytes: int = typer.Option(1 << 20, "--max-frame-bytes", min=1024,
                                         help="largest WebSocket frame; larger ones close with 1009"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL for the conversations (sqlite:///file.db, "
+                                     "postgresql://user@host/db); default: SQLite in $VOICELAB_HOME/voicelab.db"),
 ) -> None:
     """Serve the streaming agent over WebSocket (protocol: docs/protocol.md) until Ctrl-C or SIGTERM."""
     import asyncio
 
     from voicelab.serve.app import VoiceServer
     from voicelab.serve.models import ModelManager
+    from voicelab.store import ConversationStore, StoreError
 
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
         cfg = load_config(config)
-        manager = ModelManager(cfg, log=lambda m: typer.echo(m, err=True))
-    except (ConfigError, AssetError) as err:
+        store = ConversationStore(db, log=log)  # before the models: a bad URL fails at once
+        manager = ModelManager(cfg, log=log)
+    except (ConfigError, AssetError, StoreError) as err:
         _fail(err)
-    server = VoiceServer(manager, max_sessions, max_frame_bytes, log=lambda m: typer.echo(m, err=True))
+    server = VoiceServer(manager, max_sessions, max_frame_bytes, log=log, store=store)
     asyncio.run(server.run(host, port))
 
 

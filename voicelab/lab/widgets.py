@@ -2,8 +2,10 @@
 
 1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/lab/static/mic.js``, which
    records with ``getUserMedia`` and an AudioWorklet and sends ~85 ms chunks at the
-   browser's native rate (usually 48 kHz) to the kernel, where a
-   :class:`voicelab.audio.browser.MicBuffer` collects them and converts them to 16 kHz.
+   browser's native rate (usually 48 kHz) to the kernel. In push-to-talk mode (the default)
+   a :class:`voicelab.audio.browser.MicBuffer` collects them and converts them to 16 kHz; in
+   hands-free mode they stream to a live agent (:class:`voicelab.lab.live.HandsFreeAgent`),
+   whose reply audio streams back and plays in the browser.
 2. :class:`TurnPanel`: controls for the trigger policy, its threshold (words) and the
    VAD, a "reply" button that runs one agent turn (:func:`voicelab.lab.notebook.run_clip`)
    on the current audio, then plays the reply and shows a latency readout.
@@ -31,14 +33,19 @@ MIC_CSS = STATIC_DIR / "mic.css"
 
 
 class MicrophoneWidget(anywidget.AnyWidget):
-    """Browser microphone (see the module docstring); ``buffer`` holds what was recorded.
+    """Browser microphone (see the module docstring).
 
-    Traits (synced): ``recording`` (set True/False to start/stop from the kernel),
-    ``message`` (text shown under the button), ``max_seconds`` (auto-stop, 0 = none).
+    Traits (synced): ``mode`` (``"push-to-talk"``: record, then ``buffer`` holds the
+    recording; ``"hands-free"``: while live, every message goes to the callbacks in
+    ``on_stream`` and the browser plays the reply audio the kernel sends, see
+    :mod:`voicelab.lab.live`), ``recording`` (capturing, i.e. live in hands-free mode; set
+    True/False to start/stop from the kernel), ``message`` (text shown under the button),
+    ``max_seconds`` (push-to-talk auto-stop, 0 = none).
     """
 
     _esm = MIC_JS
     _css = MIC_CSS
+    mode = traitlets.Enum(["push-to-talk", "hands-free"], "push-to-talk").tag(sync=True)
     recording = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
     max_seconds = traitlets.Float(30.0).tag(sync=True)
@@ -46,10 +53,22 @@ class MicrophoneWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.buffer = MicBuffer()
+        self.on_stream: list[Callable[[dict, list | None], None]] = []
+        """Hands-free mode: called as ``f(content, buffers)`` with every message of ``mic.js``."""
         self.on_msg(self._on_custom_msg)
 
     def _on_custom_msg(self, _widget, content, buffers) -> None:
-        self.buffer.handle_message(content, buffers)
+        self.receive(content, buffers)
+
+    def receive(self, content: dict, buffers: list | None = None) -> None:
+        """Apply one message of ``mic.js`` (from the browser, or a stand-in for it):
+        ``start`` / ``chunk`` + float32 PCM buffers / ``stop`` / ``error``, to ``buffer`` in
+        push-to-talk mode, to the ``on_stream`` callbacks in hands-free mode."""
+        if self.mode == "hands-free":
+            for callback in list(self.on_stream):
+                callback(content, buffers)
+        else:
+            self.buffer.handle_message(content, buffers)
 
 
 class TurnPanel:

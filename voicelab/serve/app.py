@@ -15,8 +15,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from voicelab.serve.models import ModelManager
-from voicelab.serve.protocol import (CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message)
+from voicelab.serve.protocol import (CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message)
 from voicelab.serve.session import ServerSession
+from voicelab.store import ConversationStore
 
 STATIC = Path(__file__).with_name("static")
 PAGES = {"/": "index.html", "/index.html": "index.html", "/client.js": "client.js"}
@@ -34,15 +35,22 @@ class VoiceServer:
     reply, per-turn latencies); a WebSocket upgrade on any path opens a session. Frames over ``max_frame_bytes`` close the connection with
     code 1009 (``websockets``' ``max_size``); a client beyond ``max_sessions`` gets an
     ``error`` (``session_limit``) and close code 1013. :meth:`shutdown` closes every session.
+
+    ``store``: where sessions are persisted and resumed from (None: nothing is stored, and
+    ``start`` with a ``session_id`` is answered ``unknown_session``). The server does not
+    close it: its owner does, after :meth:`shutdown` (:meth:`run` does both).
     """
 
     def __init__(self, manager: ModelManager, max_sessions: int = MAX_SESSIONS,
-                 max_frame_bytes: int = MAX_FRAME_BYTES, log: Callable[[str], None] = print) -> None:
+                 max_frame_bytes: int = MAX_FRAME_BYTES, log: Callable[[str], None] = print,
+                 store: ConversationStore | None = None) -> None:
         self.manager = manager
+        self.store = store
         self.max_sessions = max_sessions
         self.max_frame_bytes = max_frame_bytes
         self.sessions: set[ServerSession] = set()
         self.finished: list[ServerSession] = []
+        self._connections: set[ServerConnection] = set()
         self._log = log
         self._server: Server | None = None
 
@@ -66,8 +74,9 @@ class VoiceServer:
             await ws.send(error_message(ProtocolError("session_limit", f"{self.max_sessions} sessions are running")))
             await ws.close(CLOSE_TRY_AGAIN, "session limit")
             return
-        session = ServerSession(self.manager, ws.send)
+        session = ServerSession(self.manager, ws.send, self.store)
         self.sessions.add(session)
+        self._connections.add(ws)
         try:
             async for frame in ws:
                 if not await session.receive(frame):
@@ -77,6 +86,7 @@ class VoiceServer:
         finally:
             await session.close()
             self.sessions.discard(session)
+            self._connections.discard(ws)
             self.finished.append(session)
 
     async def start(self, host: str = "127.0.0.1", port: int = 8765) -> int:
@@ -90,14 +100,21 @@ class VoiceServer:
         if self._server is None:
             return
         self._server.close(close_connections=False)
+        for session in self.sessions:
+            session.end_reason = "shutdown"
         await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
-        self._server.close()
+        # the clients still connected are told the server is going away (1001); a second
+        # Server.close() would not do it: websockets runs the first close only
+        await asyncio.gather(*(ws.close(CLOSE_GOING_AWAY, "server shutdown") for ws in list(self._connections)),
+                             return_exceptions=True)
         await self._server.wait_closed()
 
     async def run(self, host: str = "127.0.0.1", port: int = 8765) -> None:
-        """Serve until SIGINT or SIGTERM, then :meth:`shutdown`."""
+        """Serve until SIGINT or SIGTERM, then :meth:`shutdown` and close the store (every
+        queued write lands)."""
         port = await self.start(host, port)
-        self._log(f"serving on ws://{host}:{port} (health: http://{host}:{port}/health); Ctrl-C stops")
+        stored = f"; storing sessions in {self.store.url}" if self.store is not None else ""
+        self._log(f"serving on ws://{host}:{port} (health: http://{host}:{port}/health){stored}; Ctrl-C stops")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,3 +126,6 @@ class VoiceServer:
                 loop.remove_signal_handler(sig)
             self._log(f"shutting down: closing {len(self.sessions)} session(s)")
             await self.shutdown()
+            if self.store is not None:
+                await asyncio.to_thread(self.store.close)
+                self._log(f"sessions stored in {self.store.url}")

@@ -27,6 +27,9 @@ INPUT_RATE = 16_000
 MAX_FRAME_BYTES = 1 << 20
 """Default limit of one WebSocket frame (1 MiB); larger frames close the socket with 1009."""
 
+CLOSE_GOING_AWAY = 1001
+"""WebSocket close code when the server shuts down (RFC 6455 7.4.1: going away)."""
+
 CLOSE_TOO_BIG = 1009
 """WebSocket close code for an oversized frame (RFC 6455 7.4.1: message too big)."""
 

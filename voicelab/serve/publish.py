@@ -32,11 +32,15 @@ class EventPublisher:
 
     ``max_tokens``: ``llm.max_new_tokens`` (the ``progress`` denominator). ``response_complete``
     is sent when a turn's reply is over (its state returns to ``idle``), with the turn's
-    metrics computed from its events in the trace.
+    metrics computed from its events in the trace; ``on_turn(turn, row)`` then gets the
+    turn's whole ``turns.csv`` row as a dict, with ``interrupted`` (a barge-in cut its reply).
     """
 
-    def __init__(self, trace: Trace, send: Callable[[str], None], max_tokens: int) -> None:
+    def __init__(self, trace: Trace, send: Callable[[str], None], max_tokens: int,
+                 on_turn: Callable[[int, dict], None] | None = None) -> None:
         self._send = send
+        self._on_turn = on_turn
+        self._interrupted: set[int] = set()
         self._max_tokens = max_tokens
         self._progress: dict[int, _Progress] = {}
         self._by_turn: dict[int, list[tuple[int, Event]]] = {}  # (trace position, event) per turn
@@ -72,6 +76,7 @@ class EventPublisher:
             asyncio.get_running_loop().call_soon(
                 send, server_message("response_text", reply_id=e.turn, text="", is_final=True))
         elif isinstance(e, PlaybackStopped) and e.interrupted:
+            self._interrupted.add(e.turn)
             send(server_message("interrupted", reply_id=e.turn, t_ms=e.t_ms, sample_index=e.sample_index))
 
     def _send_progress(self, turn: int) -> None:
@@ -94,3 +99,6 @@ class EventPublisher:
         metrics = {c: (None if not isinstance(r.get(c), float) or math.isnan(r[c]) else float(r[c]))
                    for c in REPORTED_METRICS if c in r}
         self._send(server_message("response_complete", reply_id=turn, text=r["response_text"], metrics=metrics))
+        if self._on_turn is not None:
+            self._on_turn(turn, {**r.to_dict(), "interrupted": turn in self._interrupted})
+        self._interrupted.discard(turn)

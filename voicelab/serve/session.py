@@ -12,12 +12,15 @@ import numpy as np
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ConfigError, ExperimentConfig
 from voicelab.serve.models import ModelManager
+from voicelab.serve.persist import SessionRecorder
 from voicelab.serve.protocol import (ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16, error_message,
                                      parse_client_message, server_message)
 from voicelab.serve.publish import EventPublisher
 from voicelab.session import SessionResult, VoiceAgent
 from voicelab.session.context import SessionContext
+from voicelab.session.conversation import Conversation
 from voicelab.session.live_user import LiveUser
+from voicelab.store import ConversationStore, UnknownSession
 
 Send = Callable[[str | bytes], Awaitable[None]]
 
@@ -29,11 +32,18 @@ class ServerSession:
     ``response_audio`` header always precedes its PCM). The agent runs from ``start`` until
     ``stop`` or :meth:`close` (the client went away: the reply in flight is cancelled with
     the session). ``result`` holds the finished session (trace, audio timelines).
+
+    With a ``store``, the session is persisted as it runs (:class:`SessionRecorder`), and
+    ``start`` with a stored ``session_id`` continues that conversation: the LLM answers
+    from its stored history.
     """
 
-    def __init__(self, manager: ModelManager, send: Send) -> None:
+    def __init__(self, manager: ModelManager, send: Send, store: ConversationStore | None = None) -> None:
         self._manager = manager
         self._send = send
+        self._store = store
+        self._recorder: SessionRecorder | None = None
+        self.end_reason = "disconnect"
         self._out: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._sender = asyncio.create_task(self._send_loop(), name="sender")
         self.session_id: str | None = None
@@ -69,8 +79,9 @@ class ServerSession:
         if kind == "ping":
             self.emit(server_message("pong"))
         elif kind == "start":
-            self._start(msg.data.config, msg.data.session_id)
+            await self._start(msg.data.config, msg.data.session_id)
         elif kind == "stop":
+            self.end_reason = "stop"
             await self.close()
             return False
         elif self._agent is None:
@@ -86,19 +97,51 @@ class ServerSession:
             self._agent.end_utterance()
         return True
 
-    def _start(self, overrides: dict, session_id: str | None) -> None:
-        if self._agent is not None:
+    async def _start(self, overrides: dict, session_id: str | None) -> None:
+        if self.session_id is not None:
             raise ProtocolError("bad_field", "the session has already started")
-        if session_id is not None:
-            raise ProtocolError("unknown_session", f"no stored session {session_id!r} (persistence is not built yet)")
-        self.config = self._manager.session_config(overrides)
-        self.session_id = uuid.uuid4().hex[:12]
+        config = self._manager.session_config(overrides)
+        self.session_id = uuid.uuid4().hex[:12]  # claimed before the await: a second start is refused
+        try:
+            resumed = await self._resume(session_id)
+        except BaseException:
+            self.session_id = None
+            raise
+        if self._closed:  # the client left while the store answered
+            return
+        if self._store is not None:
+            conversation_id = self._store.begin_session(self.session_id, resumed and resumed.conversation_id,
+                                                        overrides, resumed_from=session_id)
+            self._recorder = SessionRecorder(self._store, self.session_id, conversation_id)
+        conversation = Conversation(config.llm, single=True,
+                                    on_record=self._recorder.on_messages if self._recorder else None)
+        if resumed is not None:
+            conversation.restore(resumed.history, resumed.turns)
+        self.config = config
         self._mic = StreamMicrophone()
-        self._agent = VoiceAgent(self.config, self._manager.stages_for(self.config))
-        self._run = asyncio.create_task(self._agent.run_live(self._mic, on_start=self._on_start), name="agent")
+        self._agent = VoiceAgent(config, self._manager.stages_for(config))
+        self._run = asyncio.create_task(self._agent.run_live(self._mic, on_start=self._on_start,
+                                                             conversation=conversation), name="agent")
         self._started_wall = time.monotonic()
-        self.emit(server_message("session_started", session_id=self.session_id, input_rate=16000,
-                                 output_rate=self.config.audio.speaker_rate, output_dtype="int16"))
+        self.emit(server_message("session_started", session_id=self.session_id,
+                                 conversation_id=self._recorder.conversation_id if self._recorder else None,
+                                 resumed_turns=resumed.turns if resumed else 0, input_rate=16000,
+                                 output_rate=config.audio.speaker_rate, output_dtype="int16"))
+
+    async def _resume(self, session_id: str | None):
+        """The stored conversation ``session_id`` belongs to (None for a new one).
+
+        Raises:
+            ProtocolError: ``unknown_session`` (not stored, or this server stores nothing).
+        """
+        if session_id is None:
+            return None
+        if self._store is None:
+            raise ProtocolError("unknown_session", "this server stores no conversations (it runs without --db)")
+        try:
+            return await asyncio.wrap_future(self._store.resume(session_id))
+        except UnknownSession:
+            raise ProtocolError("unknown_session", f"no stored session {session_id!r}") from None
 
     async def _running(self) -> None:
         """Make sure the session clock runs: it starts with the first audio, so a client that
@@ -131,7 +174,11 @@ class ServerSession:
     def _on_start(self, user: LiveUser, ctx: SessionContext) -> None:
         self._user = user
         self._ready.set()
-        ctx.trace.listeners.append(EventPublisher(ctx.trace, self.emit, self.config.llm.max_new_tokens))
+        recorder = self._recorder
+        if recorder is not None:
+            ctx.trace.listeners.append(recorder.on_event)
+        ctx.trace.listeners.append(EventPublisher(ctx.trace, self.emit, self.config.llm.max_new_tokens,
+                                                  on_turn=recorder.on_turn if recorder else None))
         rate = ctx.speaker.rate
 
         def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
@@ -170,8 +217,10 @@ class ServerSession:
                 self.result = await self._run
             except Exception as err:  # noqa: BLE001 - reported to the client, the server goes on
                 self.emit(error_message(ProtocolError("internal", f"the session failed: {err!r}")))
-        if self.session_id is not None:
-            self.emit(server_message("session_ended", session_id=self.session_id,
-                                     duration_s=time.monotonic() - self._started_wall))
+        if self._agent is not None:
+            duration = time.monotonic() - self._started_wall
+            if self._recorder is not None:
+                self._recorder.end(self.end_reason, duration)
+            self.emit(server_message("session_ended", session_id=self.session_id, duration_s=duration))
         self._out.put_nowait(None)
         await asyncio.gather(self._sender, return_exceptions=True)

@@ -104,7 +104,8 @@ class VoiceAgent:
 
     async def run_live(self, mic: StreamMicrophone, variant: Variant | None = None,
                        speaker: VirtualSpeaker | None = None,
-                       on_start: Callable[[LiveUser, SessionContext], None] | None = None) -> SessionResult:
+                       on_start: Callable[[LiveUser, SessionContext], None] | None = None,
+                       conversation: Conversation | None = None) -> SessionResult:
         """Answer a live user speaking into ``mic`` until :meth:`LiveUser.end` is called.
 
         t = 0 is the first sample pushed into ``mic``; turns are opened by the endpointer
@@ -112,7 +113,9 @@ class VoiceAgent:
         the config's first). ``speaker``: where the agent's audio plays (default: a virtual
         speaker). ``on_start(user, ctx)`` is called once the session is built, before t = 0:
         the live user (to :meth:`~LiveUser.end` it) and the session's parts (a server hooks the
-        trace's listeners and the speaker's ``on_segment`` there).
+        trace's listeners and the speaker's ``on_segment`` there). ``conversation``: the chat
+        memory to answer from (a server passes one restored from its store; default: a new
+        one with a single history, whatever variant answers).
         """
         cfg = self.config
         clock, trace = SessionClock(), Trace()
@@ -126,11 +129,13 @@ class VoiceAgent:
             return user
         await mic.first_sample()
         return await self._run(clock, trace, mic, speaker, make_user, [], started_ms=mic.first_push_ms,
-                               started_at=mic.first_push_at)
+                               started_at=mic.first_push_at,
+                               conversation=conversation or Conversation(cfg.llm, single=True))
 
     async def _run(self, clock: SessionClock, trace: Trace, mic: VirtualMicrophone | StreamMicrophone,
                    speaker: VirtualSpeaker, make_user: Callable, turns: list[TurnSpec],
-                   started_ms: float = 0.0, started_at: float | None = None) -> SessionResult:
+                   started_ms: float = 0.0, started_at: float | None = None,
+                   conversation: Conversation | None = None) -> SessionResult:
         cfg = self.config
         ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
         canceller = make_echo_canceller(cfg.aec)
@@ -146,7 +151,7 @@ class VoiceAgent:
         listener = self._listener = MicListener(ctx, user, barge_in, is_responding, speculator,
                                                 lambda: self._busy, aec,
                                                 router.frames(VOICELAB) if router is not None else None)
-        self._conversation = Conversation(cfg.llm)
+        self._conversation = conversation or Conversation(cfg.llm)
         started: list[PeerEngine] = []
         try:
             for peer in self.peers:  # models load before t = 0
@@ -288,7 +293,7 @@ class VoiceAgent:
         said, interrupted = await self._streamer.respond(turn, spec.variant, messages, seed, held=held)
         if speculation is not None and speculation.discarded:
             return
-        self._conversation.record(name, text, said, spec.warmup)
+        self._conversation.record(name, text, said, spec.warmup, turn)
         ctx.transition(turn, "interrupted" if interrupted else "speaking", "idle")
         user.finish(turn)
 

@@ -1,14 +1,22 @@
 // voicelab microphone widget (anywidget ES module; also loaded by the standalone test page).
 //
-// Records from the browser's audio capture (getUserMedia, no echo cancellation / noise
-// suppression / AGC), taps the samples with an AudioWorklet (ScriptProcessor where
-// AudioWorklet is missing) and sends them to the kernel as custom messages:
+// Records from the browser's audio capture, taps the samples with an AudioWorklet
+// (ScriptProcessor where AudioWorklet is missing) and sends them to the kernel as custom messages:
 //   {type: "start", rate}                       recording started, `rate` = AudioContext rate (Hz)
 //   {type: "chunk", rate, seq} + [Float32Array]  mono float32 PCM at `rate`, ~85 ms per message
 //   {type: "stop", rate, frames}                recording stopped (`frames` samples sent in all)
-// The kernel side (voicelab.widgets.MicBuffer) resamples to 16 kHz. Synced traits read here:
-// `recording` (bool, kernel may set it to start/stop), `message` (text shown under the button),
-// `max_seconds` (auto-stop).
+// Two modes (synced trait `mode`):
+//   "push-to-talk": capture without echo cancellation / noise suppression / AGC; the kernel side
+//     (voicelab.audio.browser.MicBuffer) collects the recording and resamples it to 16 kHz.
+//   "hands-free": "live" streams continuously, with the browser's echo cancellation on (it keeps
+//     the agent's own voice, played here, out of the kernel's barge-in detector). The kernel
+//     (voicelab.lab.live) sends the reply as it is generated:
+//       {type: "audio", rate, turn, request, start_sample} + [float32 PCM at `rate`]  played back
+//         to back on the capture AudioContext (WebAudio, scheduled);
+//       {type: "flush"}  barge-in: every scheduled source stops at once.
+//     Counters for tests and the status line: data-reply-seconds, data-flushes on the widget element.
+// Other synced traits read here: `recording` (bool, kernel may set it to start/stop), `message`
+// (text shown under the button), `max_seconds` (push-to-talk auto-stop).
 
 const WORKLET = `
 class VoicelabTap extends AudioWorkletProcessor {
@@ -61,24 +69,68 @@ function render({ model, el }) {
   el.append(row, message);
 
   let ctx = null, stream = null, node = null, seq = 0, frames = 0, t0 = 0, busy = false;
+  // hands-free playback: scheduled sources, the end of the last one (AudioContext time), counters
+  const play = { sources: new Set(), next: 0, seconds: 0, flushes: 0 };
+  const handsFree = () => model.get("mode") === "hands-free";
+
+  const counters = () => {
+    el.dataset.replySeconds = play.seconds.toFixed(3);
+    el.dataset.flushes = String(play.flushes);
+  };
 
   const show = () => {
-    const rec = model.get("recording");
-    button.textContent = rec ? "■ Stop" : "● Record";
+    const rec = model.get("recording"), hf = handsFree();
+    el.classList.toggle("hands-free", hf);
+    el.classList.toggle("push-to-talk", !hf);
+    button.textContent = hf ? (rec ? "■ End live" : "● Go live") : (rec ? "■ Stop" : "● Record");
     button.classList.toggle("recording", rec);
     message.textContent = model.get("message") || "";
+  };
+
+  function playReply(msg, buffers) {
+    if (!ctx || !buffers || !buffers.length) return;
+    const b = buffers[0];
+    const bytes = b instanceof ArrayBuffer ? b : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    const pcm = new Float32Array(bytes);
+    if (!pcm.length) return;
+    const ab = ctx.createBuffer(1, pcm.length, msg.rate);
+    ab.copyToChannel(pcm, 0);
+    const src = ctx.createBufferSource();
+    src.buffer = ab;
+    src.connect(ctx.destination);
+    play.next = Math.max(play.next, ctx.currentTime);
+    src.start(play.next);
+    play.next += ab.duration;
+    play.sources.add(src);
+    src.onended = () => play.sources.delete(src);
+    play.seconds += ab.duration;
+    counters();
+  }
+
+  function flush() {
+    for (const s of play.sources) { try { s.stop(); } catch (e) { /* not started or ended */ } }
+    play.sources.clear();
+    play.next = 0;
+    play.flushes += 1;
+    counters();
+  }
+
+  const onCustom = (msg, buffers) => {
+    if (msg.type === "audio") playReply(msg, buffers);
+    else if (msg.type === "flush") flush();
   };
 
   async function start() {
     if (busy || ctx) return;
     busy = true;
+    const hf = handsFree();
     try {
       stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+        audio: { channelCount: 1, echoCancellation: hf, noiseSuppression: false, autoGainControl: false },
       });
       ctx = new AudioContext();
       const source = ctx.createMediaStreamSource(stream);
-      seq = 0; frames = 0; t0 = performance.now();
+      seq = 0; frames = 0; t0 = performance.now(); play.next = 0;
       model.send({ type: "start", rate: ctx.sampleRate });
       node = await openTap(ctx, source, (pcm) => {
         if (!ctx) return;
@@ -86,10 +138,11 @@ function render({ model, el }) {
         let peak = 0;
         for (let i = 0; i < pcm.length; i++) peak = Math.max(peak, Math.abs(pcm[i]));
         bar.style.width = `${Math.min(100, Math.round(peak * 100))}%`;
-        status.textContent = `${(frames / ctx.sampleRate).toFixed(1)} s @ ${ctx.sampleRate} Hz`;
+        status.textContent = `${(frames / ctx.sampleRate).toFixed(1)} s @ ${ctx.sampleRate} Hz` +
+          (hf ? ` · live · reply ${play.seconds.toFixed(1)} s` : "");
         model.send({ type: "chunk", rate: ctx.sampleRate, seq: seq++ }, undefined, [pcm.buffer]);
         const max = model.get("max_seconds") || 0;
-        if (max > 0 && frames / ctx.sampleRate >= max) stop();
+        if (!hf && max > 0 && frames / ctx.sampleRate >= max) stop();
       });
       if (!model.get("recording")) { model.set("recording", true); model.save_changes(); }
     } catch (err) {
@@ -104,6 +157,7 @@ function render({ model, el }) {
 
   async function teardown() {
     const c = ctx; ctx = null;
+    play.sources.clear(); play.next = 0;  // closing the context silences them
     if (node) { try { node.disconnect(); } catch (e) {} node = null; }
     if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; }
     if (c) { try { await c.close(); } catch (e) {} return c.sampleRate; }
@@ -123,10 +177,15 @@ function render({ model, el }) {
   const onMessage = () => show();
   model.on("change:recording", onRecording);
   model.on("change:message", onMessage);
+  model.on("change:mode", onMessage);
+  model.on("msg:custom", onCustom);
   show();
+  counters();
   return () => {
     model.off("change:recording", onRecording);
     model.off("change:message", onMessage);
+    model.off("change:mode", onMessage);
+    model.off("msg:custom", onCustom);
     teardown();
   };
 }
