@@ -144,6 +144,15 @@ class TTSConfig(Strict):
     coalesce_growth: float | None = Field(2.0, gt=0.0, description="a joined request holds at most this many times "
                                           "the previous request's words (so its synthesis fits in the audio already "
                                           "queued); null = no limit")
+    isolation: Literal["thread", "process"] = Field(
+        "thread", description="where synthesis runs: a worker thread of the agent's process, or a supervised "
+                              "worker process (a crash or hang there cannot take the agent down)")
+    timeout_ms: float | None = Field(15000.0, gt=0.0, description="a request taking longer fails (the reply goes on "
+                                     "as text and TTS is restarted); null = no limit")
+    restart_attempts: int = Field(5, ge=0, le=10, description="restarts tried after a failure, with exponential "
+                                  "backoff; 0 = never restart")
+    restart_backoff_ms: float = Field(250.0, ge=0.0, description="wait before the first restart attempt; doubled "
+                                      "before each next one")
 
     @model_validator(mode="after")
     def _engine_combination(self) -> "TTSConfig":

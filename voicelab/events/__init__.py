@@ -19,7 +19,7 @@ from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, Spe
                                      SpeechPaused, TurnPredicted, SpeculationStarted, SpeculationCommitted,
                                      SpeculationDiscarded)
 from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
-                                      LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, PlaybackStarted,
+                                      LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, TTSFailed, TTSRestarted, PlaybackStarted,
                                       PlaybackStall, PlaybackStopped)
 from voicelab.events.duplex import (AECCalibration, AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
                                     EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
@@ -30,5 +30,5 @@ __all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirme
            "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PeerReported", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",
-           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio",
+           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio", "TTSFailed", "TTSRestarted",
            "TTSStarted", "Trace", "TranscriptFinal", "TurnPlanned", "TurnPredicted", "WordEmitted"]

@@ -74,6 +74,29 @@ class TTSStarted(Event):
 
 
 @dataclass(frozen=True)
+class TTSFailed(Event):
+    """A synthesis request failed (``error``: why); the rest of the reply goes on as text
+    only (``degraded``) while TTS is restarted."""
+
+    turn: int
+    request: int
+    error: str
+    degraded: bool = True
+
+
+@dataclass(frozen=True)
+class TTSRestarted(Event):
+    """A TTS restart attempt after a failure ended (``ok``), ``attempt`` of at most the
+    configured number, ``restart_ms`` after it began; ``down_ms``: failure to now."""
+
+    attempt: int
+    ok: bool
+    restart_ms: float
+    down_ms: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class TTSAudio(Event):
     """The request's audio is available (Kokoro returns a request's audio at once)."""
 

@@ -86,11 +86,11 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
     """
     from voicelab.llm.transformers_llm import TransformersLLM
     from voicelab.stt.whisper import WhisperSTT
-    from voicelab.tts import make_tts
+    from voicelab.tts import make_supervised_tts
 
     makers = [("stt", config.stt.model, lambda: WhisperSTT(config.stt)),
               ("llm", config.llm.model, lambda: TransformersLLM(config.llm)),
-              ("tts", config.tts.resolved_model(), lambda: make_tts(config.tts))]
+              ("tts", config.tts.resolved_model(), lambda: make_supervised_tts(config.tts))]
     if config.vad.turn_detector == "smart-turn":
         from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
 

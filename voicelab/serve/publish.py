@@ -7,8 +7,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMToken, PlaybackStopped,
-                             SpeechEnded, SpeechPaused, SpeechStarted, StateChanged, Trace, TranscriptFinal, TTSAudio)
+from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMToken, PlaybackStopped, SpeechEnded,
+                             SpeechPaused, SpeechStarted, StateChanged, Trace, TranscriptFinal, TTSAudio, TTSFailed)
 from voicelab.measure.metrics import turns_table
 from voicelab.serve.protocol import server_message
 
@@ -75,6 +75,9 @@ class EventPublisher:
             # triggered in the same step, right after this event
             asyncio.get_running_loop().call_soon(
                 send, server_message("response_text", reply_id=e.turn, text="", is_final=True))
+        elif isinstance(e, TTSFailed):
+            send(server_message("error", code="tts_failed", message=f"speech synthesis failed ({e.error}): "
+                                "the reply goes on as text", degraded=True, reply_id=e.turn, request_id=e.request))
         elif isinstance(e, PlaybackStopped) and e.interrupted:
             self._interrupted.add(e.turn)
             send(server_message("interrupted", reply_id=e.turn, t_ms=e.t_ms, sample_index=e.sample_index))

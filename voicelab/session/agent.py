@@ -25,7 +25,8 @@ from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import AECCalibration, EchoPathConfigured, SpeechEnded, STTStarted, Trace, TranscriptFinal
+from voicelab.events import (AECCalibration, EchoPathConfigured, SpeechEnded, STTStarted, Trace, TranscriptFinal,
+                             TTSRestarted)
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
@@ -37,6 +38,7 @@ from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
+from voicelab.tts.supervised import SupervisedTTS
 
 
 class VoiceAgent:
@@ -162,6 +164,7 @@ class VoiceAgent:
             raise
 
         clock.start(started_ms, started_at)
+        restarts = self._log_tts_restarts(ctx)
         if aec is not None and cfg.aec.calibration_ms:
             self._calibrate(speaker, trace)
         tasks = [asyncio.create_task(listener.run(), name="mic"),
@@ -182,10 +185,24 @@ class VoiceAgent:
             await asyncio.gather(*tasks, *listener.judging, user.close(), return_exceptions=True)
             if aec is not None:
                 aec.close(clock.now_ms())
+            if restarts is not None:
+                self.stages.tts.unsubscribe(restarts)
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, turns or [st.spec for st in user.states],
                              aec.timeline() if aec is not None else None)
+
+    def _log_tts_restarts(self, ctx: SessionContext):
+        """A supervised TTS's restart attempts go into this session's trace; the listener
+        (to unsubscribe at the end), or None."""
+        tts = self.stages.tts
+        if not isinstance(tts, SupervisedTTS):
+            return None
+
+        def listener(attempt: int, ok: bool, restart_ms: float, down_ms: float, error: str) -> None:
+            ctx.trace.append(TTSRestarted(ctx.clock.now_ms(), attempt, ok, restart_ms, down_ms, error))
+        tts.subscribe(listener)
+        return listener
 
     def _router(self, mic: VirtualMicrophone, user: ScriptedUser) -> MicRouter | None:
         """With peers, the microphone routed to the engine of the current turn's variant."""

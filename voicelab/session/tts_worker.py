@@ -6,9 +6,10 @@ import asyncio
 import math
 from collections import deque
 
-from voicelab.events import TTSAudio, TTSStarted
+from voicelab.events import TTSAudio, TTSFailed, TTSStarted
 from voicelab.session.context import SessionContext
 from voicelab.trigger.base import TextChunk
+from voicelab.tts.process import TTSFailure
 
 
 async def tts_worker(ctx: SessionContext, turn: int,
@@ -23,10 +24,15 @@ async def tts_worker(ctx: SessionContext, turn: int,
     times the previous request's words. Kokoro synthesizes faster than real time
     (RTF ~0.5 on one thread, MODELS.md), so a request about twice as long as the
     previous one is ready before the previous one has finished playing.
+
+    If a request fails (:class:`~voicelab.tts.process.TTSFailure`: the engine raised,
+    timed out, or is restarting), :class:`~voicelab.events.TTSFailed` is logged and the rest
+    of the reply is not synthesized: it goes on as text only (the chunks are still
+    triggered and logged), and the audio already queued plays out.
     """
     trace, clock, cfg, tts = ctx.trace, ctx.clock, ctx.config.tts, ctx.stages.tts
     pending: deque[tuple[int, TextChunk]] = deque()
-    request, prev_words, end = 0, 0, False
+    request, prev_words, end, degraded = 0, 0, False, False
 
     def drain() -> bool:
         while not chunks.empty():
@@ -52,9 +58,16 @@ async def tts_worker(ctx: SessionContext, turn: int,
         while cfg.coalesce and pending and words + _n_words(pending[0][1]) <= cap:
             words += _n_words(pending[0][1])
             batch.append(pending.popleft())
+        if degraded:  # text only from here on
+            continue
         text = "".join(c.text for _, c in batch).strip()
         trace.append(TTSStarted(clock.now_ms(), turn, request, tuple(i for i, _ in batch), text))
-        audio = await tts.synthesize(text)
+        try:
+            audio = await tts.synthesize(text)
+        except TTSFailure as err:
+            trace.append(TTSFailed(clock.now_ms(), turn, request, str(err)))
+            degraded = True
+            continue
         trace.append(TTSAudio(clock.now_ms(), turn, request, len(audio), tts.sample_rate))
         if request == 0 and not ctx.speaker.held:  # a held (speculative) reply: at its commit
             ctx.transition(turn, "processing", "speaking")

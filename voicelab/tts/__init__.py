@@ -3,7 +3,10 @@
 - ``kokoro``: :class:`~voicelab.tts.kokoro.KokoroTTS` (kokoro-onnx on onnxruntime, or
   on OpenVINO via :mod:`voicelab.tts.openvino_runtime`; optional edge pad cap);
 - ``piper``: :class:`~voicelab.tts.piper.PiperTTS` (piper-tts on onnxruntime);
-- :class:`~voicelab.tts.scripted.ScriptedTTS`: fixed delays, for tests.
+- :class:`~voicelab.tts.scripted.ScriptedTTS`: fixed delays, for tests;
+- :class:`~voicelab.tts.supervised.SupervisedTTS` (:func:`make_supervised_tts`): any of them
+  with per-request timeouts and restarts, in-process or in a worker process
+  (:class:`~voicelab.tts.process.ProcessTTS`, ``tts.isolation: process``).
 
 Engine modules are imported by :func:`make_tts` on use, so importing this package
 loads neither kokoro-onnx, piper nor OpenVINO.
@@ -11,8 +14,13 @@ loads neither kokoro-onnx, piper nor OpenVINO.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from voicelab.config import TTSConfig
 from voicelab.tts.base import TTS
+
+if TYPE_CHECKING:
+    from voicelab.tts.supervised import SupervisedTTS
 
 
 def make_tts(config: TTSConfig) -> TTS:
@@ -31,4 +39,26 @@ def make_tts(config: TTSConfig) -> TTS:
     return KokoroTTS(config)
 
 
-__all__ = ["TTS", "make_tts"]
+def make_supervised_tts(config: TTSConfig) -> "SupervisedTTS":
+    """:func:`make_tts` under a :class:`~voicelab.tts.supervised.SupervisedTTS`: in a worker
+    process when ``config.isolation`` is ``process``, with ``config.timeout_ms`` per request
+    and ``config.restart_attempts`` restarts, ``config.restart_backoff_ms`` apart, doubling.
+
+    Raises:
+        voicelab.assets.AssetError: its model asset is missing or corrupt (thread isolation).
+        voicelab.tts.process.TTSFailure: the worker process could not load the model.
+        ValueError: unknown Kokoro voice.
+    """
+    from voicelab.tts.supervised import SupervisedTTS
+
+    timeout_s = None if config.timeout_ms is None else config.timeout_ms / 1000.0
+    if config.isolation == "process":
+        from voicelab.tts.process import ProcessTTS
+
+        factory = lambda: ProcessTTS(config, timeout_s)  # noqa: E731
+    else:
+        factory = lambda: make_tts(config)  # noqa: E731
+    return SupervisedTTS(factory, timeout_s, config.restart_attempts, config.restart_backoff_ms / 1000.0)
+
+
+__all__ = ["TTS", "make_supervised_tts", "make_tts"]
