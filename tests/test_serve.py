@@ -262,3 +262,40 @@ def test_web_page_is_served():
     assert got["/"].startswith("HTTP/1.1 200") and "text/html" in got["/"] and '<script src="client.js">' in got["/"]
     assert "text/javascript" in got["/client.js"] and "echoCancellation: true" in got["/client.js"]
     assert got["/nope"].startswith("HTTP/1.1 404")
+
+
+def test_an_observer_receives_every_frame_and_cannot_speak():
+    async def client(url, server):
+        frames, seen = [], []
+        async with connect(url) as ws:
+            reader = asyncio.create_task(_collect(ws, frames))
+            await ws.send(json.dumps({"type": "start"}))
+            while not _of(frames, "session_started"):
+                await asyncio.sleep(0.01)
+            sid = _of(frames, "session_started")[0]["session_id"]
+            watcher = await connect(url)
+            await watcher.send(json.dumps({"type": "observe", "data": {"session_id": sid}}))
+            first = json.loads(await watcher.recv())
+            watching = asyncio.create_task(_collect(watcher, seen))
+            await watcher.send(json.dumps({"type": "text", "data": {"text": "me too"}}))
+            await _stream(ws, _speech(5.0))
+            await ws.send(json.dumps({"type": "stop"}))
+            await reader
+            await watching                                    # the server hangs up on the observer
+        return first, frames, seen, watcher.close_code
+    first, frames, seen, code = _session(client)
+    assert first["type"] == "session_started" and first["data"]["observer"] is True
+    errors = [d for d in _of(seen, "error")]
+    assert [e["code"] for e in errors] == ["read_only"]
+    # after subscribing, the observer got what the client got, in the same order (its own
+    # read_only error aside): messages and audio
+    mine = [f for f in seen if not (isinstance(f, dict) and f["type"] == "error")]
+    k = len(frames) - len(mine)
+    assert k > 0 and mine == frames[k:]
+    assert _of(mine, "response_complete") and any(isinstance(f, bytes) for f in mine)
+    assert _of(mine, "session_ended") and code == 1000
+
+
+def test_observing_an_unknown_session_is_an_error():
+    frames, _ = _ask(json.dumps({"type": "observe", "data": {"session_id": "nope"}}))
+    assert [e["code"] for e in _of(frames, "error")] == ["unknown_session"]

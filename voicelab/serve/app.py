@@ -74,7 +74,7 @@ class VoiceServer:
             await ws.send(error_message(ProtocolError("session_limit", f"{self.max_sessions} sessions are running")))
             await ws.close(CLOSE_TRY_AGAIN, "session limit")
             return
-        session = ServerSession(self.manager, ws.send, self.store)
+        session = ServerSession(self.manager, ws.send, self.store, lookup=self._find, hangup=ws.close)
         self.sessions.add(session)
         self._connections.add(ws)
         try:
@@ -88,6 +88,10 @@ class VoiceServer:
             self.sessions.discard(session)
             self._connections.discard(ws)
             self.finished.append(session)
+
+    def _find(self, session_id: str) -> ServerSession | None:
+        """The running session ``session_id`` (for an observer), or None."""
+        return next((s for s in self.sessions if s.session_id == session_id and s.running), None)
 
     async def start(self, host: str = "127.0.0.1", port: int = 8765) -> int:
         """Listen on ``host:port`` (0 = any free port); return the port."""

@@ -43,9 +43,10 @@ ERROR_CODES = {
     "bad_pcm": "audio is not int16 PCM (odd byte count, or bad base64)",
     "bad_config": "config overrides do not validate (the message names the field)",
     "not_started": "a message other than start/ping arrived before start",
-    "unknown_session": "start names a session_id that is not stored",
+    "unknown_session": "start names a session_id that is not stored, or observe one that is not running",
     "too_large": "a frame exceeds the size limit",
     "session_limit": "the server runs its maximum number of sessions",
+    "read_only": "an observer sent something other than ping or stop",
     "tts_failed": "speech synthesis failed: the reply continues as text (degraded)",
     "internal": "the server failed to handle the message",
 }
@@ -73,6 +74,12 @@ class StartData(_Data):
 
     config: dict[str, Any] = Field(default_factory=dict)
     session_id: str | None = None
+
+
+class ObserveData(_Data):
+    """Subscribe to a running session: receive every message and audio frame it sends."""
+
+    session_id: str = Field(min_length=1)
 
 
 class ConfigData(_Data):
@@ -104,6 +111,11 @@ class _Message(BaseModel):
 class StartMessage(_Message):
     type: Literal["start"]
     data: StartData = Field(default_factory=StartData)
+
+
+class ObserveMessage(_Message):
+    type: Literal["observe"]
+    data: ObserveData
 
 
 class ConfigMessage(_Message):
@@ -138,9 +150,10 @@ class PingMessage(_Message):
     data: EmptyData = Field(default_factory=EmptyData)
 
 
-CLIENT_TYPES = ("start", "config", "text", "utterance_end", "audio", "stop", "ping")
-ClientMessage = Annotated[Union[StartMessage, ConfigMessage, TextMessage, UtteranceEndMessage,  # noqa: UP007
-                                AudioMessage, StopMessage, PingMessage], Field(discriminator="type")]
+CLIENT_TYPES = ("start", "observe", "config", "text", "utterance_end", "audio", "stop", "ping")
+ClientMessage = Annotated[Union[StartMessage, ObserveMessage, ConfigMessage, TextMessage,  # noqa: UP007
+                                UtteranceEndMessage, AudioMessage, StopMessage, PingMessage],
+                          Field(discriminator="type")]
 _CLIENT = TypeAdapter(ClientMessage)
 
 

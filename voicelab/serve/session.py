@@ -23,6 +23,9 @@ from voicelab.session.live_user import LiveUser
 from voicelab.store import ConversationStore, UnknownSession
 
 Send = Callable[[str | bytes], Awaitable[None]]
+Lookup = Callable[[str], "ServerSession | None"]
+HANGUP = object()
+"""Queued for an observer after the observed session's last frame: close the connection."""
 
 
 class ServerSession:
@@ -36,12 +39,23 @@ class ServerSession:
     With a ``store``, the session is persisted as it runs (:class:`SessionRecorder`), and
     ``start`` with a stored ``session_id`` continues that conversation: the LLM answers
     from its stored history.
+
+    Observer mode: a connection whose first message is ``observe`` (a running session's
+    id, found with ``lookup``) receives a copy of every frame that session sends, from its
+    own queue (a slow observer never holds the session back), until either side leaves;
+    ``hangup`` closes the observer's connection when the observed session ends.
     """
 
-    def __init__(self, manager: ModelManager, send: Send, store: ConversationStore | None = None) -> None:
+    def __init__(self, manager: ModelManager, send: Send, store: ConversationStore | None = None,
+                 lookup: Lookup = lambda session_id: None,
+                 hangup: Callable[[], Awaitable[None]] | None = None) -> None:
         self._manager = manager
         self._send = send
         self._store = store
+        self._lookup = lookup
+        self._hangup = hangup
+        self.observers: set[ServerSession] = set()
+        self.observing: ServerSession | None = None
         self._recorder: SessionRecorder | None = None
         self.end_reason = "disconnect"
         self._out: asyncio.Queue[str | bytes | None] = asyncio.Queue()
@@ -84,6 +98,10 @@ class ServerSession:
             self.end_reason = "stop"
             await self.close()
             return False
+        elif kind == "observe":
+            self._observe(msg.data.session_id)
+        elif self.observing is not None:
+            raise ProtocolError("read_only", f"an observer cannot send {kind}")
         elif self._agent is None:
             raise ProtocolError("not_started", f"send start before {kind}")
         elif kind == "config":
@@ -97,8 +115,25 @@ class ServerSession:
             self._agent.end_utterance()
         return True
 
+    @property
+    def running(self) -> bool:
+        """The agent runs (started, not closed): it can be observed."""
+        return self._agent is not None and not self._closed
+
+    def _observe(self, session_id: str) -> None:
+        if self.session_id is not None or self.observing is not None:
+            raise ProtocolError("bad_field", "observe must be a connection's first message")
+        target = self._lookup(session_id)
+        if target is None or not target.running:
+            raise ProtocolError("unknown_session", f"no running session {session_id!r} to observe")
+        self.observing = target
+        target.observers.add(self)
+        cfg = target.config
+        self.emit(server_message("session_started", session_id=session_id, observer=True, input_rate=16000,
+                                 output_rate=cfg.audio.speaker_rate, output_dtype="int16"))
+
     async def _start(self, overrides: dict, session_id: str | None) -> None:
-        if self.session_id is not None:
+        if self.session_id is not None or self.observing is not None:
             raise ProtocolError("bad_field", "the session has already started")
         config = self._manager.session_config(overrides)
         self.session_id = uuid.uuid4().hex[:12]  # claimed before the await: a second start is refused
@@ -189,11 +224,17 @@ class ServerSession:
 
     # --- frames out ----------------------------------------------------------------------------
     def emit(self, frame: str | bytes) -> None:
-        """Queue a frame for the client (never blocks the audio path)."""
+        """Queue a frame for the client and every observer (never blocks the audio path)."""
         self._out.put_nowait(frame)
+        for observer in self.observers:
+            observer._out.put_nowait(frame)
 
     async def _send_loop(self) -> None:
         while (frame := await self._out.get()) is not None:
+            if frame is HANGUP:
+                if self._hangup is not None:
+                    await self._hangup()
+                continue
             try:
                 await self._send(frame)
             except Exception:  # the client is gone: drop what is left, the session closes
@@ -206,6 +247,8 @@ class ServerSession:
         if self._closed:
             return
         self._closed = True
+        if self.observing is not None:
+            self.observing.observers.discard(self)
         if self._run is not None and not self._run.done():
             self._mic.close()  # a session that never heard audio starts now, to end at once
             ready = asyncio.ensure_future(self._ready.wait())
@@ -222,5 +265,9 @@ class ServerSession:
             if self._recorder is not None:
                 self._recorder.end(self.end_reason, duration)
             self.emit(server_message("session_ended", session_id=self.session_id, duration_s=duration))
+        for observer in list(self.observers):  # their connections end with the session, after its last frame
+            observer.observing = None
+            observer._out.put_nowait(HANGUP)
+        self.observers.clear()
         self._out.put_nowait(None)
         await asyncio.gather(self._sender, return_exceptions=True)
