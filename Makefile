@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup syslibs assets browser run test test-notebooks clean-venv
+.PHONY: setup syslibs assets browser postgres run test test-notebooks clean-venv
 
 setup: $(STAMP) syslibs assets
 
@@ -37,12 +37,18 @@ browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
 	  || echo "warning: could not install Debian chromium; tests/test_jupyterlab_mic.py will be skipped (and say so)"
 
+# Debian's PostgreSQL server binaries for the store tests (tests/postgres.py starts a throw-away
+# cluster with initdb/pg_ctl in a temp dir; no system service is used). Idempotent.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } \
+	  || echo "warning: could not install Debian postgresql; the PostgreSQL store tests will be skipped (and say so)"
+
 # Unit + integration + browser tests, then every notebook under nbval in quick mode
 # (VOICELAB_QUICK=1: one clip, no warm-up; outputs compared only in cells marked
 # `# NBVAL_CHECK_OUTPUT`). A failing notebook cell fails `make test`.
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
 
-test: setup browser
+test: setup browser postgres
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra tests notebooks $(NBVAL)
 
 test-notebooks: setup

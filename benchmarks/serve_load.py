@@ -44,9 +44,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(config: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True)
+def _serve(config: Path, port: int, extra: list[str] = ()) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port),
+                             *extra], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
