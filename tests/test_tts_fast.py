@@ -179,9 +179,10 @@ def test_dequantize_matches_the_quantized_graph(tmp_path, per_channel):
                and len(t.dims) > 1)
     x = rng.standard_normal((1, 16, 9)).astype(np.float32)
     (want,), (got,), (ref,) = (_run(m, {"x": x}) for m in (q, f32, onnx.load(tmp_path / "f.onnx")))
-    scale = np.abs(want).max()
-    # the int8 graph also rounds activations; the float one only carries the weight rounding
-    assert np.abs(got - want).max() < 0.05 * scale
+    scale = np.abs(ref).max()
+    # the float graph carries only the int8 weight rounding; the int8 graph also rounds (and,
+    # on CPUs without VNNI, can saturate: 0.40 of 0.75 here on an AMD EPYC) its activations
+    assert np.abs(got - ref).max() < 0.05 * scale
     assert np.abs(got - ref).max() <= np.abs(want - ref).max() + 1e-6
 
 
