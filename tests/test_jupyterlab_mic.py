@@ -123,7 +123,10 @@ class _JupyterLab:
         """Wait until the server has started one kernel and it reports ``idle``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            kernels = json.load(urllib.request.urlopen(f"{self.url}/api/kernels", timeout=5))
+            try:
+                kernels = json.load(urllib.request.urlopen(f"{self.url}/api/kernels", timeout=5))
+            except OSError:  # HTTP 500 while a kernel is still starting (no last_activity yet)
+                kernels = []
             if kernels and all(k["execution_state"] == "idle" for k in kernels):
                 return
             time.sleep(0.5)

@@ -10,7 +10,6 @@ import asyncio
 import numpy as np
 import pytest
 
-from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import PlaybackPaused, PlaybackResumed, PlaybackStarted, PlaybackStopped
@@ -172,6 +171,8 @@ def test_hands_free_agent_from_widget_messages_at_48k(monkeypatch):
         assert played.any() and np.array_equal(played, result.agent_audio)
         with pytest.raises(RuntimeError, match="not live"):
             agent.feed(np.zeros(10, np.float32), 48_000)
+        mic.receive({"type": "chunk", "rate": 48_000}, [np.zeros(480, "<f4").tobytes()])  # in flight: dropped
+        assert not mic.recording and len(agent.sessions) == 1
     finally:
         agent.close()
     assert not agent._thread.is_alive()

@@ -99,7 +99,7 @@ class LiveLink:
         self._closed = self._unflushed = False  # _unflushed: audio was sent since the last flush
 
     def start(self) -> None:
-        """Start the session (its clock starts at the first :meth:`push`). Raises RuntimeError: started."""
+        """Start the session (its clock starts at the first :meth:`push`); RuntimeError if started."""
         if self._run is not None:
             raise RuntimeError("the live session has already started")
         self._mic = StreamMicrophone()
