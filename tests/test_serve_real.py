@@ -3,7 +3,8 @@
 The real CLI serves Whisper, SmolLM2 and Kokoro; one bench client says a real recorded
 clip at real-time pace. Checked: the server heard it (WER), the reply is real audio, and the
 client's voice-to-voice agrees with the server's own playback timeline within one 10 ms
-output frame (both clocks start at the first sent sample's capture). About 30 s on 2 cores.
+output frame (both clocks start at the first sent sample's capture), and the server stored
+the session (``--db`` SQLite). About 30 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sqlalchemy import select
+
 from voicelab.bench.run import run_bench
+from voicelab.store import ConversationStore
+from voicelab.store.schema import SessionRow, TurnRow
 
 from test_serve_browser import _free_port, _wait_healthy
 
@@ -30,8 +35,9 @@ def test_bench_against_the_real_served_agent(tmp_path):
     config = tmp_path / "serve.yaml"
     config.write_text("name: serve-real\nllm: {max_new_tokens: 40}\n")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = f"sqlite:///{tmp_path / 'voicelab.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port),
+                             "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
         table = run_bench(f"ws://127.0.0.1:{port}", [CLIP], tmp_path / "bench", clients=1, log=lambda m: None)
@@ -50,3 +56,13 @@ def test_bench_against_the_real_served_agent(tmp_path):
     summary = json.loads((tmp_path / "bench" / "summary.json").read_text())
     assert summary["replied"] == 1 and summary["server_reported_v2v_p50_ms"] > 0
     assert proc.returncode == 0, err[-2000:]
+    # the session was stored (SIGTERM wrote what was queued): its turn, with the transcript
+    # the client was sent and the server's own voice-to-voice
+    store = ConversationStore(db)
+    try:
+        turns = store.read(lambda s: [(t.transcript, t.voice_to_voice_latency_ms) for t in s.scalars(select(TurnRow))])
+        ended = store.read(lambda s: s.scalars(select(SessionRow.end_reason)).all())
+    finally:
+        store.close()
+    assert (row.transcript, row.peer_reported_v2v_ms) in [(t, pytest.approx(v)) for t, v in turns]
+    assert ended == ["stop"]

@@ -40,10 +40,11 @@ from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ExperimentConfig
 from voicelab.events import (ChunkTriggered, Event, PlaybackPaused, PlaybackStopped, SpeculationDiscarded,
-                             StateChanged, Trace, TranscriptFinal)
+                             StateChanged, TranscriptFinal)
 from voicelab.lab.widgets import MicrophoneWidget
-from voicelab.measure.metrics import turns_table
+from voicelab.measure.live import LiveTurnMeter
 from voicelab.session import SessionResult, Stages, VoiceAgent
+from voicelab.session.live_run import LiveRun
 
 Send = Callable[[dict, list[bytes]], None]  # send(content, buffers): a message to the browser (widget.send)
 
@@ -93,43 +94,34 @@ class LiveLink:
         self.flushes = 0
         self.turns: dict[int, TurnReadout] = {}
         self.result: SessionResult | None = None
-        self._by_turn: dict[int, list[tuple[int, Event]]] = {}  # (trace order, event) per turn
-        self._seq, self._mic, self._user, self._run = 0, None, None, None
-        self._ready = asyncio.Event()
+        self._meter = LiveTurnMeter(config.barge_in.min_barge_in_ms)
+        self._live: LiveRun | None = None
         self._closed = self._unflushed = False  # _unflushed: audio was sent since the last flush
 
     def start(self) -> None:
         """Start the session (its clock starts at the first :meth:`push`); RuntimeError if started."""
-        if self._run is not None:
+        if self._live is not None:
             raise RuntimeError("the live session has already started")
-        self._mic = StreamMicrophone()
-        agent = VoiceAgent(self.config, self.stages)
-        self._run = asyncio.get_running_loop().create_task(agent.run_live(self._mic, on_start=self._on_start))
+        self._live = LiveRun(VoiceAgent(self.config, self.stages), StreamMicrophone(), self._on_start)
 
     def push(self, samples: np.ndarray) -> None:
         """Append float32 mono audio at 16 kHz (dropped once :meth:`stop` was called)."""
-        if self._mic is not None and not self._closed:
-            self._mic.push(samples)
+        if self._live is not None and not self._closed:
+            self._live.mic.push(samples)
 
     async def stop(self) -> SessionResult | None:
         """End the session (the reply in flight is cancelled); its result (None: never started).
 
         Raises:
             Exception: whatever made the session fail."""
-        if self._run is None or self._closed:
+        if self._live is None or self._closed:
             return self.result
         self._closed = True
-        self._mic.close()  # a session that never heard audio starts now, to end at once
-        ready = asyncio.ensure_future(self._ready.wait())
-        await asyncio.wait({ready, self._run}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if self._user is not None:
-            self._user.end()
-        self.result = await self._run
+        self.result = await self._live.stop()
         return self.result
 
     def _on_start(self, user, ctx) -> None:
-        self._user, rate = user, ctx.speaker.rate
+        rate = ctx.speaker.rate
         ctx.trace.listeners.append(self._on_event)
 
         def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
@@ -138,13 +130,9 @@ class LiveLink:
             self._send({"type": "audio", "turn": turn, "request": request, "rate": rate, "start_sample": start},
                        [np.ascontiguousarray(audio, dtype="<f4").tobytes()])
         ctx.speaker.on_segment = forward
-        self._ready.set()
 
     def _on_event(self, e: Event) -> None:
-        self._seq += 1
-        turn = getattr(e, "turn", None)
-        if isinstance(turn, int):
-            self._by_turn.setdefault(turn, []).append((self._seq, e))
+        self._meter.add(e)
         cut = (isinstance(e, PlaybackStopped) and e.interrupted) or (isinstance(e, PlaybackPaused) and e.duck_db is None)
         if cut and self._unflushed:  # a stop after a pause has nothing more to flush
             self.flushes, self._unflushed = self.flushes + 1, False
@@ -166,13 +154,10 @@ class LiveLink:
             self._on_update(r)
 
     def _complete(self, turn: int) -> None:
-        events = sorted(self._by_turn.get(turn, []) + self._by_turn.get(turn + 1, []), key=lambda x: x[0])
-        for old in [t for t in self._by_turn if t < turn - 1]:
-            del self._by_turn[old]
-        rows = turns_table(Trace(e for _, e in events), self.config.barge_in.min_barge_in_ms)
         fields: dict = {"done": True, "interrupted": any(
-            isinstance(e, PlaybackStopped) and e.interrupted and e.turn == turn for _, e in events)}
-        for _, r in rows[rows["turn"] == turn].iterrows() if len(rows) else ():
+            isinstance(e, PlaybackStopped) and e.interrupted and e.turn == turn for e in self._meter.events(turn))}
+        r = self._meter.finish(turn)
+        if r is not None:
             fields.update(heard=str(r["transcript"]), reply=str(r["response_text"]),
                           voice_to_voice_ms=float(r["voice_to_voice_latency_ms"]))
         self._update(turn, **fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 import signal
 from collections.abc import Callable
 from http import HTTPStatus
@@ -26,6 +27,11 @@ CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; c
 MAX_SESSIONS = 8
 """Default concurrent sessions; one more client is answered with close code 1013."""
 
+KEEP_FINISHED = 4
+"""Finished sessions kept in :attr:`VoiceServer.finished` (with their traces and audio, for
+inspection and tests); older ones are released. Unbounded, a long-running server grew by
+~12 MB per session (``benchmarks/serve_memory.py``)."""
+
 
 class VoiceServer:
     """Serves :class:`~voicelab.serve.session.ServerSession` per connection on one model set.
@@ -36,6 +42,7 @@ class VoiceServer:
     code 1009 (``websockets``' ``max_size``); a client beyond ``max_sessions`` gets an
     ``error`` (``session_limit``) and close code 1013. :meth:`shutdown` closes every session.
 
+    ``finished``: the last ``keep_finished`` closed sessions (their ``result``: trace and audio).
     ``store``: where sessions are persisted and resumed from (None: nothing is stored, and
     ``start`` with a ``session_id`` is answered ``unknown_session``). The server does not
     close it: its owner does, after :meth:`shutdown` (:meth:`run` does both).
@@ -43,13 +50,13 @@ class VoiceServer:
 
     def __init__(self, manager: ModelManager, max_sessions: int = MAX_SESSIONS,
                  max_frame_bytes: int = MAX_FRAME_BYTES, log: Callable[[str], None] = print,
-                 store: ConversationStore | None = None) -> None:
+                 store: ConversationStore | None = None, keep_finished: int = KEEP_FINISHED) -> None:
         self.manager = manager
         self.store = store
         self.max_sessions = max_sessions
         self.max_frame_bytes = max_frame_bytes
         self.sessions: set[ServerSession] = set()
-        self.finished: list[ServerSession] = []
+        self.finished: deque[ServerSession] = deque(maxlen=keep_finished)
         self._connections: set[ServerConnection] = set()
         self._log = log
         self._server: Server | None = None

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMToken, PlaybackStopped, SpeechEnded,
-                             SpeechPaused, SpeechStarted, StateChanged, Trace, TranscriptFinal, TTSAudio, TTSFailed)
-from voicelab.measure.metrics import turns_table
+                             SpeechPaused, SpeechStarted, StateChanged, TranscriptFinal, TTSAudio, TTSFailed)
+from voicelab.measure.live import LiveTurnMeter
 from voicelab.serve.protocol import server_message
 
 REPORTED_METRICS = ("endpoint_delay_ms", "stt_latency_ms", "llm_ttft_ms", "first_word_latency_ms",
@@ -36,20 +36,17 @@ class EventPublisher:
     turn's whole ``turns.csv`` row as a dict, with ``interrupted`` (a barge-in cut its reply).
     """
 
-    def __init__(self, trace: Trace, send: Callable[[str], None], max_tokens: int,
+    def __init__(self, send: Callable[[str], None], max_tokens: int, min_barge_in_ms: float = 200.0,
                  on_turn: Callable[[int, dict], None] | None = None) -> None:
         self._send = send
         self._on_turn = on_turn
+        self._meter = LiveTurnMeter(min_barge_in_ms)
         self._interrupted: set[int] = set()
         self._max_tokens = max_tokens
         self._progress: dict[int, _Progress] = {}
-        self._by_turn: dict[int, list[tuple[int, Event]]] = {}  # (trace position, event) per turn
-        self._seq = len(trace)
 
     def __call__(self, e: Event) -> None:
-        self._seq += 1
-        if isinstance(getattr(e, "turn", None), int):
-            self._by_turn.setdefault(e.turn, []).append((self._seq, e))
+        self._meter.add(e)
         send = self._send
         if isinstance(e, SpeechStarted):
             send(server_message("vad_status", speaking=True, t_ms=e.t_ms, audio_ms=e.audio_ms, turn=e.turn))
@@ -88,20 +85,13 @@ class EventPublisher:
                                   tts_chunks_synthesized=p.synthesized, tts_chunks_triggered=p.triggered))
 
     def _complete(self, turn: int) -> None:
-        """``response_complete`` for ``turn``: its metrics from its own events and the next
-        turn's (a barge-in on it), in trace order. Only these, not the whole trace: this runs
-        on the event loop that paces every session's audio, at every turn end."""
-        events = sorted(self._by_turn.get(turn, []) + self._by_turn.get(turn + 1, []), key=lambda x: x[0])
-        for old in [t for t in self._by_turn if t < turn - 1]:
-            del self._by_turn[old]  # finished turns are not needed again
-        rows = turns_table(Trace(e for _, e in events))
-        row = rows[rows["turn"] == turn]
-        if row.empty:
+        """``response_complete`` for ``turn``, measured by :class:`LiveTurnMeter`."""
+        r = self._meter.finish(turn)
+        if r is None:
             return
-        r = row.iloc[0]
         metrics = {c: (None if not isinstance(r.get(c), float) or math.isnan(r[c]) else float(r[c]))
                    for c in REPORTED_METRICS if c in r}
         self._send(server_message("response_complete", reply_id=turn, text=r["response_text"], metrics=metrics))
         if self._on_turn is not None:
-            self._on_turn(turn, {**r.to_dict(), "interrupted": turn in self._interrupted})
+            self._on_turn(turn, {**r, "interrupted": turn in self._interrupted})
         self._interrupted.discard(turn)

@@ -19,6 +19,7 @@ from voicelab.serve.publish import EventPublisher
 from voicelab.session import SessionResult, VoiceAgent
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
+from voicelab.session.live_run import LiveRun
 from voicelab.session.live_user import LiveUser
 from voicelab.store import ConversationStore, UnknownSession
 
@@ -64,10 +65,8 @@ class ServerSession:
         self.config: ExperimentConfig | None = None
         self._mic: StreamMicrophone | None = None
         self._agent: VoiceAgent | None = None
-        self._user: LiveUser | None = None
-        self._run: asyncio.Task | None = None
+        self._live: LiveRun | None = None
         self._started_wall = 0.0
-        self._ready = asyncio.Event()  # the agent runs (the first audio arrived)
         self._closed = False
         self.result: SessionResult | None = None
 
@@ -155,8 +154,7 @@ class ServerSession:
         self.config = config
         self._mic = StreamMicrophone()
         self._agent = VoiceAgent(config, self._manager.stages_for(config))
-        self._run = asyncio.create_task(self._agent.run_live(self._mic, on_start=self._on_start,
-                                                             conversation=conversation), name="agent")
+        self._live = LiveRun(self._agent, self._mic, self._on_start, conversation)
         self._started_wall = time.monotonic()
         self.emit(server_message("session_started", session_id=self.session_id,
                                  conversation_id=self._recorder.conversation_id if self._recorder else None,
@@ -181,9 +179,9 @@ class ServerSession:
     async def _running(self) -> None:
         """Make sure the session clock runs: it starts with the first audio, so a client that
         types before it speaks starts it with one silent 32 ms frame."""
-        if not self._ready.is_set():
+        if not self._live.started:
             self._mic.push(np.zeros(512, dtype=np.float32))
-            await self._ready.wait()
+            await self._live.wait_started()
 
     async def _reconfigure(self, overrides: dict) -> None:
         """A mid-session ``config``: trigger, barge-in and speculation apply from the next reply,
@@ -207,12 +205,11 @@ class ServerSession:
             self._mic.push(samples)
 
     def _on_start(self, user: LiveUser, ctx: SessionContext) -> None:
-        self._user = user
-        self._ready.set()
         recorder = self._recorder
         if recorder is not None:
             ctx.trace.listeners.append(recorder.on_event)
-        ctx.trace.listeners.append(EventPublisher(ctx.trace, self.emit, self.config.llm.max_new_tokens,
+        ctx.trace.listeners.append(EventPublisher(self.emit, self.config.llm.max_new_tokens,
+                                                  self.config.barge_in.min_barge_in_ms,
                                                   on_turn=recorder.on_turn if recorder else None))
         rate = ctx.speaker.rate
 
@@ -249,15 +246,9 @@ class ServerSession:
         self._closed = True
         if self.observing is not None:
             self.observing.observers.discard(self)
-        if self._run is not None and not self._run.done():
-            self._mic.close()  # a session that never heard audio starts now, to end at once
-            ready = asyncio.ensure_future(self._ready.wait())
-            await asyncio.wait({ready, self._run}, return_when=asyncio.FIRST_COMPLETED)
-            ready.cancel()
-            if self._user is not None:
-                self._user.end()
+        if self._live is not None and not self._live.task.done():
             try:
-                self.result = await self._run
+                self.result = await self._live.stop()
             except Exception as err:  # noqa: BLE001 - reported to the client, the server goes on
                 self.emit(error_message(ProtocolError("internal", f"the session failed: {err!r}")))
         if self._agent is not None:
