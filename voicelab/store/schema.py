@@ -20,7 +20,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from voicelab.measure.metrics import LATENCY_COLUMNS
 
 SCHEMA_VERSION = 1
-"""Bumped with every schema change (with an Alembic migration from the previous one)."""
+"""Bumped with every schema change. A database of another version is refused
+(:class:`~voicelab.store.database.StoreError`), never altered: the first change to this
+schema brings its migration (Alembic) with it."""
 
 TURN_METRICS = (*LATENCY_COLUMNS, "interruption_latency_ms", "stt_wer", "tts_roundtrip_wer")
 """Metric columns of ``turns`` (ms, or a ratio for WER; NULL where the turn has none): the
