@@ -64,7 +64,7 @@ async def one_turn(url: str, audio: np.ndarray):
     for i in range(0, len(pcm), 512):
         await asyncio.sleep(max(0.0, t0 + (i + 512) / 16000 - time.perf_counter()))
         await ws.send(encode_pcm16(pcm[i:i + 512]))
-    await asyncio.wait_for(done.wait(), 60)
+    await asyncio.wait_for(done.wait(), 180)
     return ws, reader
 
 
