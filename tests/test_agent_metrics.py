@@ -34,7 +34,7 @@ def _clip() -> Clip:
     return Clip.from_array("fake", audio, "hello agent")
 
 
-def _session(variants):
+def _session(variants, listeners=()):
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "variants": variants,
         "vad": {"threshold": 0.5, "min_speech_ms": 250, "min_silence_ms": 500, "speech_pad_ms": 100,
@@ -50,7 +50,7 @@ def _session(variants):
                     ScriptedSTT("hello agent", delay_ms=300), llm, tts)
     clip = _clip()
     turns = [TurnSpec(clip, v, False, (320.0, 1320.0)) for v in cfg.resolved_variants()]
-    result = run_virtual(VoiceAgent(cfg, stages).run(turns))
+    result = run_virtual(VoiceAgent(cfg, stages).run(turns, listeners))
     return result, llm, tts
 
 

@@ -41,7 +41,7 @@ def run(
         cfg = load_config(config)
         out_dir = out or Path("results") / cfg.name
         result = run_experiment(cfg, out_dir, inputs=input or None,
-                                log=lambda m: typer.echo(m, err=True))
+                                log=lambda m: typer.echo(m, err=True), progress=True)
     except (ConfigError, AudioError, AssetError, PeerUnavailable) as err:
         _fail(err)
     s = result.summary
@@ -100,7 +100,7 @@ def bench(
 
     try:
         table = run_bench(url, clip or bundled_clip_names(), out, clients=clients, warmup_turns=warmup,
-                          log=lambda m: typer.echo(m, err=True))
+                          log=lambda m: typer.echo(m, err=True), progress=True)
     except (AudioError, OSError, RuntimeError) as err:
         _fail(err)
     v2v = table.loc[~table["warmup"].astype(bool), "voice_to_voice_latency_ms"].dropna()

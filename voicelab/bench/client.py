@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,7 @@ class BenchClient:
     After ``lead_in_ms`` of silence, each clip is sent, then silence until the server's
     ``response_complete`` for it (or ``reply_timeout_ms`` after the clip with none), then
     ``turn_gap_ms`` more before the next clip; silence keeps flowing while the agent speaks.
+    ``on_turn(turn, replied)`` is called when a turn's wait is over (a progress bar).
 
     Raises (from :meth:`run`):
         OSError, websockets.exceptions.InvalidURI / InvalidHandshake: the server is unreachable.
@@ -73,8 +75,10 @@ class BenchClient:
     """
 
     def __init__(self, url: str, turns: list[WireTurn], name: str = "wire", lead_in_ms: float = 500.0,
-                 turn_gap_ms: float = 1000.0, reply_timeout_ms: float = 30000.0, config: dict | None = None) -> None:
+                 turn_gap_ms: float = 1000.0, reply_timeout_ms: float = 30000.0, config: dict | None = None,
+                 on_turn: Callable[[int, bool], None] | None = None) -> None:
         self.url, self.turns, self.name = url, turns, name
+        self.on_turn = on_turn
         self.lead_in_ms, self.turn_gap_ms, self.reply_timeout_ms = lead_in_ms, turn_gap_ms, reply_timeout_ms
         self.config = config or {}
         self.trace = Trace()
@@ -146,6 +150,8 @@ class BenchClient:
             done = self._replied.setdefault(n, asyncio.Event())
             await self._send(ws, t.clip.audio)
             await self._silence_until(ws, done, start_ms + duration + self.reply_timeout_ms)
+            if self.on_turn is not None:
+                self.on_turn(n, done.is_set())
             await self._silence_until(ws, None, self._now_ms() + self.turn_gap_ms)
         # let the last reply finish playing on the client before stopping
         await self._silence_until(ws, None, max(self._now_ms(), self._cursor * 1000.0 / self._rate) + 300.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from voicelab.audio.clips import resolve_clip
 from voicelab.audio.load import write_wav
@@ -63,12 +64,13 @@ def run_bench(url: str, clips: list[str], out_dir: Path, **kwargs) -> pd.DataFra
 
 async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, config: dict | None = None,
                 lead_in_ms: float = 500.0, turn_gap_ms: float = 1000.0, warmup_turns: int = 0, report: bool = True,
-                log: Callable[[str], None] = print) -> pd.DataFrame:
+                log: Callable[[str], None] = print, progress: bool = False) -> pd.DataFrame:
     """Run ``clients`` concurrent clients, each saying every clip once (after ``warmup_turns``
     of the first clip, flagged and left out of the statistics), and write ``out_dir``:
     ``client-<k>/`` (turns.csv, events.jsonl, agent.wav, input.wav, summary.json, report.html)
     and ``summary.json`` (voice-to-voice p50/p95 over all clients, client-measured and
-    server-reported). Returns every client's turns (``client`` column).
+    server-reported). Returns every client's turns (``client`` column). ``progress``: a tqdm
+    bar over every client's turns on stderr, with how many got a reply.
 
     Raises:
         voicelab.audio.load.AudioError: a clip cannot be read.
@@ -81,8 +83,20 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
     turns += [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
     log(f"bench: {clients} client(s) x {len(turns)} clip(s) against {url} ...")
 
-    results: list[WireResult] = await asyncio.gather(*(
-        BenchClient(url, turns, f"client-{k}", lead_in_ms, turn_gap_ms, config=config).run() for k in range(clients)))
+    bar = tqdm(total=clients * len(turns), desc="bench", unit="turn", disable=not progress)
+    replied = 0
+
+    def on_turn(_turn: int, ok: bool) -> None:
+        nonlocal replied
+        replied += ok
+        bar.set_postfix_str(f"replied {replied}/{bar.n + 1}", refresh=False)
+        bar.update(1)
+    try:
+        results: list[WireResult] = await asyncio.gather(*(
+            BenchClient(url, turns, f"client-{k}", lead_in_ms, turn_gap_ms, config=config, on_turn=on_turn).run()
+            for k in range(clients)))
+    finally:
+        bar.close()
     meta = {"url": url, "clients": clients, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "node": node_info(), "config_overrides": config or {}}
     tables = []

@@ -24,7 +24,7 @@ import platform
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
+from voicelab.lab.progress import TurnProgress
 from voicelab.lab.node import node_info
 from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
@@ -202,15 +203,16 @@ class RunOutput:
     session: SessionResult
 
 
-async def _run_session(config: ExperimentConfig, stages: Stages, turns: list[TurnSpec]) -> SessionResult:
+async def _run_session(config: ExperimentConfig, stages: Stages, turns: list[TurnSpec],
+                       listeners: Sequence[Callable] = ()) -> SessionResult:
     """One session: voicelab's agent, with the config's peer engines (``engine:`` of a variant)."""
-    return await VoiceAgent(config, stages, make_peers(config, stages)).run(turns)
+    return await VoiceAgent(config, stages, make_peers(config, stages)).run(turns, listeners)
 
 
 def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | None = None,
                    stages: tuple[Stages, list[ModelLoaded]] | None = None,
                    log: Callable[[str], None] = print, report: bool = True,
-                   keep_audio: bool = True) -> RunOutput:
+                   keep_audio: bool = True, progress: bool = False) -> RunOutput:
     """Run ``config`` on ``inputs`` (default: the config's clips) and write ``out_dir``.
 
     ``stages`` lets callers (notebooks, sweeps) reuse loaded models. After the session,
@@ -235,7 +237,11 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     turns_plan = plan_turns(config, clips, references)
     log(f"running {len(turns_plan)} turns ({sum(t.warmup for t in turns_plan)} warm-up) ...")
     wall0 = time.perf_counter()
-    session = asyncio.run(_run_session(config, stages_, turns_plan))
+    bar = TurnProgress(len(turns_plan), config.name, config.barge_in.min_barge_in_ms, disable=not progress)
+    try:
+        session = asyncio.run(_run_session(config, stages_, turns_plan, [bar]))
+    finally:
+        bar.close()
     wall = time.perf_counter() - wall0
     session.trace = trace = Trace([*loaded, *session.trace])
 

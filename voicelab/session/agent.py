@@ -25,8 +25,8 @@ from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import (AECCalibration, EchoPathConfigured, SpeechEnded, STTStarted, Trace, TranscriptFinal,
-                             TTSRestarted)
+from voicelab.events import (AECCalibration, EchoPathConfigured, Event, SpeechEnded, STTStarted, Trace,
+                             TranscriptFinal, TTSRestarted)
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
@@ -89,10 +89,12 @@ class VoiceAgent:
         assert self.context is not None, "the session has not started"
         return self.context.speaker
 
-    async def run(self, turns: list[TurnSpec]) -> SessionResult:
-        """Play ``turns`` in order; return the trace and the audio timelines."""
+    async def run(self, turns: list[TurnSpec], listeners: Sequence[Callable[[Event], None]] = ()) -> SessionResult:
+        """Play ``turns`` in order; return the trace and the audio timelines. ``listeners``
+        see every trace event as it is logged (a progress bar, for example)."""
         cfg = self.config
         clock, trace = SessionClock(), Trace()
+        trace.listeners.extend(listeners)
         speaker = VirtualSpeaker(clock, trace, cfg.audio.speaker_rate, cfg.audio.speaker_frame_ms)
         echo, echo_info = make_echo_path(cfg.echo, speaker.excerpt)
         noise_rms = _noise_rms(cfg, turns)
