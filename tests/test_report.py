@@ -80,6 +80,7 @@ def make_summary(turns) -> dict:
         "name": "demo <report> & co",
         "created": "2025-01-01T00:00:00+00:00",
         "machine": {"platform": "Linux", "cpu_count": 2},
+        "node": {"hostname": "vm", "cpu_model": "AMD EPYC 9R45", "cores": 2, "flags": ["avx2", "avx512f"]},
         "threads": {"llm_torch_threads": 1},
         "versions": {"python": "3.11"},
         "models": {"stt": {"path": "tiny.en", "load_ms": 10.0, "warmup_ms": 5.0}},
@@ -126,7 +127,7 @@ def test_report_escapes_text_and_states_environment(tmp_path, trace, turns):
     assert "demo &lt;report&gt; &amp; co" in doc and "<report>" not in doc
     assert "Hello agent &amp; &lt;friends&gt;" in doc and "<friends>" not in doc
     assert "peak RSS 512 MiB" in doc
-    for text in ("llm_torch_threads", "cpu_count", "tiny.en", "python"):
+    for text in ("llm_torch_threads", "cpu_count", "tiny.en", "python", "AMD EPYC 9R45", "avx2, avx512f"):
         assert text in doc
     # the streaming-vs-baseline sentence, with 1310 / 1210 = 1.08x
     assert "first audio 1.1x sooner than the whole-response baseline (whole)" in doc
@@ -217,3 +218,16 @@ def test_timeline_selection_is_bounded_and_stated(turns):
     assert chosen == [0, 1] and "All 2" in note
     chosen, note = select_timeline_turns(turns, limit=1)
     assert chosen == [0] and "Showing 1 of 2" in note and "clip-a" in note
+
+
+def test_model_paths_are_shown_relative_to_voicelab_home(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from voicelab.assets.store import display_path
+
+    monkeypatch.setenv("VOICELAB_HOME", str(tmp_path / "vh"))
+    model = tmp_path / "vh" / "assets" / "whisper-tiny.en"
+    model.mkdir(parents=True)
+    assert display_path(model) == "$VOICELAB_HOME/assets/whisper-tiny.en"
+    assert display_path(Path.home() / "models" / "x.onnx") == "~/models/x.onnx"
+    assert display_path("/opt/elsewhere/x.onnx") == "/opt/elsewhere/x.onnx"

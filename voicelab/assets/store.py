@@ -45,6 +45,19 @@ def voicelab_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "voicelab"
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` as a report shows it: ``$VOICELAB_HOME/...`` under :func:`voicelab_home`,
+    ``~/...`` under the user's home, else unchanged (so a published summary names no user's
+    directory)."""
+    p = Path(path).expanduser()
+    for root, label in ((voicelab_home(), "$VOICELAB_HOME"), (Path.home(), "~")):
+        try:
+            return f"{label}/{p.resolve().relative_to(root.resolve()).as_posix()}"
+        except (ValueError, OSError):
+            continue
+    return str(path)
+
+
 def _assets_dir() -> Path:
     return voicelab_home() / "assets"
 

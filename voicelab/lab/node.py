@@ -7,8 +7,10 @@ import platform
 import socket
 from functools import lru_cache
 
-SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-"""CPU flags that change inference speed here (oneDNN/ONNX Runtime/CTranslate2 kernels)."""
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
+"""CPU flags that change inference speed here (oneDNN/ONNX Runtime/CTranslate2 kernels): the
+vector width, int8 dot products (VNNI; without them onnxruntime's int8 kernels also round
+differently: tests/test_tts_fast.py), bf16 and AMX tiles."""
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import ModelLoaded, Trace
 from voicelab.lab.progress import TurnProgress
+from voicelab.assets.store import display_path
 from voicelab.lab.node import node_info
 from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
@@ -105,7 +106,7 @@ def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) ->
         obj.warmup()
         t2 = time.perf_counter()
         built[stage] = obj
-        loaded.append(ModelLoaded(0.0, stage, str(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+        loaded.append(ModelLoaded(0.0, stage, display_path(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
         log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
     return Stages(endpointer_factory(config.vad, config.speculate), built["stt"], built["llm"], built["tts"],
                   built.get("turn")), loaded
@@ -195,6 +196,11 @@ def streaming_vs_baseline(metrics: dict) -> dict | None:
             for v, m in metrics.items() if v != base}
 
 
+def _shown_info(info: dict) -> dict:
+    """A stage's ``info`` with its model path as :func:`~voicelab.assets.store.display_path` shows it."""
+    return {k: display_path(v) if k == "model" and v else v for k, v in info.items()}
+
+
 @dataclass
 class RunOutput:
     out_dir: Path
@@ -258,13 +264,13 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         "models": {e.stage: {"path": e.model, "load_ms": e.load_ms, "warmup_ms": e.warmup_ms}
                    for e in loaded},
         "node": node_info(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or node_info()["cpu_model"],
                     "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
         "threads": {"stt_ctranslate2_cpu_threads": config.stt.threads,
                     "llm_torch_threads": config.llm.threads,
                     "tts_threads": config.tts.threads,
                     "vad_onnxruntime_intra_op_threads": config.vad.threads},
-        "tts": getattr(stages_.tts, "info", {"engine": type(stages_.tts).__name__}),
+        "tts": _shown_info(getattr(stages_.tts, "info", {"engine": type(stages_.tts).__name__})),
         "peak_rss_mib": peak_rss_mib(),
         "session_wall_s": wall,
         "turns": int(len(turns)),

@@ -79,7 +79,10 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: bo
 
 def format_value(v: Any, *, nested: bool = True) -> str:
     """A value of a key-value table: a dict as ``k=v, ...`` (its values formatted too
-    when ``nested``, else as ``str``), a float with one decimal and thousands separators."""
+    when ``nested``, else as ``str``), a list as ``a, b``, a float with one decimal and
+    thousands separators."""
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
     if isinstance(v, dict):
         return ", ".join(f"{k}={format_value(x) if nested else x}" for k, x in v.items())
     if isinstance(v, float):
@@ -87,8 +90,9 @@ def format_value(v: Any, *, nested: bool = True) -> str:
     return str(v)
 
 
-ENVIRONMENT_SECTIONS = ("machine", "threads", "versions", "models", "tts")
-"""The environment stamp's tables after the run's own, in order (keys of the summary)."""
+ENVIRONMENT_SECTIONS = ("node", "machine", "threads", "versions", "models", "tts")
+"""The environment stamp's tables after the run's own, in order (keys of the summary):
+``node`` is the CPU model and the speed flags it has (:func:`voicelab.lab.node.node_info`)."""
 
 
 def kv_table(title: str, rows: Iterable[tuple[Any, Any]]) -> str:
