@@ -141,7 +141,9 @@ def test_only_the_last_8_s_count_and_leading_zeros_change_nothing(detector):
 def test_right_padding_by_hand_is_not_what_the_detector_does(detector):
     """Trailing silence pushes the model towards "complete": right padding (the
     smart_turn_livekit bug, FAST-PATHS.md) raises P on every half cut; on 0890 it
-    flips the decision, on a0007 it does not (0.009 -> 0.41)."""
+    flips the decision. How far a0007 moves depends on the CPU's int8 kernels
+    (0.009 -> 0.41 on a Zen 5 with AVX-512, 0.009 -> 0.84 on an AVX2-only EPYC), so only
+    its direction is held."""
     for name in CLIPS:
         cut = half(name)
         assert detector.probability_complete(right_padded(cut)) > detector.probability_complete(cut)
@@ -149,7 +151,7 @@ def test_right_padding_by_hand_is_not_what_the_detector_does(detector):
     assert not detector.is_complete(cut) and detector.is_complete(right_padded(cut))
     cut = half("cmu_arctic_a0007")
     p_left, p_right = detector.probability_complete(cut), detector.probability_complete(right_padded(cut))
-    assert p_left < 0.05 and 0.2 < p_right < THRESHOLD
+    assert p_left < 0.05 and p_right > 0.2
 
 
 @pytest.mark.integration
