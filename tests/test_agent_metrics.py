@@ -164,3 +164,22 @@ def test_coalesced_requests_grow_geometrically(growth, sizes):
     assert [len(t.split()) for t in tts.requests] == sizes
     assert " ".join(tts.requests) == " ".join(w.strip() for w in words)
     assert turns_table(result.trace).iloc[0].tts_requests == len(sizes)
+
+
+def test_history_bound_keeps_the_last_exchanges():
+    from voicelab.config import LLMConfig
+    from voicelab.session.conversation import Conversation
+
+    conv = Conversation(LLMConfig(max_history_turns=2), single=True)
+    for k in range(4):
+        conv.record("v", f"q{k}", f"a{k}", warmup=False)
+    said = [m["content"] for m in conv.messages("v", "q4")[1:]]
+    assert said == ["q2", "a2", "q3", "a3", "q4"]               # the last two exchanges, then the turn
+    assert conv.seed("v") == LLMConfig().seed + 4                # the seed counts every turn
+    none = Conversation(LLMConfig(max_history_turns=0), single=True)
+    none.record("v", "q0", "a0", warmup=False)
+    assert [m["content"] for m in none.messages("v", "q1")[1:]] == ["q1"]
+    everything = Conversation(LLMConfig(), single=True)
+    for k in range(3):
+        everything.record("v", f"q{k}", f"a{k}", warmup=False)
+    assert len(everything.messages("v", "q3")) == 1 + 6 + 1

@@ -1,5 +1,7 @@
 """Config validation: unknown keys and bad values fail with the field's dotted path."""
 
+from pathlib import Path
+
 import pytest
 
 from voicelab.config import ConfigError, ExperimentConfig, load_config, parse_config
@@ -55,3 +57,22 @@ def test_file_errors(tmp_path):
     top.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(top)
+
+
+def test_outputs_that_cannot_be_written_fail_before_any_model_loads(tmp_path):
+    from voicelab.config import ExperimentConfig
+    from voicelab.lab.outputs import OutputError, check_output_dir
+    from voicelab.lab.runner import run_experiment
+
+    def never(*a, **k):
+        raise AssertionError("models must not load")
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a directory")
+    with pytest.raises(OutputError, match="a file of that name is in the way"):
+        run_experiment(ExperimentConfig(), blocker, stages=None, log=never)
+    with pytest.raises(OutputError, match="cannot be created"):
+        check_output_dir(Path("/proc/voicelab-out"))
+    with pytest.raises(OutputError, match=r"only \d+ MB free on its disk, a run needs at least"):
+        check_output_dir(tmp_path / "ok", min_free_mb=1e12)
+    check_output_dir(tmp_path / "fine")                # creates it; nothing left behind
+    assert (tmp_path / "fine").is_dir() and not list((tmp_path / "fine").iterdir())

@@ -11,6 +11,7 @@ import typer
 from voicelab.assets import AssetError
 from voicelab.audio.load import AudioError
 from voicelab.config import ConfigError, load_config, parse_config
+from voicelab.lab.outputs import OutputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure streaming voice agents: VAD -> STT -> LLM -> trigger -> TTS.")
@@ -42,7 +43,7 @@ def run(
         out_dir = out or Path("results") / cfg.name
         result = run_experiment(cfg, out_dir, inputs=input or None,
                                 log=lambda m: typer.echo(m, err=True), progress=True)
-    except (ConfigError, AudioError, AssetError, PeerUnavailable) as err:
+    except (ConfigError, AudioError, AssetError, PeerUnavailable, OutputError) as err:
         _fail(err)
     s = result.summary
     typer.echo(f"\n{len(result.turns)} turns, peak RSS {s['peak_rss_mib']:.0f} MiB, results in {out_dir}/")
@@ -101,7 +102,7 @@ def bench(
     try:
         table = run_bench(url, clip or bundled_clip_names(), out, clients=clients, warmup_turns=warmup,
                           log=lambda m: typer.echo(m, err=True), progress=True)
-    except (AudioError, OSError, RuntimeError) as err:
+    except (AudioError, OSError, RuntimeError, ValueError) as err:
         _fail(err)
     v2v = table.loc[~table["warmup"].astype(bool), "voice_to_voice_latency_ms"].dropna()
     typer.echo(f"{len(table)} turns ({warmup * clients} warm-up), {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
@@ -130,7 +131,7 @@ def sweep(
         out_dir = out or Path("results") / cfg.name
         executor = RayExecutor(ray, sessions_per_node, retries) if ray is not None else None
         table = run_sweep(cfg, out_dir, log=lambda m: typer.echo(m, err=True), executor=executor)
-    except (ConfigError, AudioError, AssetError, ClusterError, PeerUnavailable) as err:
+    except (ConfigError, AudioError, AssetError, ClusterError, PeerUnavailable, OutputError) as err:
         _fail(err)
     html, md = write_sweep_report(out_dir)
     typer.echo(f"{len(table)} turn rows in {out_dir / 'results.parquet'}; report: {html} and {md}")

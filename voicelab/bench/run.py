@@ -16,6 +16,7 @@ from voicelab.audio.clips import resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound_ms
 from voicelab.lab.node import node_info
+from voicelab.lab.outputs import check_output_dir
 from voicelab.lab.runner import clip_references
 from voicelab.events import PeerReported
 from voicelab.measure.metrics import summarize, turns_table
@@ -76,8 +77,13 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
         voicelab.audio.load.AudioError: a clip cannot be read.
         OSError: the server is unreachable.
         RuntimeError: the server refused a session.
+        ValueError: no clips.
+        voicelab.lab.outputs.OutputError: ``out_dir`` cannot be written or its disk is full.
     """
+    if not clips:
+        raise ValueError("no clips to send")
     resolved = [resolve_clip(c) for c in clips]
+    check_output_dir(out_dir)  # before connecting
     refs = clip_references(resolved, log)
     turns = [WireTurn(c, refs[c.name].bounds_ms, warmup=True) for c in resolved[:1] for _ in range(warmup_turns)]
     turns += [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]

@@ -83,6 +83,9 @@ class LLMConfig(Strict):
                     "first greedy token on 2 of 7 prompts (fp32 near-ties): float32 stays "
                     "default (docs/results/llm_dtype)")
     history: bool = Field(True, description="keep the conversation history across turns")
+    max_history_turns: int | None = Field(
+        None, ge=0, description="with history: only the last N user/assistant exchanges go into the prompt, so "
+                                "its length (and time to first token) stops growing; null = all of them")
     prefix_cache: bool = Field(
         True, description="reuse the KV cache of the longest already-encoded prompt prefix "
                            "(system prompt + history) instead of re-encoding it every turn")

@@ -40,6 +40,7 @@ from voicelab.events import ModelLoaded, Trace
 from voicelab.lab.progress import TurnProgress
 from voicelab.assets.store import display_path
 from voicelab.lab.node import node_info
+from voicelab.lab.outputs import check_output_dir
 from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
 from voicelab.measure.quality import roundtrip_wer
@@ -229,15 +230,19 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
         voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
         voicelab.assets.AssetError: a model asset is missing or corrupt.
         voicelab.peers.PeerUnavailable: a variant's peer engine is not installed.
+        voicelab.lab.outputs.OutputError: ``out_dir`` cannot be written or its disk is full.
+        ConfigError: no clips to run.
     """
     if inputs and config.scenario:
         raise ConfigError("--input cannot be combined with a `scenario` (it names its own clips)")
     names = [t.clip for t in config.scenario] if config.scenario else (inputs or config.clips)
+    if not names:
+        raise ConfigError("no clips to run: the scenario or the config's `clips` is empty and no --input was given")
     clips = list({c.name: c for c in (resolve_clip(n) for n in names)}.values())
     for c in clips:
         _ = c.audio  # fail on bad audio before loading any model
     require_peers(config)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out_dir)  # before any model loads
     stages_, loaded = stages or load_stages(config, log)
     references = clip_references(clips, log)
     turns_plan = plan_turns(config, clips, references)

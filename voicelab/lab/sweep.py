@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from voicelab.config import ConfigError, ExperimentConfig, TriggerConfig, parse_config, set_path
 from voicelab.lab.node import node_kind
+from voicelab.lab.outputs import check_output_dir
 
 RUN_FILES = ("turns.csv", "events.jsonl", "summary.json")
 
@@ -204,10 +205,13 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
 
     Returns:
         the results table (also written to ``results.parquet``).
+
+    Raises:
+        voicelab.lab.outputs.OutputError: ``sweep_dir`` cannot be written or its disk is full.
     """
     executor = executor or InProcessExecutor(run_one, load)
     points = expand_grid(config)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    check_output_dir(sweep_dir)  # before any model loads
     (sweep_dir / "runs").mkdir(exist_ok=True)
     for stale in (sweep_dir / "runs").glob(".tmp-*"):
         shutil.rmtree(stale)  # a run interrupted mid-way: it is redone

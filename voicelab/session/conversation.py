@@ -43,8 +43,12 @@ class Conversation:
         self._turns[key] = turns
 
     def messages(self, variant: str, user_text: str) -> list[dict[str, str]]:
-        """The chat messages answering ``user_text``: system prompt, history, user turn."""
+        """The chat messages answering ``user_text``: system prompt, history (its last
+        ``llm.max_history_turns`` exchanges when set), user turn."""
         history = self._histories.get(self._key(variant), []) if self._config.history else []
+        limit = self._config.max_history_turns
+        if limit is not None:
+            history = history[len(history) - 2 * limit:] if limit else []
         return [{"role": "system", "content": self._config.system_prompt},
                 *history, {"role": "user", "content": user_text}]
 
