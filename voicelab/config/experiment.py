@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from voicelab.config.base import Strict
 from voicelab.config.duplex import AECConfig, BargeInConfig, EchoConfig
+from voicelab.config.faults import FaultsConfig
 from voicelab.config.peers import PipecatConfig
 from voicelab.config.stages import AudioConfig, LLMConfig, STTConfig, TTSConfig, TriggerConfig, VADConfig
 
@@ -128,6 +129,7 @@ class ExperimentConfig(Strict):
     echo: EchoConfig = Field(default_factory=EchoConfig)
     aec: AECConfig = Field(default_factory=AECConfig)
     speculate: SpeculateConfig = Field(default_factory=SpeculateConfig)
+    faults: FaultsConfig = Field(default_factory=FaultsConfig)
     scenario: list[ScenarioTurn] | None = Field(None, description="scripted turns (with barge-ins); replaces `clips`")
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, Spe
                                      SpeculationDiscarded)
 from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
                                       LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, TTSFailed, TTSRestarted, PlaybackStarted,
+                                      FaultInjected, TurnFailed,
                                       PlaybackStall, PlaybackStopped)
 from voicelab.events.duplex import (AECCalibration, AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
                                     EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
@@ -30,5 +31,5 @@ __all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirme
            "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PeerReported", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",
-           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio", "TTSFailed", "TTSRestarted",
+           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio", "TTSFailed", "TTSRestarted", "FaultInjected", "TurnFailed",
            "TTSStarted", "Trace", "TranscriptFinal", "TurnPlanned", "TurnPredicted", "WordEmitted"]

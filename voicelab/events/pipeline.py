@@ -133,3 +133,23 @@ class PlaybackStopped(Event):
     turn: int
     sample_index: int
     interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class FaultInjected(Event):
+    """An injected failure (``faults:`` config) hit request ``request`` of ``stage``
+    (stt / llm / tts) in the way ``kind`` says (raise / hang / empty / slow)."""
+
+    stage: str
+    request: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class TurnFailed(Event):
+    """A stage failed a turn: ``stage`` stt (the turn is dropped, the agent keeps listening)
+    or llm (an apology is said instead of the reply); ``error`` says why."""
+
+    turn: int
+    stage: str
+    error: str

@@ -39,6 +39,7 @@ from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADC
 from voicelab.events import ModelLoaded, Trace
 from voicelab.lab.progress import TurnProgress
 from voicelab.assets.store import display_path
+from voicelab.faults import with_faults
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
 from voicelab.measure.echo import aec_summary
@@ -244,6 +245,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     require_peers(config)
     check_output_dir(out_dir)  # before any model loads
     stages_, loaded = stages or load_stages(config, log)
+    stages_ = with_faults(stages_, config.faults)  # the run's own wrappers: shared stages stay as they are
     references = clip_references(clips, log)
     turns_plan = plan_turns(config, clips, references)
     log(f"running {len(turns_plan)} turns ({sum(t.warmup for t in turns_plan)} warm-up) ...")

@@ -19,6 +19,7 @@ from voicelab.events import (
     TurnPredicted, WordEmitted,
 )
 from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
+from voicelab.measure.faults import fault_metrics
 from voicelab.measure.interruption import BARGE_IN_COLUMNS, interruption_metrics
 from voicelab.measure.peer import PEER_COLUMNS, peer_metrics
 
@@ -244,6 +245,7 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
     inter = interruption_metrics(trace, min_barge_in_ms)
     echo = aec_metrics(trace)
     peer = peer_metrics(trace)
+    faults = fault_metrics(trace)
     rows = []
     for te in _split_turns(trace):
         row = turn_metrics(te)
@@ -254,6 +256,7 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
         row.update(speculation[te.plan.turn])
         row.update(echo[te.plan.turn])
         row.update(peer[te.plan.turn])
+        row.update(faults[te.plan.turn])
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -25,8 +25,8 @@ from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import (AECCalibration, EchoPathConfigured, Event, SpeechEnded, STTStarted, Trace,
-                             TranscriptFinal, TTSRestarted)
+from voicelab.events import (AECCalibration, EchoPathConfigured, Event, FaultInjected, SpeechEnded, STTStarted,
+                             Trace, TranscriptFinal, TTSRestarted, TurnFailed)
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
@@ -167,6 +167,7 @@ class VoiceAgent:
 
         clock.start(started_ms, started_at)
         restarts = self._log_tts_restarts(ctx)
+        faults = self._log_faults(ctx)
         if aec is not None and cfg.aec.calibration_ms:
             self._calibrate(speaker, trace)
         tasks = [asyncio.create_task(listener.run(), name="mic"),
@@ -189,6 +190,8 @@ class VoiceAgent:
                 aec.close(clock.now_ms())
             if restarts is not None:
                 self.stages.tts.unsubscribe(restarts)
+            for plan in self.stages.fault_plans.values():
+                plan.listeners.remove(faults)
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, turns or [st.spec for st in user.states],
@@ -204,6 +207,14 @@ class VoiceAgent:
         def listener(attempt: int, ok: bool, restart_ms: float, down_ms: float, error: str) -> None:
             ctx.trace.append(TTSRestarted(ctx.clock.now_ms(), attempt, ok, restart_ms, down_ms, error))
         tts.subscribe(listener)
+        return listener
+
+    def _log_faults(self, ctx: SessionContext):
+        """Injected faults (``faults:`` config) go into this session's trace as they happen."""
+        def listener(stage: str, request: int, kind: str) -> None:
+            ctx.trace.append(FaultInjected(ctx.clock.now_ms(), stage, request, kind))
+        for plan in self.stages.fault_plans.values():
+            plan.listeners.append(listener)
         return listener
 
     def _router(self, mic: VirtualMicrophone, user: ScriptedUser) -> MicRouter | None:
@@ -297,7 +308,11 @@ class VoiceAgent:
             text = utterance
         else:
             trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
-            text = await self.stages.stt.transcribe(utterance)
+            try:
+                text = await self.stages.stt.transcribe(utterance)
+            except Exception as err:  # noqa: BLE001 - the turn is lost, the agent keeps listening
+                trace.append(TurnFailed(clock.now_ms(), turn, "stt", f"{type(err).__name__}: {err}"))
+                text = ""
         trace.append(TranscriptFinal(clock.now_ms(), turn, text))
         if not text:
             if speculation is not None:

@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from voicelab.config import Variant
-from voicelab.events import ChunkTriggered, LLMFinished, LLMStarted, LLMToken, ResponseCancelled, WordEmitted
+from voicelab.events import (ChunkTriggered, LLMFinished, LLMStarted, LLMToken, ResponseCancelled, TurnFailed,
+                             WordEmitted)
 from voicelab.llm.base import TokenStream
 from voicelab.session.context import SessionContext
 from voicelab.session.played import played_text
@@ -51,6 +52,16 @@ class ResponseStreamer:
     def __init__(self, ctx: SessionContext) -> None:
         self._ctx = ctx
         self.current: Response | None = None
+
+    def _apologize(self, turn: int, reply: str, words: WordTracker, policy, hand_to_tts) -> str:
+        """After an LLM failure: :data:`APOLOGY` goes through the words and the trigger
+        policy like generated text (so TTS says it, if TTS works); the reply so far + it."""
+        now = self._ctx.clock.now_ms()
+        text = APOLOGY if reply else APOLOGY.lstrip()
+        for w in words.push(text):
+            self._ctx.trace.append(WordEmitted(now, turn, w.index, w.text))
+        hand_to_tts(policy.push(text, now))
+        return reply + text
 
     async def respond(self, turn: int, variant: Variant, messages: list[dict[str, str]],
                       seed: int, held: bool = False) -> tuple[str, bool]:
@@ -99,6 +110,12 @@ class ResponseStreamer:
                     tok = pending.result()
                 except StopAsyncIteration:
                     break
+                except Exception as err:  # noqa: BLE001 - the LLM failed: say sorry instead
+                    pending = None
+                    trace.append(TurnFailed(clock.now_ms(), turn, "llm", f"{type(err).__name__}: {err}"))
+                    reply = self._apologize(turn, reply, words, policy, hand_to_tts)
+                    resp.text = reply
+                    break
                 pending = asyncio.ensure_future(anext(it))
                 trace.append(LLMToken(tok.t_ms, turn, n_tokens, tok.text))
                 n_tokens += 1
@@ -111,7 +128,7 @@ class ResponseStreamer:
                 await _drain(stream, pending)
                 pending = None
             else:
-                end_ms = stream.finished_ms if stream.finished_ms is not None else clock.now_ms()
+                end_ms = clock.now_ms() if pending is None or stream.finished_ms is None else stream.finished_ms
                 for w in words.flush():
                     trace.append(WordEmitted(end_ms, turn, w.index, w.text))
                 trace.append(LLMFinished(end_ms, turn, n_tokens, False, reply))
@@ -142,6 +159,10 @@ class ResponseStreamer:
         said = played_text(trace, turn)
         trace.append(ResponseCancelled(clock.now_ms(), turn, said, reply.strip()))
         return said, True
+
+
+APOLOGY = " Sorry, I could not answer that. Could you say it again?"
+"""What the agent says when its LLM fails mid-turn (after whatever it had said)."""
 
 
 async def _drain(stream: TokenStream, pending: asyncio.Future | None) -> None:

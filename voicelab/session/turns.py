@@ -54,7 +54,9 @@ class Stages:
     """The model stages of a session (loaded once per run, shared by sessions).
 
     ``turn_detector``: used when ``vad.turn_detector`` is not ``"none"`` (the endpointer
-    then pauses at ``min_silence_ms`` and ends at ``max_silence_ms``).
+    then pauses at ``min_silence_ms`` and ends at ``max_silence_ms``). ``fault_plans``: the
+    injected failures of the wrapped stages by stage name (``faults:`` config,
+    :func:`voicelab.faults.with_faults`); a session logs each as ``FaultInjected``.
     """
 
     make_endpointer: Callable[[], Endpointer]
@@ -62,6 +64,7 @@ class Stages:
     llm: LLM
     tts: TTS
     turn_detector: TurnDetector | None = None
+    fault_plans: dict = field(default_factory=dict)
 
 
 @dataclass

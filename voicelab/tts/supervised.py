@@ -47,6 +47,18 @@ class SupervisedTTS(TTS):
         self._restart: asyncio.Task | None = None
         self._listeners: list[RestartListener] = []
 
+    @classmethod
+    def around(cls, other: "SupervisedTTS", wrap: Callable[[TTS], TTS]) -> "SupervisedTTS":
+        """A supervisor of ``wrap(engine)`` for ``other``'s running engine, with its settings;
+        a restart builds ``wrap(new engine)``. ``other`` keeps its engine (a run that injects
+        faults does not touch the stages other runs share)."""
+        new = cls.__new__(cls)
+        new._factory = lambda: wrap(other._factory())
+        new.inner = wrap(other.inner)
+        new.timeout_s, new.attempts, new.backoff_s = other.timeout_s, other.attempts, other.backoff_s
+        new.failures, new.gave_up, new._restart, new._listeners = 0, False, None, []
+        return new
+
     # what callers read of the engine
     @property
     def sample_rate(self) -> int:  # type: ignore[override]
