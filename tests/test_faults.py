@@ -98,3 +98,33 @@ def test_tts_hang_times_out_goes_text_only_and_restarts():
     assert len(made) == 2 and stages.tts.inner.inner is made[1]   # restarted around a new engine
     assert tts.inner is made[0]                               # the shared supervisor kept its own
     assert table["voice_to_voice_latency_ms"][1] > 0          # the next reply speaks again
+
+
+def test_fault_table_counts_what_users_heard():
+    import pandas as pd
+
+    from voicelab.measure.faults import fault_table, has_faults
+
+    nan = float("nan")
+    turns = pd.DataFrame({
+        "point": ["a", "a", "a", "a", "b", "b"], "warmup": [True, False, False, False, False, False],
+        "failed": [True, True, False, False, False, False], "degraded": [False, False, True, False, False, False],
+        "first_audio_played_ms": [nan, nan, 900.0, 800.0, 700.0, 750.0],
+        "recovery_ms": [5.0, 10.0, 400.0, nan, nan, nan]})
+    table = fault_table(turns)
+    assert table.loc["a"].tolist() == [3, 1, 1, 1, 205.0, 400.0]      # the warm-up turn left out
+    assert table.loc["b", "failed"] == 0 and np.isnan(table.loc["b", "recovery_p50_ms"])
+    assert has_faults(turns) and not has_faults(turns[turns["point"] == "b"])
+
+
+def test_faults_experiment_expands_to_each_kind_at_two_rates():
+    from voicelab.config import load_config
+    from voicelab.lab.sweep import expand_grid
+
+    points = expand_grid(load_config("experiments/faults.yaml"))
+    kinds = {(p.config.faults.stt or p.config.faults.llm or p.config.faults.tts).kind
+             for p in points if p.config.faults.any()}
+    rates = sorted({f.probability for p in points for f in (p.config.faults.stt, p.config.faults.llm,
+                                                             p.config.faults.tts) if f is not None})
+    assert len(points) == 13 and not points[0].config.faults.any()
+    assert kinds == {"raise", "empty", "slow", "hang"} and rates == [0.1, 0.3]

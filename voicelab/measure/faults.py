@@ -31,3 +31,29 @@ def fault_metrics(trace: Trace) -> dict[int, dict]:
                 row["recovery_ms"] = idle[0] - failed[0].t_ms
         out[p.turn] = row
     return out
+
+
+FAULT_TABLE_COLUMNS = ["turns", "failed", "text_only", "no_audio", "recovery_p50_ms", "recovery_max_ms"]
+"""Per group of :func:`fault_table`: non-warm-up turns; turns a stage failed; replies that
+went on as text only; turns whose user heard no reply audio at all; recovery time (ms)."""
+
+
+def has_faults(turns) -> bool:
+    """True when some turn failed or degraded (the turns table has the fault columns set)."""
+    return any(c in turns and turns[c].fillna(False).astype(bool).any() for c in ("failed", "degraded"))
+
+
+def fault_table(turns, by: str = "point"):
+    """What users would hear, per ``by`` group (non-warm-up turns): see :data:`FAULT_TABLE_COLUMNS`."""
+    import pandas as pd
+
+    live = turns[~turns["warmup"].astype(bool)]
+    rows = {}
+    for key, g in live.groupby(by, sort=False):
+        rec = pd.to_numeric(g["recovery_ms"], errors="coerce").dropna()
+        rows[key] = {"turns": len(g), "failed": int(g["failed"].astype(bool).sum()),
+                     "text_only": int(g["degraded"].astype(bool).sum()),
+                     "no_audio": int(pd.to_numeric(g["first_audio_played_ms"], errors="coerce").isna().sum()),
+                     "recovery_p50_ms": float(rec.median()) if len(rec) else math.nan,
+                     "recovery_max_ms": float(rec.max()) if len(rec) else math.nan}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=FAULT_TABLE_COLUMNS)

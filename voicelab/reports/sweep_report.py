@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from voicelab.events import Trace
+from voicelab.measure.faults import fault_table, has_faults
 from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
                                             critical_path_points_figure, critical_path_table, has_critical_path)
 from voicelab.reports.frames import V2V, live_rows, numeric
@@ -123,6 +124,7 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
                             "One marker per config point: p50 interruption latency (true onset of the "
                             "user's barge-in to the agent's last played sample), whisker to p95, "
                             "against the share of replies cut off while no user clip played."))
+    faults = fault_table(results) if has_faults(results) else None
     nodes = node_table(results)
     rep = representative_turn(results)
     rep_text = "No non-warm-up turn has a voice-to-voice latency: no representative timeline."
@@ -149,7 +151,19 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
             rep_text += f" Its trace ({path.relative_to(data.sweep_dir)}) is missing: no timeline."
     return {"head": head, "header": header, "rows": rows, "notes": notes, "figs": figs, "inter": inter, "cp": cp,
             "rep_text": rep_text, "method": _METHOD.format(n_boot=n_boot), "references": data.references(),
-            "nodes": nodes}
+            "nodes": nodes, "faults": faults}
+
+
+FAULTS_NOTE = ("Non-warm-up turns per config point: failed (STT dropped the turn, or the LLM's reply was "
+               "replaced by an apology), text only (the reply's audio stopped and it went on as text), no "
+               "audio (the user heard nothing of the reply), and the time from a turn's first failure until "
+               "the agent worked again (a successful TTS restart, else the turn's end).")
+
+
+def _fault_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["point", "turns", "failed", "text only", "no audio", "recovery p50", "recovery max"]
+    return header, [[str(k), str(r.turns), str(r.failed), str(r.text_only), str(r.no_audio),
+                     format_ms(r.recovery_p50_ms), format_ms(r.recovery_max_ms)] for k, r in table.iterrows()]
 
 
 def _title(data: SweepData) -> str:
@@ -205,6 +219,9 @@ def _html(data: SweepData, b: dict) -> str:
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
         parts.append("<h2>Barge-in</h2>" + html_table(header, rows) + img(figs["interruption.png"]))
+    if b["faults"] is not None:
+        parts.append("<h2>Faults: what users heard</h2>" + f"<p class=sub>{escape(FAULTS_NOTE)}</p>"
+                     + html_table(*_fault_cells(b["faults"])))
     if b["references"]:
         parts.append("<h2>Reference speech boundaries</h2>")
         parts.append(html_table(REFERENCE_HEADER, reference_rows(b["references"]), numeric=False))
@@ -251,6 +268,8 @@ def _markdown(data: SweepData, b: dict, fig_dir: str) -> str:
     if b["inter"] is not None:
         header, rows = interruption_cells(b["inter"])
         out += ["## Barge-in", "", md_table(header, rows), "", img(figs["interruption.png"]), ""]
+    if b["faults"] is not None:
+        out += ["## Faults: what users heard", "", md_text(FAULTS_NOTE), "", md_table(*_fault_cells(b["faults"])), ""]
     if b["references"]:
         out += ["## Reference speech boundaries", "",
                 md_table(REFERENCE_HEADER, reference_rows(b["references"]), numeric=False), ""]
