@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 
 def pg_bindir() -> Path | None:
     """Directory of Debian's PostgreSQL server binaries (newest major version), or None."""
@@ -59,3 +61,13 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True, timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    """A throw-away PostgreSQL server's URL for a test module (skips, saying why, without
+    Debian's server binaries)."""
+    if pg_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries: `make postgres` installs Debian's postgresql")
+    with postgres_server() as url:
+        yield url

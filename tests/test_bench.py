@@ -10,7 +10,7 @@ from voicelab.audio.clips import Clip
 from voicelab.bench.client import BenchClient, WireTurn, first_sound_ms
 from voicelab.bench.run import _turn_rows
 from voicelab.clock import run_virtual
-from voicelab.events import PeerReported, PlaybackStarted, TranscriptFinal, TurnPlanned
+from voicelab.events import PlaybackStarted, TranscriptFinal, TurnPlanned
 from voicelab.serve.app import VoiceServer
 
 from test_serve import _manager, _speech

@@ -13,7 +13,7 @@ from voicelab.config import ConfigError, ExperimentConfig, StageFault, parse_con
 from voicelab.events import FaultInjected, TTSFailed, TTSRestarted, TurnFailed
 from voicelab.faults import FaultPlan, with_faults
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
+from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.session.response import APOLOGY
 from voicelab.tts.scripted import ScriptedTTS
 from voicelab.tts.supervised import SupervisedTTS

@@ -3,7 +3,6 @@ loopback, in virtual time (the sockets are real; the clock jumps when every task
 the metrics the server reports are exact."""
 
 import asyncio
-import base64
 import json
 
 import numpy as np

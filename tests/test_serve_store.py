@@ -15,16 +15,8 @@ from voicelab.serve.app import VoiceServer
 from voicelab.store import ConversationStore
 from voicelab.store.schema import MessageRow, SessionRow, TraceEventRow, TurnRow
 
-from postgres import pg_bindir, postgres_server
+from postgres import pg_url  # noqa: F401 - a fixture
 from test_serve import _collect, _manager, _of, _speech, _stream
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    if pg_bindir() is None:
-        pytest.skip("no PostgreSQL server binaries: `make postgres` installs Debian's postgresql")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,15 +8,7 @@ from sqlalchemy import select, update
 from voicelab.store import ConversationStore, StoreError, UnknownSession
 from voicelab.store.schema import TURN_METRICS, MessageRow, Meta, SessionRow, TraceEventRow, TurnRow
 
-from postgres import pg_bindir, postgres_server
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    if pg_bindir() is None:
-        pytest.skip("no PostgreSQL server binaries: `make postgres` installs Debian's postgresql")
-    with postgres_server() as url:
-        yield url
+from postgres import pg_url  # noqa: F401 - a fixture
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
