@@ -27,6 +27,22 @@ async def _slowly(plan: FaultPlan, work):
     return result
 
 
+async def _request(plan: FaultPlan, work, empty):
+    """One request of a stage: ``work()`` (a coroutine factory), or the planned fault:
+    raise, hang then raise, ``empty``, or ``work()`` slowed down."""
+    k, hit = plan.next()
+    if not hit:
+        return await work()
+    kind = plan.spec.kind
+    if kind == "raise":
+        raise InjectedFault(f"injected: {plan.stage} request {k} failed")
+    if kind == "hang":
+        return await _hang(plan, k)
+    if kind == "empty":
+        return empty
+    return await _slowly(plan, work())
+
+
 class FaultySTT(STT):
     """``inner`` with ``plan``'s failures: raise, hang then raise, an empty transcript, or slow."""
 
@@ -38,17 +54,7 @@ class FaultySTT(STT):
         return getattr(self.inner, name)
 
     async def transcribe(self, audio: np.ndarray) -> str:
-        k, hit = self.plan.next()
-        if not hit:
-            return await self.inner.transcribe(audio)
-        kind = self.plan.spec.kind
-        if kind == "raise":
-            raise InjectedFault(f"injected: stt request {k} failed")
-        if kind == "hang":
-            return await _hang(self.plan, k)
-        if kind == "empty":
-            return ""
-        return await _slowly(self.plan, self.inner.transcribe(audio))
+        return await _request(self.plan, lambda: self.inner.transcribe(audio), "")
 
     async def transcribe_reference(self, audio: np.ndarray) -> str:
         return await self.inner.transcribe_reference(audio)  # the measuring pass is not the agent's
@@ -69,17 +75,7 @@ class FaultyTTS(TTS):
         return getattr(self.inner, name)
 
     async def synthesize(self, text: str) -> np.ndarray:
-        k, hit = self.plan.next()
-        if not hit:
-            return await self.inner.synthesize(text)
-        kind = self.plan.spec.kind
-        if kind == "raise":
-            raise InjectedFault(f"injected: tts request {k} failed")
-        if kind == "hang":
-            return await _hang(self.plan, k)
-        if kind == "empty":
-            return np.zeros(0, dtype=np.float32)
-        return await _slowly(self.plan, self.inner.synthesize(text))
+        return await _request(self.plan, lambda: self.inner.synthesize(text), np.zeros(0, dtype=np.float32))
 
     async def idle(self) -> None:
         await self.inner.idle()
