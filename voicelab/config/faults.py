@@ -46,6 +46,12 @@ class FaultsConfig(Strict):
     stt: StageFault | None = None
     llm: StageFault | None = None
     tts: StageFault | None = None
+    sink: StageFault | None = Field(
+        None, description="`voicelab serve`'s network sink: every frame sent to a client (text or audio, from "
+        "session_started on) is a request. raise: the send fails, the connection is closed and the session is "
+        "stored as ended by `send_failed`; hang: the send stalls hang_ms (later frames queue behind it), then "
+        "fails the same way; empty: the frame is dropped; slow: each send takes slow_factor times as long")
 
     def any(self) -> bool:
+        """True when a stage of the agent (stt, llm, tts) fails; the sink is the server's."""
         return any(f is not None for f in (self.stt, self.llm, self.tts))

@@ -24,12 +24,21 @@ class Trace:
     """Append-only list of events for one session. Not thread-safe: append from the loop."""
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
-        self._events: list[Event] = list(events)
+        self._events: list[Event] = []
+        self._by_turn: dict[int | None, list[Event]] = {}
+        """The same events by their ``turn`` (None: no turn), so a turn's lookups cost that
+        turn's events, not the session's: a long session stays linear (issue 17's soak)."""
+        for e in events:
+            self._add(e)
         self.listeners: list[Callable[[Event], None]] = []
         """Called with every event appended from now on (a server streams them to its client)."""
 
-    def append(self, event: Event) -> Event:
+    def _add(self, event: Event) -> None:
         self._events.append(event)
+        self._by_turn.setdefault(getattr(event, "turn", None), []).append(event)
+
+    def append(self, event: Event) -> Event:
+        self._add(event)
         for listener in self.listeners:
             listener(event)
         return event
@@ -42,10 +51,12 @@ class Trace:
 
     def of(self, kind: type[E], turn: int | None = None) -> list[E]:
         """Events of one class (optionally of one turn), in trace order."""
-        return [
-            e for e in self._events
-            if isinstance(e, kind) and (turn is None or getattr(e, "turn", None) == turn)
-        ]
+        events = self._events if turn is None else self._by_turn.get(turn, ())
+        return [e for e in events if isinstance(e, kind)]
+
+    def of_turn(self, turn: int) -> list[Event]:
+        """Every event of ``turn``, in trace order (costs that turn's events, not the session's)."""
+        return list(self._by_turn.get(turn, ()))
 
     def without_discarded(self) -> "Trace":
         """This trace without the pipeline events of discarded speculative replies: a discarded

@@ -8,7 +8,7 @@ import numpy as np
 
 from voicelab.config import StageFault
 
-STAGE_IDS = {"stt": 1, "llm": 2, "tts": 3}
+STAGE_IDS = {"stt": 1, "llm": 2, "tts": 3, "sink": 4}
 """Part of each draw's seed, so the stages' draws are independent."""
 
 FaultListener = Callable[[str, int, str], None]

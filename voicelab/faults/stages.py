@@ -27,7 +27,7 @@ async def _slowly(plan: FaultPlan, work):
     return result
 
 
-async def _request(plan: FaultPlan, work, empty):
+async def faulty_request(plan: FaultPlan, work, empty):
     """One request of a stage: ``work()`` (a coroutine factory), or the planned fault:
     raise, hang then raise, ``empty``, or ``work()`` slowed down."""
     k, hit = plan.next()
@@ -54,7 +54,7 @@ class FaultySTT(STT):
         return getattr(self.inner, name)
 
     async def transcribe(self, audio: np.ndarray) -> str:
-        return await _request(self.plan, lambda: self.inner.transcribe(audio), "")
+        return await faulty_request(self.plan, lambda: self.inner.transcribe(audio), "")
 
     async def transcribe_reference(self, audio: np.ndarray) -> str:
         return await self.inner.transcribe_reference(audio)  # the measuring pass is not the agent's
@@ -75,7 +75,7 @@ class FaultyTTS(TTS):
         return getattr(self.inner, name)
 
     async def synthesize(self, text: str) -> np.ndarray:
-        return await _request(self.plan, lambda: self.inner.synthesize(text), np.zeros(0, dtype=np.float32))
+        return await faulty_request(self.plan, lambda: self.inner.synthesize(text), np.zeros(0, dtype=np.float32))
 
     async def idle(self) -> None:
         await self.inner.idle()

@@ -36,7 +36,7 @@ from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
-from voicelab.events import ModelLoaded, Trace
+from voicelab.events import Event, ModelLoaded, Trace
 from voicelab.lab.progress import TurnProgress
 from voicelab.assets.store import display_path
 from voicelab.faults import with_faults
@@ -220,12 +220,15 @@ async def _run_session(config: ExperimentConfig, stages: Stages, turns: list[Tur
 def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | None = None,
                    stages: tuple[Stages, list[ModelLoaded]] | None = None,
                    log: Callable[[str], None] = print, report: bool = True,
-                   keep_audio: bool = True, progress: bool = False) -> RunOutput:
+                   keep_audio: bool = True, progress: bool = False,
+                   listeners: Sequence[Callable[[Event], None]] = ()) -> RunOutput:
     """Run ``config`` on ``inputs`` (default: the config's clips) and write ``out_dir``.
 
     ``stages`` lets callers (notebooks, sweeps) reuse loaded models. After the session,
     the played replies are transcribed by the STT stage (``tts_roundtrip_wer``, off the
     session clock). ``report=False`` skips report.html, ``keep_audio=False`` the WAVs.
+    ``listeners`` see every trace event as it is logged, in the session's event loop (a
+    resource sampler, for example: ``benchmarks/soak.py``).
 
     Raises:
         voicelab.audio.load.AudioError: an input cannot be read or is not usable audio.
@@ -246,13 +249,15 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     check_output_dir(out_dir)  # before any model loads
     stages_, loaded = stages or load_stages(config, log)
     stages_ = with_faults(stages_, config.faults)  # the run's own wrappers: shared stages stay as they are
+    if config.faults.sink is not None:
+        log("faults.sink is ignored here: it fails `voicelab serve`'s network sink")
     references = clip_references(clips, log)
     turns_plan = plan_turns(config, clips, references)
     log(f"running {len(turns_plan)} turns ({sum(t.warmup for t in turns_plan)} warm-up) ...")
     wall0 = time.perf_counter()
     bar = TurnProgress(len(turns_plan), config.name, config.barge_in.min_barge_in_ms, disable=not progress)
     try:
-        session = asyncio.run(_run_session(config, stages_, turns_plan, [bar]))
+        session = asyncio.run(_run_session(config, stages_, turns_plan, [bar, *listeners]))
     finally:
         bar.close()
     wall = time.perf_counter() - wall0

@@ -32,7 +32,7 @@ def _pauses(trace: Trace, turn: int) -> tuple[list[tuple[Event, Event]], Event |
     """``turn``'s pauses (or ducks) that resumed, as (paused, resumed) pairs, and the one
     still open when the reply stopped (the pause a confirmed barge-in cut), if any."""
     pairs, open_ = [], None
-    for e in trace:
+    for e in trace.of_turn(turn):
         if isinstance(e, PlaybackPaused) and e.turn == turn:
             open_ = e
         elif isinstance(e, PlaybackResumed) and e.turn == turn and open_ is not None:
@@ -59,7 +59,7 @@ def _quiet(trace: Trace, turn: int) -> tuple[float, Event | None, BargeInConfirm
     quiet_event = open_ if open_ is not None else stops[-1]
     t = quiet_event.t_ms
     det = None
-    for e in trace:
+    for e in trace.of_turn(turn):
         if e is quiet_event:
             break
         if isinstance(e, BargeInDetected) and e.turn == turn:

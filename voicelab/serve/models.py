@@ -7,6 +7,7 @@ from typing import Any
 
 from voicelab.config import ConfigError, ExperimentConfig, with_overrides
 from voicelab.events import ModelLoaded
+from voicelab.faults import with_faults
 from voicelab.lab.runner import load_stages, with_config_endpointer
 from voicelab.session import Stages
 
@@ -49,5 +50,6 @@ class ModelManager:
         return config
 
     def stages_for(self, config: ExperimentConfig) -> Stages:
-        """The shared models with an endpointer built from ``config`` (one per session)."""
-        return with_config_endpointer(self.stages, config)
+        """The shared models with an endpointer built from ``config`` (one per session), and
+        the stage faults ``config.faults`` injects (wrappers of the session's own)."""
+        return with_faults(with_config_endpointer(self.stages, config), config.faults)

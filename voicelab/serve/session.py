@@ -11,6 +11,8 @@ import numpy as np
 
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ConfigError, ExperimentConfig
+from voicelab.events import FaultInjected
+from voicelab.faults import FaultPlan, FaultySend, InjectedFault
 from voicelab.serve.models import ModelManager
 from voicelab.serve.persist import SessionRecorder
 from voicelab.serve.protocol import (ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16, error_message,
@@ -44,7 +46,10 @@ class ServerSession:
     Observer mode: a connection whose first message is ``observe`` (a running session's
     id, found with ``lookup``) receives a copy of every frame that session sends, from its
     own queue (a slow observer never holds the session back), until either side leaves;
-    ``hangup`` closes the observer's connection when the observed session ends.
+    ``hangup`` closes the observer's connection when the observed session ends, and the
+    client's when a send to it failed (``faults.sink`` injects such failures: the session
+    then ends as ``send_failed``; each injected fault is a ``FaultInjected`` trace event once
+    the agent runs).
     """
 
     def __init__(self, manager: ModelManager, send: Send, store: ConversationStore | None = None,
@@ -68,6 +73,7 @@ class ServerSession:
         self._live: LiveRun | None = None
         self._started_wall = 0.0
         self._closed = False
+        self._trace = None
         self.result: SessionResult | None = None
 
     # --- frames in ---------------------------------------------------------------------------
@@ -152,6 +158,10 @@ class ServerSession:
         if resumed is not None:
             conversation.restore(resumed.history, resumed.turns)
         self.config = config
+        if config.faults.sink is not None:
+            plan = FaultPlan("sink", config.faults.sink, config.faults.seed)
+            plan.listeners.append(self._log_fault)
+            self._send = FaultySend(self._send, plan)
         self._mic = StreamMicrophone()
         self._agent = VoiceAgent(config, self._manager.stages_for(config))
         self._live = LiveRun(self._agent, self._mic, self._on_start, conversation)
@@ -212,12 +222,17 @@ class ServerSession:
                                                   self.config.barge_in.min_barge_in_ms,
                                                   on_turn=recorder.on_turn if recorder else None))
         rate = ctx.speaker.rate
+        self._trace, self._clock = ctx.trace, ctx.clock
 
         def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
             self.emit(server_message("response_audio", reply_id=turn, request_id=request, sample_rate=rate,
                                      dtype="int16", start_sample=start))
             self.emit(encode_pcm16(audio))
         ctx.speaker.on_segment = forward
+
+    def _log_fault(self, stage: str, request: int, kind: str) -> None:
+        if self._trace is not None:  # frames sent before the agent's clock starts are not traced
+            self._trace.append(FaultInjected(self._clock.now_ms(), stage, request, kind))
 
     # --- frames out ----------------------------------------------------------------------------
     def emit(self, frame: str | bytes) -> None:
@@ -234,7 +249,11 @@ class ServerSession:
                 continue
             try:
                 await self._send(frame)
-            except Exception:  # the client is gone: drop what is left, the session closes
+            except Exception as err:  # the client is gone: drop what is left, the session closes
+                if isinstance(err, InjectedFault):
+                    self.end_reason = "send_failed"
+                if self._hangup is not None:  # a connection still open is closed (its receive loop ends)
+                    await self._hangup()
                 return
 
     # --- the end -------------------------------------------------------------------------------
@@ -252,6 +271,8 @@ class ServerSession:
             except Exception as err:  # noqa: BLE001 - reported to the client, the server goes on
                 self.emit(error_message(ProtocolError("internal", f"the session failed: {err!r}")))
         if self._agent is not None:
+            if self._agent.stages.tts is not self._manager.stages.tts:  # the session's own (failing) TTS
+                self._agent.stages.tts.close()
             duration = time.monotonic() - self._started_wall
             if self._recorder is not None:
                 self._recorder.end(self.end_reason, duration)

@@ -10,7 +10,7 @@ def pause_gaps(trace: Trace, turn: int) -> list[tuple[float, float, int, int]]:
     resumed_sample)``. Ducks (played on, attenuated) are left out; so is a pause still open
     when the reply was cut."""
     gaps, open_ = [], None
-    for e in trace:
+    for e in trace.of_turn(turn):
         if isinstance(e, PlaybackPaused) and e.turn == turn:
             open_ = e if e.duck_db is None else None
         elif isinstance(e, PlaybackResumed) and e.turn == turn and open_ is not None:
@@ -27,7 +27,7 @@ def played_text(trace: Trace, turn: int) -> str:
     played (rounded down; the silence of a pause that resumed inside it is not played).
     Discarded speculative replies are not part of it.
     """
-    trace = trace.without_discarded()
+    trace = Trace(trace.of_turn(turn)).without_discarded()  # a turn's discarded attempts are its own events
     stop = next((e for e in reversed(trace.of(PlaybackStopped, turn))), None)
     starts = {e.request: e.sample_index for e in trace.of(PlaybackStarted, turn)}
     sizes = {e.request: e.samples for e in trace.of(TTSAudio, turn)}
