@@ -93,7 +93,7 @@ class ConversationStore:
         self.writer.submit(lambda s: s.execute(insert(MessageRow), rows) and None)
 
     def end_session(self, session_id: str, reason: str, duration_s: float) -> None:
-        """Mark a session ended (``reason``: stop, disconnect, shutdown)."""
+        """Mark a session ended (``reason``: stop, disconnect, send_failed, shutdown)."""
         now = datetime.now(timezone.utc)
         self.writer.submit(lambda s: s.execute(update(SessionRow).where(SessionRow.id == session_id).values(
             ended_at=now, end_reason=reason, duration_s=duration_s)) and None)

@@ -54,7 +54,7 @@ class ConversationRow(Base):
 
 class SessionRow(Base):
     """One connection. ``end_reason``: ``stop`` (the client asked), ``disconnect``,
-    ``shutdown`` (the server stopped), or NULL while it runs (or if the server died)."""
+    ``send_failed`` (a send to the client failed), ``shutdown`` (the server stopped), or NULL while it runs (or if the server died)."""
 
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
