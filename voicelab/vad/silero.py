@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +27,23 @@ def silero_model_path() -> Path:
     return Path(str(resources.files("silero_vad") / "data" / "silero_vad.onnx"))
 
 
+@functools.cache
+def _session(threads: int) -> ort.InferenceSession:
+    """One onnxruntime session per thread count for the whole process. The network is
+    stateless between calls (its recurrent state is an input and an output), and
+    ``InferenceSession.run`` may be called from several threads, so every :class:`SileroVAD`
+    shares it: a server opening an endpointer per session does not build (and leave behind
+    the native memory of) a new session each time."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(silero_model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    if names != _INPUTS:
+        raise RuntimeError(f"unexpected Silero ONNX inputs {sorted(names)}; expected {sorted(_INPUTS)}")
+    return session
+
+
 class SileroVAD(VAD):
     """Silero VAD: a small recurrent network; ~0.1-0.2 ms per frame on one CPU thread.
 
@@ -35,6 +53,9 @@ class SileroVAD(VAD):
        float32 ``[1, 576]``; ``state`` float32 ``[2, 1, 128]``; ``sr`` int64 scalar 16000;
     2. outputs: probability float32 ``[1, 1]`` and the new ``state``;
     3. :meth:`reset` zeroes the state and the 64-sample context.
+
+    Instances share one onnxruntime session per ``threads`` (:func:`_session`); each keeps
+    its own state and context.
 
     Args:
         threads: onnxruntime ``intra_op_num_threads`` (``inter_op_num_threads`` is 1).
@@ -51,14 +72,7 @@ class SileroVAD(VAD):
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = threads
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(silero_model_path()), sess_options=opts,
-                                             providers=["CPUExecutionProvider"])
-        names = {i.name for i in self._session.get_inputs()}
-        if names != _INPUTS:
-            raise RuntimeError(f"unexpected Silero ONNX inputs {sorted(names)}; expected {sorted(_INPUTS)}")
+        self._session = _session(threads)  # shared; this instance's state is its own
         self._sr = np.array(self.sample_rate, dtype=np.int64)
         self._x = np.zeros((1, CONTEXT_SAMPLES + self.frame_samples), dtype=np.float32)
         self.reset()
