@@ -13,6 +13,7 @@ from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ConfigError, ExperimentConfig
 from voicelab.events import FaultInjected
 from voicelab.faults import FaultPlan, FaultySend, InjectedFault
+from voicelab.lab.runner import with_config_endpointer
 from voicelab.serve.models import ModelManager
 from voicelab.serve.persist import SessionRecorder
 from voicelab.serve.protocol import (ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16, error_message,
@@ -203,7 +204,9 @@ class ServerSession:
         config = self._manager.session_config(overrides, self.config)
         await self._running()
         try:
-            self._agent.reconfigure(config, self._manager.stages_for(config))
+            # the session's stages with the new endpointer; its fault wrappers (and their
+            # request counts) stay
+            self._agent.reconfigure(config, with_config_endpointer(self._agent.stages, config))
         except RuntimeError as err:
             raise ConfigError(str(err)) from None
         self.config = config
