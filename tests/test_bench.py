@@ -46,18 +46,18 @@ def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
     # the clip is sent from 512 ms (the first packet boundary after the 500 ms lead-in): true
     # speech end 512 + 1320 = 1832. Server and client share the clock (t = 0 is the first
     # sample's capture on both sides; loopback adds no virtual time). The server's last tone
-    # frame is [1824, 1856); 16 silent frames -> decided at 2368, but acted on at 2376: the
-    # clip's last packet held 128 samples, so later packets end 8 ms past the server's frames.
-    # +300 STT +250 first chunk +230 TTS = 3156 -> the next 10 ms output frame, 3160, where
-    # the client receives it
+    # frame is [1824, 1856); 16 silent frames -> decided at 2368 (the clip's last, partial
+    # packet is completed by the silence after it, so the packets stay on the server's frame
+    # grid and add nothing). +300 STT +250 first chunk +230 TTS = 3148 -> the next 10 ms
+    # output frame, 3150, where the client receives it
     assert first.speech_end_ms == ms(1832.0)
-    assert first.voice_to_voice_latency_ms == ms(3160.0 - 1832.0)
-    assert [p.t_ms for p in result.trace.of(PlaybackStarted, 0)] == [ms(3160.0)]
+    assert first.voice_to_voice_latency_ms == ms(3150.0 - 1832.0)
+    assert [p.t_ms for p in result.trace.of(PlaybackStarted, 0)] == [ms(3150.0)]
     # checked against the received audio itself: the first non-silent sample is there
     assert first.received_check_ms == pytest.approx(0.0, abs=1000 / 24000)
     # the server's own figure runs from its VAD's padded end (silence from 1856, + 100 ms
     # pad = 1956): 124 ms less than the client measures
-    assert first.peer_reported_v2v_ms == ms(3160.0 - 1956.0)
+    assert first.peer_reported_v2v_ms == ms(3150.0 - 1956.0)
     assert first.peer_v2v_error_ms == ms(-124.0)
     assert first.wire_delay_ms == ms(0.0)                 # loopback in virtual time: no delay
     assert first.stt_wer == 0.0
@@ -71,7 +71,7 @@ def test_concurrent_clients_each_get_their_session():
     v2v = [_turn_rows(r).iloc[0].voice_to_voice_latency_ms for r in results]
     # scripted stages only sleep (no CPU, no queue): three concurrent sessions do not
     # interfere, each client measures exactly the one-client figure
-    assert v2v == [ms(3160.0 - 1832.0)] * 3
+    assert v2v == [ms(3150.0 - 1832.0)] * 3
 
 
 def test_first_sound_ms():

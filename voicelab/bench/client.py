@@ -83,7 +83,9 @@ class BenchClient:
         self.config = config or {}
         self.trace = Trace()
         self._sent: list[np.ndarray] = []
-        self._n_sent = 0  # samples sent so far
+        self._n_sent = 0  # samples of the stream so far (captured: sent, or pending in a partial packet)
+        self._n_packets = 0  # packets sent
+        self._pending = np.zeros(0, np.float32)  # the partial packet after the last one sent
         self._received: list[tuple[int, np.ndarray]] = []  # (start sample at agent_rate, audio)
         self._cursor = 0
         self._rate = 24_000
@@ -111,6 +113,8 @@ class BenchClient:
             reader = asyncio.create_task(self._read(ws))
             try:
                 await self._say(ws)
+                if len(self._pending):  # the stream's last, partial packet
+                    await ws.send(encode_pcm16(self._pending))
                 await ws.send(json.dumps({"type": "stop"}))
                 await asyncio.wait_for(reader, timeout=30.0)
             finally:
@@ -122,15 +126,21 @@ class BenchClient:
 
     # --- the microphone side ---------------------------------------------------------------
     async def _send(self, ws, audio: np.ndarray) -> None:
-        """Send ``audio`` in packets at real-time pace (packet k once its last sample is captured)."""
+        """Capture ``audio`` (the stream goes on with it) and send each packet it completes, at
+        real-time pace: packet k holds samples ``[k * PACKET, (k + 1) * PACKET)`` of the whole
+        stream and leaves once its last sample is captured, as a sound card delivers. A clip's
+        last, partial packet is completed by the silence after it, so the packets stay on the
+        grid of the server's frames (both count from the first sample) and the endpoint is
+        decided when it would be in ``voicelab run``."""
         loop = asyncio.get_running_loop()
-        for i in range(0, len(audio), PACKET):
-            chunk = audio[i: i + PACKET]
-            due = self._t0 + (self._n_sent + i + len(chunk)) / INPUT_RATE
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            await ws.send(encode_pcm16(chunk))
         self._sent.append(audio)
         self._n_sent += len(audio)
+        self._pending = np.concatenate([self._pending, np.asarray(audio, np.float32)])
+        while len(self._pending) >= PACKET:
+            chunk, self._pending = self._pending[:PACKET], self._pending[PACKET:]
+            self._n_packets += 1
+            await asyncio.sleep(max(0.0, self._t0 + self._n_packets * PACKET / INPUT_RATE - loop.time()))
+            await ws.send(encode_pcm16(chunk))
 
     async def _silence_until(self, ws, done: asyncio.Event | None, until_ms: float) -> None:
         """Send silence until ``done`` is set (if given) or ``until_ms`` on the client clock."""
