@@ -2,6 +2,7 @@
 virtual time: the client-measured metrics are exact, and the server's own figures sit beside."""
 
 import asyncio
+import math
 
 import numpy as np
 import pytest
@@ -61,6 +62,12 @@ def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
     assert first.peer_v2v_error_ms == ms(-124.0)
     assert first.wire_delay_ms == ms(0.0)                 # loopback in virtual time: no delay
     assert first.stt_wer == 0.0
+    # each clip starts on a packet boundary (= a server frame, as voicelab run places clips),
+    # so the second clip, sent at s after silence, is timed like the first: decided at
+    # s + 1856, audio at s + 2636, played at the next 10 ms output frame
+    s = [p.t_ms for p in result.trace.of(TurnPlanned)]
+    assert [t % 32.0 for t in s] == [0.0, 0.0]
+    assert rows.iloc[1].voice_to_voice_latency_ms == ms(math.ceil((s[1] + 2636.0) / 10.0) * 10.0 - (s[1] + 1320.0))
     (s,) = server.finished
     assert len(s.result.trace.of(TurnPlanned)) == 2
 
@@ -124,3 +131,36 @@ def test_a_late_reply_is_attributed_to_its_own_turn():
     (text,) = c.trace.of(TranscriptFinal)
     (play,) = c.trace.of(PlaybackStarted)
     assert (text.turn, play.turn, play.t_ms) == (0, 0, 5600.0)
+
+
+def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):
+    """The warm-up warms the server but stays out of the measured conversation: the first
+    measured turn is answered from the system prompt and its own words, with the first seed,
+    as voicelab run answers it."""
+    import json
+
+    from voicelab.bench.run import bench
+
+    manager = _manager()
+
+    async def main():
+        server = VoiceServer(manager, log=lambda m: None)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            table = await bench(f"ws://127.0.0.1:{port}", ["cmu_arctic_a0007"], tmp_path, warmup_turns=2,
+                                report=False, log=lambda m: None)
+            return table, server
+        finally:
+            await server.shutdown()
+    table, server = run_virtual(main())
+    assert len(server.finished) == 2                                  # the warm-up session, then the measured one
+    assert [len(s.result.trace.of(TurnPlanned)) for s in server.finished] == [2, 1]
+    assert list(table.warmup) == [False] and table.voice_to_voice_latency_ms.notna().all()
+    requests = manager.stages.llm.requests
+    assert len(requests) == 3
+    (messages, seed) = requests[-1]
+    assert [m["role"] for m in messages] == ["system", "user"]        # no warm-up exchange in its history
+    assert seed == manager.config.llm.seed == requests[0][1]          # the seed the run's first turn gets
+    assert requests[1][1] == seed + 1                                 # (the warm-up session's second turn)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["turns"] == 1 and summary["warmup_turns"] == 2

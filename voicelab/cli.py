@@ -93,7 +93,7 @@ def bench(
                                              "(repeatable); default: every bundled clip"),
     out: Path = typer.Option(Path("results/bench"), "--out", "-o", help="output directory"),
     warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up turns per client (the first clip), "
-                               "left out of the statistics"),
+                               "in a session of their own before the measured one"),
 ) -> None:
     """Measure any agent that speaks docs/protocol.md from the client's side of the wire."""
     from voicelab.audio.clips import bundled_clip_names
@@ -105,7 +105,7 @@ def bench(
     except (AudioError, OSError, RuntimeError, ValueError) as err:
         _fail(err)
     v2v = table.loc[~table["warmup"].astype(bool), "voice_to_voice_latency_ms"].dropna()
-    typer.echo(f"{len(table)} turns ({warmup * clients} warm-up), {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
+    typer.echo(f"{len(table)} turns (+{warmup * clients} warm-up), {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
                f"(client-measured); results in {out}/")
 
 

@@ -66,12 +66,17 @@ def run_bench(url: str, clips: list[str], out_dir: Path, **kwargs) -> pd.DataFra
 async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, config: dict | None = None,
                 lead_in_ms: float = 500.0, turn_gap_ms: float = 1000.0, warmup_turns: int = 0, report: bool = True,
                 log: Callable[[str], None] = print, progress: bool = False) -> pd.DataFrame:
-    """Run ``clients`` concurrent clients, each saying every clip once (after ``warmup_turns``
-    of the first clip, flagged and left out of the statistics), and write ``out_dir``:
+    """Run ``clients`` concurrent clients, each saying every clip once, and write ``out_dir``:
     ``client-<k>/`` (turns.csv, events.jsonl, agent.wav, input.wav, summary.json, report.html)
     and ``summary.json`` (voice-to-voice p50/p95 over all clients, client-measured and
-    server-reported). Returns every client's turns (``client`` column). ``progress``: a tqdm
-    bar over every client's turns on stderr, with how many got a reply.
+    server-reported). Returns every client's measured turns (``client`` column). ``progress``:
+    a tqdm bar over every client's turns on stderr, with how many got a reply.
+
+    Warm-up: each client first says the first clip ``warmup_turns`` times in a session of its
+    own, then closes it and opens the measured one. So the warm-up warms the server's models
+    but neither enters the measured conversation's history nor shifts its sampling seeds, as
+    ``voicelab run``'s warm-up turns do not (one session would answer every measured turn from
+    another context than the run's). Warm-up turns are counted in ``summary.json``, not written.
 
     Raises:
         voicelab.audio.load.AudioError: a clip cannot be read.
@@ -85,11 +90,11 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
     resolved = [resolve_clip(c) for c in clips]
     check_output_dir(out_dir)  # before connecting
     refs = clip_references(resolved, log)
-    turns = [WireTurn(c, refs[c.name].bounds_ms, warmup=True) for c in resolved[:1] for _ in range(warmup_turns)]
-    turns += [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
-    log(f"bench: {clients} client(s) x {len(turns)} clip(s) against {url} ...")
+    warm = [WireTurn(c, refs[c.name].bounds_ms, warmup=True) for c in resolved[:1] for _ in range(warmup_turns)]
+    turns = [WireTurn(c, refs[c.name].bounds_ms) for c in resolved]
+    log(f"bench: {clients} client(s) x {len(turns)} clip(s) (+{len(warm)} warm-up) against {url} ...")
 
-    bar = tqdm(total=clients * len(turns), desc="bench", unit="turn", disable=not progress)
+    bar = tqdm(total=clients * (len(warm) + len(turns)), desc="bench", unit="turn", disable=not progress)
     replied = 0
 
     def on_turn(_turn: int, ok: bool) -> None:
@@ -97,10 +102,14 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
         replied += ok
         bar.set_postfix_str(f"replied {replied}/{bar.n + 1}", refresh=False)
         bar.update(1)
+    async def client(k: int) -> WireResult:
+        if warm:
+            await BenchClient(url, warm, f"client-{k}-warmup", lead_in_ms, turn_gap_ms, config=config,
+                              on_turn=on_turn).run()
+        return await BenchClient(url, turns, f"client-{k}", lead_in_ms, turn_gap_ms, config=config,
+                                 on_turn=on_turn).run()
     try:
-        results: list[WireResult] = await asyncio.gather(*(
-            BenchClient(url, turns, f"client-{k}", lead_in_ms, turn_gap_ms, config=config, on_turn=on_turn).run()
-            for k in range(clients)))
+        results: list[WireResult] = await asyncio.gather(*(client(k) for k in range(clients)))
     finally:
         bar.close()
     meta = {"url": url, "clients": clients, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -114,7 +123,7 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
     live = every[~every["warmup"].astype(bool)]
     v2v = live["voice_to_voice_latency_ms"].dropna()
     reported = live["peer_reported_v2v_ms"].dropna()
-    overall = {**meta, "turns": int(len(live)), "warmup_turns": int(len(every) - len(live)),
+    overall = {**meta, "turns": int(len(live)), "warmup_turns": clients * len(warm),
                "replied": int(v2v.count()),
                "v2v_p50_ms": float(np.percentile(v2v, 50)) if len(v2v) else None,
                "v2v_p95_ms": float(np.percentile(v2v, 95)) if len(v2v) else None,
