@@ -143,15 +143,16 @@ class BenchClient:
             await ws.send(encode_pcm16(chunk))
 
     async def _silence_until(self, ws, done: asyncio.Event | None, until_ms: float) -> None:
-        """Send silence until ``done`` is set (if given) or ``until_ms`` on the client clock.
-        Its first piece completes the partial packet a clip left, so the next clip starts on a
-        packet boundary, as ``voicelab run``'s virtual microphone starts each clip on a frame."""
+        """Send silence until ``done`` is set (if given) or ``until_ms`` on the client clock
+        (its first piece completes the partial packet a clip left)."""
         while self._now_ms() < until_ms and not (done is not None and done.is_set()):
             await self._send(ws, np.zeros(PACKET - len(self._pending), dtype=np.float32))
 
     async def _say(self, ws) -> None:
         await self._silence_until(ws, None, self.lead_in_ms)
         for n, t in enumerate(self.turns):
+            if len(self._pending):  # start on a packet boundary, as voicelab run's mic starts clips on a frame
+                await self._send(ws, np.zeros(PACKET - len(self._pending), dtype=np.float32))
             start_ms = self._n_sent * 1000.0 / INPUT_RATE
             self._turn = n
             s0, s1 = t.speech_bounds_ms
