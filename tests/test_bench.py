@@ -124,13 +124,24 @@ def test_a_late_reply_is_attributed_to_its_own_turn():
     c._message(5400.0, "vad_status", {"speaking": True, "t_ms": 5400.0, "audio_ms": 5220.0, "turn": 1})
     # ... when the server's reply to its turn 0 arrives
     c._message(5500.0, "transcription", {"turn": 0, "text": "late", "is_final": True})
-    c._message(5600.0, "response_audio", {"reply_id": 0, "request_id": 0, "sample_rate": 24000, "dtype": "int16",
-                                          "start_sample": 5590 * 24})
-    c._audio(5600.0, np.full(240, 0.1, np.float32))
+    c._message(6500.0, "response_audio", {"reply_id": 0, "request_id": 0, "sample_rate": 24000, "dtype": "int16",
+                                          "start_sample": 6490 * 24})
+    c._audio(6500.0, np.full(240, 0.1, np.float32))
     assert c._server_turn == {0: 0, 1: 1}
     (text,) = c.trace.of(TranscriptFinal)
     (play,) = c.trace.of(PlaybackStarted)
-    assert (text.turn, play.turn, play.t_ms) == (0, 0, 5600.0)
+    assert (text.turn, play.turn, play.t_ms) == (0, 0, 6500.0)
+
+    # turn 1's reply follows; the audio check of each turn looks at its own reply's audio
+    # (the first sound after turn 1's speech end, 6320 ms, is turn 0's late reply)
+    c._message(7000.0, "response_audio", {"reply_id": 1, "request_id": 1, "sample_rate": 24000, "dtype": "int16",
+                                          "start_sample": 6990 * 24})
+    c._audio(7000.0, np.full(240, 0.1, np.float32))
+    rows = _turn_rows(c._finish()).set_index("turn")
+    assert list(rows.first_audio_played_ms) == [ms(6500.0), ms(7000.0)]
+    assert list(rows.received_audio_ms) == [ms(6500.0), ms(7000.0)]
+    assert list(rows.received_check_ms) == [ms(0.0), ms(0.0)]
+    assert list(rows.wire_delay_ms) == [ms(10.0), ms(10.0)]
 
 
 def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):

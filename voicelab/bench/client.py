@@ -119,6 +119,10 @@ class BenchClient:
                 await asyncio.wait_for(reader, timeout=30.0)
             finally:
                 reader.cancel()
+        return self._finish()
+
+    def _finish(self) -> WireResult:
+        """The recording: each turn's received audio ends with a ``PlaybackStopped``."""
         for turn, end in sorted(self._audio_end.items()):
             self.trace.append(PlaybackStopped(end * 1000.0 / self._rate, turn, end, turn in self._interrupted))
         return WireResult(self.trace, np.concatenate(self._sent) if self._sent else np.zeros(0, np.float32),

@@ -18,22 +18,25 @@ from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
 from voicelab.lab.runner import clip_references
-from voicelab.events import PeerReported
+from voicelab.events import PeerReported, PlaybackStopped
 from voicelab.measure.metrics import summarize, turns_table
 
 WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "wire_delay_ms"]
 """Per turn: where the first received reply sample lies by the recorded audio itself (first
-sample of at least one LSB after the clip's speech end); that minus the trace's playback
-start (0 when the trace and the audio agree); and the client's playback start minus where
+sample of at least one LSB after the clip's speech end and after every earlier turn's
+received audio: under load a late reply can still arrive after the next clip); that minus
+the trace's playback start (0 when the trace and the audio agree); and the client's playback start minus where
 the server says its speaker played it (``response_audio``'s ``start_sample``; both clocks
 start at the first sent sample's capture, so this is the wire's delay plus any offset)."""
 
 
 def _turn_rows(result: WireResult) -> pd.DataFrame:
     turns = turns_table(result.trace)
+    audio_end = {e.turn: e.t_ms for e in result.trace.of(PlaybackStopped)}
     heard, check = [], []
     for _, row in turns.iterrows():
-        t = first_sound_ms(result.agent_audio, result.agent_rate, row["speech_end_ms"])
+        after = max([row["speech_end_ms"], *(end for turn, end in audio_end.items() if turn < row["turn"])])
+        t = first_sound_ms(result.agent_audio, result.agent_rate, after)
         heard.append(t)
         check.append(t - row["first_audio_played_ms"])
     turns["received_audio_ms"], turns["received_check_ms"] = heard, check
