@@ -10,9 +10,10 @@ Usage::
    the config's clips once after one warm-up turn, at real-time pace.
 
 Writes ``OUT/run/`` (the in-process run), ``OUT/bench-<N>/`` (each bench run),
-``OUT/load.csv`` (per N: turns, answered, V2V p50/p95, the server's own V2V p50 and its
-error, the wire delay p50), ``OUT/load.png`` (V2V per turn against N) and ``OUT/summary.json``
-(including the wire's cost: V2V p50 of one client over the wire minus ``voicelab run``'s).
+``OUT/load.csv`` (per N: turns, answered, turns said over the previous reply, V2V p50/p95,
+the server's own V2V p50 and its error, the wire delay p50), ``OUT/load.png`` (V2V per turn
+against N) and ``OUT/summary.json`` (including the wire's cost: V2V p50 of one client over
+the wire minus ``voicelab run``'s).
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def _row(n: int, table: pd.DataFrame) -> dict:
     live = table[~table["warmup"].astype(bool)]
     v2v = live["voice_to_voice_latency_ms"].dropna()
     pct = (lambda q: float(np.percentile(v2v, q)) if len(v2v) else float("nan"))
-    return {"clients": n, "turns": len(live), "answered": int(v2v.count()), "v2v_p50_ms": pct(50),
+    # the clip's speech ended before the client had received all of the previous turn's reply:
+    # said over it (a half-duplex agent does not hear it)
+    previous_end = live.groupby("client")["received_audio_end_ms"].shift()
+    over = int((live["speech_end_ms"] < previous_end).sum())
+    return {"clients": n, "turns": len(live), "answered": int(v2v.count()), "said_over_reply": over,
+            "v2v_p50_ms": pct(50),
             "v2v_p95_ms": pct(95), "server_v2v_p50_ms": float(live["peer_reported_v2v_ms"].median()),
             "server_error_p50_ms": float(live["peer_v2v_error_ms"].median()),
             "wire_delay_p50_ms": float(live["wire_delay_ms"].median())}

@@ -62,6 +62,11 @@ def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
     assert first.peer_v2v_error_ms == ms(-124.0)
     assert first.wire_delay_ms == ms(0.0)                 # loopback in virtual time: no delay
     assert first.stt_wer == 0.0
+    assert first.chunks > 0                               # response_text messages, one per chunk
+    # what the protocol does not carry is empty, not a measured 0 (the server did generate
+    # tokens and words and did call TTS)
+    assert rows[["llm_tokens", "response_words", "tts_requests", "playback_stall_ms",
+                 "speculation"]].isna().all().all()
     # each clip starts on a packet boundary (= a server frame, as voicelab run places clips),
     # so the second clip, sent at s after silence, is timed like the first: decided at
     # s + 1856, audio at s + 2636, played at the next 10 ms output frame
@@ -142,6 +147,9 @@ def test_a_late_reply_is_attributed_to_its_own_turn():
     assert list(rows.received_audio_ms) == [ms(6500.0), ms(7000.0)]
     assert list(rows.received_check_ms) == [ms(0.0), ms(0.0)]
     assert list(rows.wire_delay_ms) == [ms(10.0), ms(10.0)]
+    # each reply's received audio ends 240 samples (10 ms at 24 kHz) after it began; turn 1's
+    # speech ended (6320) before turn 0's reply did (6510): said over it
+    assert list(rows.received_audio_end_ms) == [ms(6510.0), ms(7010.0)]
 
 
 def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):

@@ -21,17 +21,28 @@ from voicelab.lab.runner import clip_references
 from voicelab.events import PeerReported, PlaybackStopped
 from voicelab.measure.metrics import summarize, turns_table
 
-WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "wire_delay_ms"]
-"""Per turn: where the first received reply sample lies by the recorded audio itself (first
-sample of at least one LSB after the clip's speech end and after every earlier turn's
-received audio: under load a late reply can still arrive after the next clip); that minus
-the trace's playback start (0 when the trace and the audio agree); and the client's playback start minus where
-the server says its speaker played it (``response_audio``'s ``start_sample``; both clocks
-start at the first sent sample's capture, so this is the wire's delay plus any offset)."""
+WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "received_audio_end_ms", "wire_delay_ms"]
+"""Per turn (ms on the client's clock, from the first sent sample's capture): where the first
+received reply sample lies by the recorded audio itself (first sample of at least one LSB
+after the clip's speech end and after every earlier turn's received audio: under load a late
+reply can still arrive after the next clip); that minus the trace's playback start (0 when
+the trace and the audio agree); where the turn's received audio ends (played on arrival:
+a clip whose speech ends before the previous turn's end was said over that reply, which a
+half-duplex agent does not hear); and the client's playback start minus where the server
+says its speaker played it (``response_audio``'s ``start_sample``; both clocks start at the
+first sent sample's capture, so this is the wire's delay plus any offset)."""
+
+UNSEEN_COLUMNS = ["playback_stall_ms", "tts_requests", "response_words", "mean_chunk_words", "llm_tokens",
+                  "turn_predictions", "false_pauses", "speculation", "speculations_discarded",
+                  "speculation_wasted_ms", "speculation_wasted_tokens", "speculation_wasted_tts_ms"]
+"""Columns of ``turns.csv`` that count events the protocol does not carry (LLM tokens and
+words, TTS requests, turn-detector calls, barge-in pauses, speculative replies, playback
+stalls on the server's speaker): empty in a bench table, not a measured 0."""
 
 
 def _turn_rows(result: WireResult) -> pd.DataFrame:
     turns = turns_table(result.trace)
+    turns[[c for c in UNSEEN_COLUMNS if c in turns]] = np.nan
     audio_end = {e.turn: e.t_ms for e in result.trace.of(PlaybackStopped)}
     heard, check = [], []
     for _, row in turns.iterrows():
@@ -40,6 +51,7 @@ def _turn_rows(result: WireResult) -> pd.DataFrame:
         heard.append(t)
         check.append(t - row["first_audio_played_ms"])
     turns["received_audio_ms"], turns["received_check_ms"] = heard, check
+    turns["received_audio_end_ms"] = [audio_end.get(t, np.nan) for t in turns["turn"]]
     server = {r.turn: r.value_ms for r in reversed(result.trace.of(PeerReported)) if r.metric == "playback_start_ms"}
     turns["wire_delay_ms"] = [row["first_audio_played_ms"] - server.get(row["turn"], np.nan)
                               for _, row in turns.iterrows()]
