@@ -1,46 +1,37 @@
-"""``stt.window``: Whisper's fixed 30 s window (``full``) vs an encoder window fitted to the
-utterance (``fit``, ceil(seconds) + 1 s) with its sanity fallback to the 30 s window.
+"""``stt.window``: Whisper's fixed 30 s window (``full``) vs the default ``fit``: the utterance
+cut at its pauses, each piece in a window of its own length (ceil(seconds) + 1 s), sought past
+and retried until its transcript covers its speech.
 
-The rule and window arithmetic are tested without a model; the tests marked ``integration``
-load Whisper tiny.en once per module (``make assets``) and run it on the six bundled clips.
+What the default must do on every CPU: transcribe every bundled clip and every concatenation
+of 2-4 of them with 300-800 ms pauses completely (no reference word lost at the end) and with
+WER <= 0.15, except for what Whisper tiny.en cannot hear on a clip even in its 30 s window
+("ill-disposed" in LibriVox 0880 comes out "old-sposed" in every window and compute type
+measured): there the allowance for that clip's words is the 30 s window's own errors on it.
+The rules themselves are tested exactly in ``tests/test_stt_pieces.py``; these tests load
+Whisper tiny.en once per module (``make assets``).
 """
 
 import asyncio
-import math
+import random
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from voicelab.audio.clips import bundled_clip_names, resolve_clip
+from voicelab.audio.clips import Clip, bundled_clip_names, concatenate, resolve_clip
 from voicelab.config import ConfigError, STTConfig, parse_config
-from voicelab.lab.node import node_info
-from voicelab.measure.metrics import wer
-from voicelab.stt.fit_window import (
-    DECODER_TOKEN_LIMIT,
-    MAX_FIT_SECONDS,
-    count_words,
-    fit_fallback_reason,
-    fit_token_budget,
-    fit_window_frames,
-)
-from voicelab.stt.whisper import WhisperSTT
-
-TB = 50363  # <|0.00|> of the English-only vocabulary; any id works for the rule
-
-
-def stamp(seconds: float) -> int:
-    """Timestamp token id for ``seconds`` (0.02 s steps)."""
-    return TB + round(seconds / 0.02)
-
+from voicelab.measure.metrics import truncated_words, wer
+from voicelab.stt.fit_window import fit_window_frames, words_of
+from voicelab.stt.piece_decode import RETRY_BEAM_SIZE, Decode
+from voicelab.stt.whisper import WhisperSTT, speech_regions
 
 # --- config -------------------------------------------------------------------------------
 
 def test_window_defaults_to_fit_and_is_documented():
     assert STTConfig().window == "fit"
     assert STTConfig(window="full").window == "full"
-    assert STTConfig(window="fit").window == "fit"
-    assert "30 s" in STTConfig.model_fields["window"].description
+    description = STTConfig.model_fields["window"].description
+    assert "30 s" in description and "pauses" in description
 
 
 def test_unknown_window_is_rejected():
@@ -50,70 +41,47 @@ def test_unknown_window_is_rejected():
         parse_config({"stt": {"window": "bogus"}})
 
 
-# --- window arithmetic and the fallback rule (no model) ------------------------------------
-
-@pytest.mark.parametrize("samples, frames", [
-    (0, 100), (1, 200), (16_000, 200), (16_001, 300), (47_840, 400), (64_000, 500),
-    (29 * 16_000, 3000),
-])
-def test_fit_window_is_ceil_seconds_plus_one(samples, frames):
-    assert fit_window_frames(samples) == frames == (math.ceil(samples / 16_000) + 1) * 100
-
-
-def test_fit_token_budget():
-    assert fit_token_budget(400) == 48  # 4 s x 12 tokens/s
-    assert fit_token_budget(3000) == DECODER_TOKEN_LIMIT == 224
+def test_concatenate_joins_audio_pauses_and_references():
+    a = Clip.from_array("a", np.ones(100, np.float32), "one two")
+    b = Clip.from_array("b", np.full(50, 2.0, np.float32), "three")
+    c = concatenate([a, b], [10])
+    assert (c.name, c.reference_text) == ("a+b", "one two three")
+    assert c.audio.tolist() == [1.0] * 100 + [0.0] * 160 + [2.0] * 50
+    with pytest.raises(ValueError, match="one pause"):
+        concatenate([a, b], [])
 
 
-def test_count_words_splits_hyphens():
-    assert count_words("He was not an old-s-y-y") == 8
-    assert count_words(" . ") == 0
+# --- the inputs ---------------------------------------------------------------------------
+
+CLIPS = bundled_clip_names()
 
 
-SENTENCE = "he might even have been made amiable himself"  # 8 words
+def concatenations(seed: int = 25) -> list[Clip]:
+    """Seeded concatenations of bundled clips: each clip once at the head of a pair, four
+    triples and four quadruples; pauses of 300-800 ms (up to ~25 s in all)."""
+    rng = random.Random(seed)
+    clips = {n: resolve_clip(n) for n in CLIPS}
+    combos = [(n, rng.choice([m for m in CLIPS if m != n])) for n in CLIPS]
+    combos += [tuple(rng.sample(CLIPS, k)) for k in (3, 3, 3, 3, 4, 4, 4, 4)]
+    return [concatenate([clips[n] for n in combo], [rng.randint(300, 800) for _ in combo[1:]])
+            for combo in combos]
 
-
-@pytest.mark.parametrize("seconds, text, ids, budget, reason", [
-    (3.29, SENTENCE, [stamp(0), 1, 2, stamp(3.0)], 48, None),
-    (3.29, SENTENCE, [stamp(0)] + [1] * 47, 48, "length-limit"),
-    (1.0, "", [stamp(0)], 24, "empty"),
-    (1.0, " .", [stamp(0), 13, stamp(1.0)], 24, "empty"),  # punctuation only
-    (0.4, "", [], 24, None),  # short enough to be silence
-    (3.0, " ".join(["yes"] * 18), [stamp(0), stamp(3.0)], 48, None),  # 6 words/s
-    (3.0, " ".join(["yes"] * 19), [stamp(0), stamp(3.0)], 48, "too-many-words"),
-    (0.5, "yes I do it now", [stamp(0), stamp(0.5)], 24, None),  # rate taken over >= 1 s
-    (11.6, "a b c d e", [stamp(0), stamp(11.0)], 156, "too-few-words"),  # 5 < 0.5 x 10.6
-    (11.6, "a b c d e f", [stamp(0), stamp(11.0)], 156, None),
-    (11.6, "and you always want to see it in the supp", [stamp(0), 1, stamp(8.52)], 156,
-     "uncovered-tail"),  # the truncated decode seen on the two-clip concatenation
-    (11.6, "and you always want to see it in the superlative degree and", [stamp(0), stamp(10.2)],
-     156, None),  # 1.4 s after the last timestamp
-    (3.29, SENTENCE, [1, 2, 3], 48, "uncovered-tail"),  # no timestamp at all
-])
-def test_fallback_rule(seconds, text, ids, budget, reason):
-    assert fit_fallback_reason(seconds, text, ids, TB, budget) == reason
-
-
-# --- real model ---------------------------------------------------------------------------
 
 class EncoderSpy:
-    """Stands in for the CTranslate2 model: forwards everything, and records the shape of the
-    input of every ``generate`` call (log-mel ``(1, n_mels, frames)`` from the fit pass;
-    faster-whisper's own calls pass encoder output ``(1, 1500, d_model)``)."""
+    """Stands in for the CTranslate2 model: forwards everything, and records the input shape
+    and beam size of every ``generate`` call (log-mel ``(1, n_mels, frames)`` from a fit
+    decode)."""
 
     def __init__(self, inner):
         self._inner = inner
-        self.shapes: list[tuple[int, ...]] = []
+        self.calls: list[tuple[tuple[int, ...], int]] = []
 
     def generate(self, features, *args, **kwargs):
-        self.shapes.append(tuple(features.shape))
+        self.calls.append((tuple(features.shape), kwargs.get("beam_size", 1)))
         return self._inner.generate(features, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
-
-
-CLIPS = bundled_clip_names()
 
 
 @pytest.fixture(scope="module")
@@ -129,105 +97,106 @@ def full_stt():
 
 
 @pytest.fixture(scope="module")
-def fit_runs(fit_stt):
-    """Per bundled clip: (text, window used, last_choice, generate() input shapes)."""
-    runs = {}
+def full_errors(full_stt) -> dict[str, float]:
+    """Per bundled clip: word errors of the 30 s window (WER x reference words)."""
+    out = {}
     for name in CLIPS:
-        fit_stt._model.model.shapes.clear()
-        text, window = fit_stt.transcribe_sync_detail(resolve_clip(name).audio)
-        runs[name] = (text, window, fit_stt.last_choice, list(fit_stt._model.model.shapes))
-    return runs
+        clip = resolve_clip(name)
+        out[name] = wer(clip.reference_text, full_stt.transcribe_sync(clip.audio)) * len(
+            words_of(clip.reference_text))
+    return out
 
 
-def pooled_wer(refs: list[str], hyps: list[str]) -> float:
-    """WER over all clips together: errors summed over reference words summed."""
-    n = [len(r.split()) for r in refs]
-    return sum(wer(r, h) * k for r, h, k in zip(refs, hyps, n)) / sum(n)
+def allowed_errors(clip_names: list[str], full_errors: dict[str, float]) -> float:
+    """Word errors allowed on a (concatenated) utterance: per clip, 15 % of its reference
+    words or the 30 s window's own errors on it alone, whichever is more."""
+    return sum(max(0.15 * len(words_of(resolve_clip(n).reference_text)), full_errors[n])
+               for n in clip_names)
 
 
-@pytest.mark.integration
-def test_fit_wer_matches_the_full_window(fit_runs, full_stt):
-    refs = [resolve_clip(n).reference_text for n in CLIPS]
-    fit = pooled_wer(refs, [fit_runs[n][0] for n in CLIPS])
-    full = pooled_wer(refs, [full_stt.transcribe_sync(resolve_clip(n).audio) for n in CLIPS])
-    assert fit <= 0.15
-    assert fit <= full + 1e-9, (fit, full)
-    # clean read speech needs no fallback, or the fit window would save nothing
-    assert [fit_runs[n][1] for n in CLIPS] == ["fit"] * len(CLIPS)
+def check_complete(stt: WhisperSTT, clip: Clip, full_errors: dict[str, float]) -> str:
+    text = stt.transcribe_sync(clip.audio)
+    names = clip.name.split("+")
+    n_words = len(words_of(clip.reference_text))
+    context = (clip.name, text, stt.last_detail)
+    assert truncated_words(clip.reference_text, text) == 0, context
+    assert wer(clip.reference_text, text) * n_words <= allowed_errors(names, full_errors) + 1e-9, context
+    if all(full_errors[n] == 0 for n in names):
+        assert wer(clip.reference_text, text) <= 0.15, context
+    return text
 
+
+# --- real model ---------------------------------------------------------------------------
 
 @pytest.mark.integration
 @pytest.mark.parametrize("name", CLIPS)
-def test_encoder_gets_at_most_ceil_seconds_plus_one(fit_runs, name):
-    _text, _window, choice, shapes = fit_runs[name]
-    samples = len(resolve_clip(name).audio)
-    limit = (math.ceil(samples / 16_000) + 1) * 100
-    assert len(shapes) == 1, shapes  # one generate() call, no 30 s pass
-    batch, n_mels, frames = shapes[0]
-    assert (batch, n_mels) == (1, 80)
-    assert frames == choice.fit_frames == limit < 3000
+def test_every_bundled_clip_is_transcribed_completely(fit_stt, full_stt, full_errors, name):
+    clip = resolve_clip(name)
+    fit_stt._model.model.calls.clear()
+    text = check_complete(fit_stt, clip, full_errors)
+    # no worse than the 30 s window on any clip
+    assert wer(clip.reference_text, text) <= wer(clip.reference_text, full_stt.transcribe_sync(clip.audio))
+    # clean read speech: one piece, one greedy decode, in a window of ceil(piece) + 1 s
+    (piece,) = fit_stt.last_detail.pieces
+    assert (piece.decodes, piece.seeks, piece.retried, piece.problem) == (1, 0, None, None)
+    ((shape, beam),) = fit_stt._model.model.calls
+    samples = round((piece.end_s - piece.start_s) * 16_000)
+    assert shape == (1, 80, fit_window_frames(samples)) and shape[2] < 3000 and beam == 1
 
 
 @pytest.mark.integration
-def test_fallback_when_the_rule_fires(fit_stt, monkeypatch):
+@pytest.mark.parametrize("clip", concatenations(), ids=lambda c: c.name.replace("librivox_sense_and_sensibility_", ""))
+def test_concatenations_with_pauses_are_transcribed_completely(fit_stt, full_errors, clip):
+    check_complete(fit_stt, clip, full_errors)
+    # each clip is a piece of its own: the pauses between them (>= 300 ms) are cut
+    assert len(fit_stt.last_detail.pieces) == len(clip.name.split("+"))
+
+
+@pytest.mark.integration
+def test_a_loop_is_retried_with_beam_search(fit_stt, monkeypatch):
     clip = resolve_clip("cmu_arctic_a0007")
-    expected = fit_stt._full_window_timestamps(clip.audio)
-    for fake, reason in ((("", [stamp(0)]), "empty"),
-                         ((" ".join(["word"] * 40), [stamp(0), stamp(4.0)]), "too-many-words")):
-        before, reasons_before = fit_stt.fallbacks, fit_stt.fallback_reasons[reason]
-        monkeypatch.setattr(fit_stt, "_fit_decode", lambda features, fake=fake: fake)
-        text, window = fit_stt.transcribe_sync_detail(clip.audio)
-        assert window == "full" and fit_stt.last_choice.reason == reason
-        assert fit_stt.last_choice.fit_text == fake[0]
-        assert text == expected and wer(clip.reference_text, text) <= 0.15
-        assert fit_stt.fallbacks == before + 1
-        assert fit_stt.fallback_reasons[reason] == reasons_before + 1
+    real = fit_stt._fit_decode
+    looped = Decode("and you always " + "want " * 40, "", 0.0, 60, 60)
+
+    def first_call_loops(audio, speech_end_s, beam_size):
+        return looped if beam_size == 1 else real(audio, speech_end_s, beam_size)
+
+    before = fit_stt.retries["length-limit"]
+    monkeypatch.setattr(fit_stt, "_fit_decode", first_call_loops)
+    text = fit_stt.transcribe_sync(clip.audio)
+    (piece,) = fit_stt.last_detail.pieces
+    assert (piece.retried, piece.problem, piece.decodes) == ("length-limit", None, 2)
+    assert fit_stt.retries["length-limit"] == before + 1
+    assert wer(clip.reference_text, text) == 0.0
     monkeypatch.undo()
     # the STT protocol's coroutine gives transcribe_sync's text
     assert asyncio.run(fit_stt.transcribe(clip.audio)) == fit_stt.transcribe_sync(clip.audio)
 
 
 @pytest.mark.integration
-def test_trailing_silence_falls_back_on_uncovered_tail(fit_stt):
+def test_trailing_silence_is_not_transcribed(fit_stt):
     clip = resolve_clip("cmu_arctic_a0007")
-    padded = np.concatenate([clip.audio, np.zeros(3 * 16_000, np.float32)])  # 7 s, speech ends ~3.7 s
-    before = fit_stt.fallbacks
-    text, window = fit_stt.transcribe_sync_detail(padded)
-    assert (window, fit_stt.last_choice.reason) == ("full", "uncovered-tail")
-    assert fit_stt.last_choice.fit_frames == 800
-    assert fit_stt.fallbacks == before + 1
-    assert wer(clip.reference_text, text) <= 0.15
+    padded = np.concatenate([clip.audio, np.zeros(3 * 16_000, np.float32)])  # 7 s, speech ends ~3.5 s
+    text = fit_stt.transcribe_sync(padded)
+    (piece,) = fit_stt.last_detail.pieces
+    regions = speech_regions(padded)
+    assert piece.end_s == pytest.approx(regions[-1][1] / 16_000 + 0.3)  # the edge pad, not 3 s
+    assert wer(clip.reference_text, text) == 0.0
 
 
 @pytest.mark.integration
-def test_audio_longer_than_the_fit_limit_goes_to_the_full_window(fit_stt, monkeypatch):
-    def no_fit_pass(features):
-        raise AssertionError("no fit pass expected")
-
-    monkeypatch.setattr(fit_stt, "_fit_decode", no_fit_pass)
-    monkeypatch.setattr(fit_stt, "_full_window_timestamps", lambda audio: "long")
-    audio = np.zeros(int(MAX_FIT_SECONDS * 16_000) + 1, np.float32)
-    assert fit_stt.transcribe_sync_detail(audio) == ("long", "full")
-    assert fit_stt.last_choice.reason == "too-long" and fit_stt.last_choice.fit_frames is None
-
-
-@pytest.mark.integration
-@pytest.mark.xfail("avx512f" not in node_info()["flags"], strict=False,
-                   reason="on an AVX2-only AMD EPYC, Whisper tiny.en itself (int8 and float32 alike, plain "
-                          "faster-whisper, 30 s window) ends after the first sentence of this 11.6 s "
-                          "concatenation; it transcribes both on the AVX-512 Zen 5 reference machine")
-def test_two_clip_concatenation_is_not_truncated(fit_stt):
-    a, b = resolve_clip("cmu_arctic_a0007"), resolve_clip("librivox_sense_and_sensibility_0870")
-    audio = np.concatenate([a.audio, np.zeros(8_000, np.float32), b.audio])  # 11.6 s
-    text = fit_stt.transcribe_sync(audio)
-    assert wer(f"{a.reference_text} {b.reference_text}", text) <= 0.15, (text, fit_stt.last_choice)
+def test_silence_gives_no_text(fit_stt):
+    assert fit_stt.transcribe_sync(np.zeros(16_000, np.float32)) == ""
+    assert fit_stt.transcribe_sync(np.zeros(4_000, np.float32)) == ""
 
 
 @pytest.mark.integration
 def test_warmup_leaves_the_counters_alone(fit_stt):
-    counts = (fit_stt.fit_calls, fit_stt.fallbacks, dict(fit_stt.fallback_reasons))
+    fit_stt.transcribe_sync(resolve_clip("cmu_arctic_a0007").audio)
+    counts = (fit_stt.fit_calls, fit_stt.pieces, fit_stt.seeks, dict(fit_stt.retries))
     fit_stt.warmup()
-    assert (fit_stt.fit_calls, fit_stt.fallbacks, dict(fit_stt.fallback_reasons)) == counts
+    assert (fit_stt.fit_calls, fit_stt.pieces, fit_stt.seeks, dict(fit_stt.retries)) == counts
+    assert counts[0] > 0 and counts[1] >= counts[0]
 
 
 @pytest.mark.integration
@@ -240,5 +209,14 @@ def test_full_mode_is_unchanged(full_stt):
                                              vad_filter=False)
     text = " ".join(s.text.strip() for s in segments).strip()
     assert full_stt.transcribe_sync(audio) == text
-    assert full_stt.transcribe_sync_detail(audio) == (text, "full")
-    assert full_stt.fit_calls == full_stt.fallbacks == 0
+    assert full_stt.transcribe_sync_detail(audio)[0] == text
+    assert full_stt.last_detail.window == "full" and full_stt.last_detail.pieces == ()
+    assert full_stt.fit_calls == full_stt.pieces == 0
+
+
+def test_retry_beam_is_faster_whispers_default():
+    import inspect
+
+    from faster_whisper import WhisperModel
+
+    assert inspect.signature(WhisperModel.transcribe).parameters["beam_size"].default == RETRY_BEAM_SIZE

@@ -80,3 +80,21 @@ def resolve_clip(name_or_path: str | Path) -> Clip:
             raise AudioError(f"{ann}: speech_end_ms ({bounds[1]}) must be after speech_start_ms "
                              f"({bounds[0]}) >= 0")
     return Clip(name=p.stem, path=p, reference_text=ref, speech_bounds_ms=bounds)
+
+
+def concatenate(clips: list[Clip], pauses_ms: list[int]) -> Clip:
+    """One long utterance made of ``clips`` with digital silence between them: clip 0, then
+    ``pauses_ms[0]`` ms of zeros, clip 1, and so on (16 kHz). Its reference transcript is the
+    clips' joined with spaces; its name joins theirs with ``+``.
+
+    Raises:
+        ValueError: no clips, or not one pause fewer than clips, or a negative pause.
+    """
+    if not clips or len(pauses_ms) != len(clips) - 1 or any(p < 0 for p in pauses_ms):
+        raise ValueError(f"need one or more clips and one pause (ms, >= 0) between each two; got "
+                         f"{len(clips)} clips and pauses {pauses_ms}")
+    parts = [clips[0].audio]
+    for pause, clip in zip(pauses_ms, clips[1:]):
+        parts += [np.zeros(pause * INPUT_RATE // 1000, np.float32), clip.audio]
+    return Clip.from_array("+".join(c.name for c in clips), np.concatenate(parts),
+                           " ".join(c.reference_text for c in clips))

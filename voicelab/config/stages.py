@@ -48,9 +48,9 @@ class STTConfig(Strict):
 
     ``window`` picks the encoder input length (see :class:`voicelab.stt.whisper.WhisperSTT`):
     ``full`` pads every utterance to Whisper's 30 s window, so a call costs about the
-    same for 1 s or 7 s of audio; ``fit`` encodes only the utterance rounded up to
-    ceil(seconds) + 1 s and falls back to the 30 s window when the result fails a
-    sanity check.
+    same for 1 s or 7 s of audio; ``fit`` cuts the utterance at its pauses and encodes each
+    piece rounded up to ceil(seconds) + 1 s, continuing or retrying a piece whose transcript
+    does not cover its speech.
     """
 
     model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
@@ -59,8 +59,9 @@ class STTConfig(Strict):
     threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
     window: Literal["full", "fit"] = Field(
         "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
-        " the utterance rounded up to ceil(seconds)+1 s, run on CTranslate2 directly in timestamp mode, with a "
-        "sanity fallback to the 30 s window (rules in voicelab.stt.whisper)")
+        " the utterance cut at its pauses (>= 300 ms) into pieces, each encoded in a window of ceil(seconds)+1 s on "
+        "CTranslate2 directly, in timestamp mode; a piece whose transcript stops short of its speech is decoded "
+        "again from its last segment, and one that loops is retried with 5 beams (rules in voicelab.stt)")
 
 
 class LLMConfig(Strict):

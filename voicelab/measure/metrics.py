@@ -307,3 +307,24 @@ def wer(reference: str, hypothesis: str) -> float:
         return 1.0
     return float(jiwer.wer(reference, hypothesis, reference_transform=_NORMALIZE,
                            hypothesis_transform=_NORMALIZE))
+
+
+def truncated_words(reference: str, hypothesis: str) -> int:
+    """Reference words at the end of ``reference`` that ``hypothesis`` lost: the length of the
+    run of deletions that ends jiwer's word alignment (normalised as :func:`wer`). 0 when the
+    last reference word is aligned to a hypothesis word, even a wrong one ("ill-disposed" heard
+    as "old-sposed" is misrecognised, not truncated); every reference word for an empty
+    hypothesis.
+
+    Raises:
+        ValueError: ``reference`` is empty.
+    """
+    if not reference.strip():
+        raise ValueError("truncation needs a non-empty reference")
+    if not hypothesis.strip():
+        return len(_NORMALIZE(reference)[0])
+    out = jiwer.process_words(reference, hypothesis, reference_transform=_NORMALIZE,
+                              hypothesis_transform=_NORMALIZE)
+    chunks = out.alignments[0]
+    last = chunks[-1]
+    return last.ref_end_idx - last.ref_start_idx if last.type == "delete" else 0

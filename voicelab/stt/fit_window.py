@@ -1,5 +1,6 @@
-"""The fit window of :class:`voicelab.stt.whisper.WhisperSTT`: its size, token budget and
-the sanity check that sends a fit result back to the 30 s window.
+"""The fit window of :class:`voicelab.stt.whisper.WhisperSTT`: its size, its token budget,
+the segments of a timestamp-mode decode, and the check that a piece's transcript covers the
+speech it was given (what the decode loop then seeks past or retries).
 
 Audio: 16 kHz mono float32 of shape ``(samples,)``; times in seconds.
 """
@@ -25,12 +26,12 @@ FULL_WINDOW_SECONDS = 30
 
 FIT_EXTRA_SECONDS = 1
 """Slack added to the rounded-up utterance length: the fit window is ceil(seconds) + 1 s
-(FAST-PATHS.md section 2, measured there at the 30 s window's WER on the six bundled clips)."""
+(measured at the 30 s window's WER on the six bundled clips when the fit window was built)."""
 
 MAX_FIT_SECONDS = FULL_WINDOW_SECONDS - FIT_EXTRA_SECONDS
-"""Longest audio (s) the fit window takes: beyond it ceil(s) + 1 s would exceed the 30 s window
-the encoder's positional embeddings cover, so longer audio goes straight to the full window
-(faster-whisper splits it into 30 s segments)."""
+"""Longest audio (s) one fit window takes: beyond it ceil(s) + 1 s would exceed the 30 s window
+the encoder's positional embeddings cover (pieces are cut shorter, see
+:data:`voicelab.stt.pieces.MAX_PIECE_S`)."""
 
 TIME_PRECISION_S = 0.02
 """Seconds per Whisper timestamp token (``<|0.02|>`` steps; faster-whisper ``time_precision``)."""
@@ -52,39 +53,49 @@ punctuation, timestamps) per word at :data:`MAX_WORDS_PER_SECOND`. The bundled c
 bounds what the loop costs before the fallback (a 224-token loop took ~1.5 s on 2 busy cores,
 a 4 s window's 48 tokens take a fifth of that)."""
 
-EMPTY_MIN_SECONDS = 0.5
-"""An empty fit result is accepted only for audio up to this long (s). voicelab's endpointer
-hands over utterances that held >= ``vad.min_speech_ms`` (250 ms) of speech plus 100 ms pads on
-each side, so an empty transcript of a longer utterance more likely means a failed short-window
-decode than silence (the 30 s window then decides)."""
-
 MIN_WORDS_PER_SECOND = 0.5
-"""Fewest plausible words per second of audio beyond :data:`MIN_WORDS_GRACE_SECONDS`: one word
-per 2 s, a quarter of slow conversational speech (~120 words/min = 2 words/s). The bundled read
-clips run at 2.4-3.1 words/s with tiny.en, so this leaves room for pauses inside a turn and
-still catches a decode that stopped early on a long utterance. (The one truncation seen on the
-bundled clips kept 0.86 words/s and is caught by :data:`MAX_UNCOVERED_TAIL_SECONDS` instead.)"""
+"""Fewest plausible words per second of *speech* (the detector's, pauses excluded) beyond
+:data:`MIN_WORDS_GRACE_SECONDS`: one word per 2 s, a quarter of slow conversational speech
+(~120 words/min = 2 words/s). The bundled read clips run at 2.4-3.1 words/s with tiny.en."""
 
 MIN_WORDS_GRACE_SECONDS = 1.0
-"""Audio (s) exempt from :data:`MIN_WORDS_PER_SECOND`: leading silence and pads (the bundled
-clips start ~0.25 s before speech; the endpointer adds 100 ms each side) and a one-word reply
-("yes") need no more than one word for their first second."""
+"""Speech (s) exempt from :data:`MIN_WORDS_PER_SECOND`: a one-word reply ("yes") or a drawn-out
+"well..." needs no more than one word for its first second."""
 
 MAX_WORDS_PER_SECOND = 6.0
-"""Most plausible words per second (per second of audio, and at least per 1 s): very fast
-speech is ~4-5 words/s (250-300 words/min), so more is taken as a repetition loop (the
-short window produced "old-s-y-y-y-..." on librivox_sense_and_sensibility_0880 when the *audio*
-was zero-padded, and with 3 s of silence appended; 1 s of white noise at 0.01 RMS gave
-"I'm going to go ahead and see you next time." five times over).
-Words are counted as runs of letters/digits, so hyphenated loops count per piece."""
+"""Most plausible words per second of speech (and at least per 1 s): very fast speech is
+~4-5 words/s (250-300 words/min), so more is taken as a repetition loop (a fit window gave
+"He was not an old-s-y-y-y-..." for librivox_sense_and_sensibility_0880; 1 s of white noise
+at 0.01 RMS gave "I'm going to go ahead and see you next time." five times over). Words are
+counted as runs of letters/digits, so hyphenated loops count per piece."""
 
-MAX_UNCOVERED_TAIL_SECONDS = 1.5
-"""Most audio (s) allowed after the last timestamp token of a non-empty fit result. An
-endpointed utterance ends ~100 ms (``vad.speech_pad_ms``) after speech. On the six bundled
-clips and their 30 two-clip concatenations (500 ms gap) the last timestamp fell between
-0.29 s before and 1.71 s after the audio's end, except for one truncated decode: cmu_arctic_a0007
-+ 500 ms + librivox_sense_and_sensibility_0870 (11.6 s) stopped mid-word at 8.52 s, 3.08 s
-before the end, and its 10 words (0.86/s) passed :data:`MIN_WORDS_PER_SECOND`."""
+MAX_UNCOVERED_TAIL_SECONDS = 1.0
+"""Most speech (s) allowed after the end of the last closed segment: more and the decode
+stopped before the speech did, and the decode loop seeks to that segment's end, as Whisper's
+own long-form loop does. Whisper's segment ends fall up to ~0.7 s early in a fit window on
+the bundled clips (a closing ``<|5.40|>`` before the 6.0 s end of librivox 0890's speech),
+while a truncated decode leaves whole sentences (3-7 s) after its last timestamp."""
+
+PAST_SPEECH_SECONDS = 0.5
+"""A segment that begins this long (s) or more after the piece's last speech is not speech:
+it is dropped. A fit window holds silence after the speech (the piece's pad, then the window's
+own second), and tiny.en sometimes fills it by repeating the sentence in new segments
+(``<|5.00|><|5.00|> He might even have been made amiable himself.<|10.00|>...`` on a 3.5 s
+piece, timestamps past the window's own end). Segments inside the speech begin before it ends."""
+
+REPEAT_MIN_WORDS = 8
+"""Shortest back-to-back repetition (words, all copies together) taken as a decoding loop: a
+run of one to :data:`REPEAT_MAX_NGRAM` words said again at once, at least twice for runs of
+four words or more and at least four times for shorter ones, spanning this many words
+("y y y y y y y y" from "old-s-y-y-y-y-y-y-y-y"; a whole sentence said twice)."""
+
+REPEAT_MAX_NGRAM = 12
+"""Longest run of words (see :data:`REPEAT_MIN_WORDS`) checked for back-to-back repetition."""
+
+EMPTY_MIN_SPEECH_SECONDS = 0.5
+"""An empty transcript is accepted only for pieces with at most this much speech (s);
+voicelab's endpointer hands over utterances with >= ``vad.min_speech_ms`` (250 ms) of speech,
+so an empty transcript of more speech more likely means a failed decode than a cough."""
 
 NO_SPEECH_THRESHOLD = 0.6
 """A fit result whose ``<|nospeech|>`` probability exceeds this while its average log
@@ -99,27 +110,27 @@ _WORD = re.compile(r"[^\W_]+")
 
 Window = Literal["full", "fit"]
 
+Problem = Literal["length-limit", "repetition", "too-many-words", "empty", "too-few-words",
+                  "uncovered-tail"]
+"""What :func:`decode_problem` found wrong with a piece's transcript."""
+
+LOOP_PROBLEMS: frozenset[str] = frozenset({"length-limit", "repetition", "too-many-words"})
+"""Problems that mean the decoder looped: such a transcript ranks below any other."""
+
 
 @dataclass(frozen=True)
-class WindowChoice:
-    """How one transcription was made (``WhisperSTT.last_choice``).
+class Segment:
+    """A timestamp-mode segment: ``<|start|> text <|end|>``.
 
     Attributes:
-        window: the window whose text was returned: ``"fit"`` or ``"full"`` (30 s).
-        audio_seconds: length of the transcribed audio (samples / 16 kHz).
-        fit_frames: log-mel frames the fit pass fed to the encoder (100 per second;
-            ``(ceil(audio_seconds) + 1) * 100``); None when no fit pass ran.
-        fit_text: the fit pass's text (also when rejected); None without a fit pass.
-        reason: why the full window answered in fit mode: a :func:`fit_fallback_reason`
-            reason, or ``"too-long"`` (audio over :data:`MAX_FIT_SECONDS`, no fit pass);
-            None when it did not.
+        start_s: its opening timestamp (s from the decoded audio's first sample).
+        end_s: its closing timestamp (s), or None if the decode stopped inside it.
+        tokens: its text token ids (no timestamps).
     """
 
-    window: Window
-    audio_seconds: float
-    fit_frames: int | None = None
-    fit_text: str | None = None
-    reason: str | None = None
+    start_s: float
+    end_s: float | None
+    tokens: tuple[int, ...]
 
 
 def fit_window_frames(n_samples: int) -> int:
@@ -138,48 +149,114 @@ def fit_token_budget(frames: int) -> int:
     return min(DECODER_TOKEN_LIMIT, math.ceil(frames / FRAMES_PER_SECOND * MAX_TOKENS_PER_SECOND))
 
 
+def words_of(text: str) -> list[str]:
+    """Words of ``text`` as lower-cased runs of letters or digits ("ill-disposed" = 2 words)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def count_words(text: str) -> int:
     """Words in ``text`` as runs of letters or digits ("ill-disposed" = 2, "Mr." = 1)."""
     return len(_WORD.findall(text))
 
 
-def fit_fallback_reason(audio_seconds: float, text: str, token_ids: Sequence[int],
-                        timestamp_begin: int, token_budget: int) -> str | None:
-    """Why a fit-window result should be replaced by the 30 s window, or None to keep it.
+def parse_segments(token_ids: Sequence[int], timestamp_begin: int) -> list[Segment]:
+    """The segments of a timestamp-mode decode (prompt excluded, end-of-text not included).
+
+    Whisper writes ``<|t0|> text <|t1|><|t1|> text <|t2|>``: a timestamp opens a segment, the
+    next one closes it, and a closing timestamp directly followed by another opens the next
+    segment at the second one. Text always begins at the last timestamp before it (0 s if
+    none); text after the last timestamp is an unfinished segment (``end_s`` None).
+
+    Args:
+        token_ids: generated ids; ids at or above ``timestamp_begin`` are timestamps, each
+            :data:`TIME_PRECISION_S` apart.
+        timestamp_begin: id of ``<|0.00|>``.
+    """
+    segments: list[Segment] = []
+    start = 0.0  # the last timestamp seen: where text that follows it begins
+    text: list[int] = []
+    for t in token_ids:
+        if t < timestamp_begin:
+            text.append(t)
+            continue
+        stamp = (t - timestamp_begin) * TIME_PRECISION_S
+        if text:
+            segments.append(Segment(start, stamp, tuple(text)))
+            text = []
+        start = stamp
+    if text:
+        segments.append(Segment(start, None, tuple(text)))
+    return segments
+
+
+def within_speech(segments: Sequence[Segment], speech_end_s: float) -> list[Segment]:
+    """The segments that begin less than :data:`PAST_SPEECH_SECONDS` after ``speech_end_s``
+    (s from the decoded audio's start); later ones are not speech and are dropped."""
+    return [s for s in segments if s.start_s < speech_end_s + PAST_SPEECH_SECONDS]
+
+
+def covered_until(segments: Sequence[Segment]) -> float:
+    """End (s) of the last closed segment, 0.0 if none is closed."""
+    return max((s.end_s for s in segments if s.end_s is not None), default=0.0)
+
+
+def repeats(words: Sequence[str]) -> bool:
+    """True if a run of 1 to :data:`REPEAT_MAX_NGRAM` words is said again back to back,
+    spanning at least :data:`REPEAT_MIN_WORDS` words: twice for runs of four words or more,
+    four times for shorter ones (a decoding loop, not "no, no")."""
+    n_words = len(words)
+    for n in range(1, REPEAT_MAX_NGRAM + 1):
+        copies_needed = max(2 if n >= 4 else 4, math.ceil(REPEAT_MIN_WORDS / n))
+        for i in range(n_words - n * copies_needed + 1):
+            run = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == run for k in range(1, copies_needed)):
+                return True
+    return False
+
+
+def decode_problem(text: str, n_tokens: int, token_budget: int, speech_seconds: float,
+                   speech_end_s: float, covered_s: float) -> Problem | None:
+    """What is wrong with a piece's transcript, or None if it covers the speech it was given.
 
     The rule, first match wins (constants documented at module level):
 
-    1. ``length-limit``: the decoder returned ``token_budget`` tokens or more, i.e. it ran into
-       its length limit (a repetition loop) instead of finishing (:func:`fit_token_budget`).
-    2. ``empty``: no text while the audio is longer than :data:`EMPTY_MIN_SECONDS`.
-    3. ``too-many-words``: more than :data:`MAX_WORDS_PER_SECOND` x max(audio_seconds, 1) words.
-    4. ``too-few-words``: fewer than :data:`MIN_WORDS_PER_SECOND` x
-       (audio_seconds - :data:`MIN_WORDS_GRACE_SECONDS`) words.
-    5. ``uncovered-tail``: the last timestamp token lies more than
-       :data:`MAX_UNCOVERED_TAIL_SECONDS` before the end of the audio (or a non-empty result has
-       no timestamp token at all), i.e. the decode stopped before the speech did.
+    1. ``length-limit``: the last decode returned ``token_budget`` tokens or more: it ran into
+       its length limit (a loop) instead of finishing (:func:`fit_token_budget`);
+    2. ``repetition``: words said again back to back (:func:`repeats`);
+    3. ``too-many-words``: more than :data:`MAX_WORDS_PER_SECOND` x max(speech_seconds, 1);
+    4. ``empty``: no words while the piece holds more than :data:`EMPTY_MIN_SPEECH_SECONDS`
+       of speech;
+    5. ``uncovered-tail``: the speech goes on more than :data:`MAX_UNCOVERED_TAIL_SECONDS`
+       after ``covered_s``, the end of the last closed segment (checked before the word rate,
+       so that a decode that stopped early is continued rather than retried);
+    6. ``too-few-words``: fewer than :data:`MIN_WORDS_PER_SECOND` x
+       (speech_seconds - :data:`MIN_WORDS_GRACE_SECONDS`) words.
 
     Args:
-        audio_seconds: length of the transcribed audio (s).
-        text: the decoded text (timestamp tokens stripped).
-        token_ids: the generated token ids, timestamp tokens included, prompt excluded.
-        timestamp_begin: id of ``<|0.00|>``; ids at or above it are timestamps
-            (:data:`TIME_PRECISION_S` apart).
-        token_budget: the most tokens the decoder was allowed to generate.
+        text: the piece's transcript so far (timestamps stripped).
+        n_tokens: tokens the last decode generated (prompt excluded).
+        token_budget: the most tokens that decode was allowed.
+        speech_seconds: detected speech in the piece (s, pauses excluded).
+        speech_end_s: end of the piece's last speech (s from the piece's start).
+        covered_s: end of the transcript's last closed segment (s from the piece's start).
     """
-    if len(token_ids) >= token_budget:
+    if n_tokens >= token_budget:
         return "length-limit"
-    words = count_words(text)
-    if words == 0:
-        return "empty" if audio_seconds > EMPTY_MIN_SECONDS else None
-    if words > MAX_WORDS_PER_SECOND * max(audio_seconds, 1.0):
+    words = words_of(text)
+    if repeats(words):
+        return "repetition"
+    if len(words) > MAX_WORDS_PER_SECOND * max(speech_seconds, 1.0):
         return "too-many-words"
-    if words < MIN_WORDS_PER_SECOND * (audio_seconds - MIN_WORDS_GRACE_SECONDS):
+    if not words:
+        return "empty" if speech_seconds > EMPTY_MIN_SPEECH_SECONDS else None
+    if covered_s < speech_end_s - MAX_UNCOVERED_TAIL_SECONDS:
+        return "uncovered-tail"
+    if len(words) < MIN_WORDS_PER_SECOND * (speech_seconds - MIN_WORDS_GRACE_SECONDS):
         return "too-few-words"
-    stamps = [t for t in token_ids if t >= timestamp_begin]
-    if not stamps:
-        return "uncovered-tail"
-    last_stamp_seconds = (stamps[-1] - timestamp_begin) * TIME_PRECISION_S
-    if last_stamp_seconds < audio_seconds - MAX_UNCOVERED_TAIL_SECONDS:
-        return "uncovered-tail"
     return None
+
+
+def rank(text: str, problem: str | None) -> tuple[bool, int]:
+    """Order of two transcripts of the same piece: one that did not loop
+    (:data:`LOOP_PROBLEMS`) before one that did, then the one with more words."""
+    return (problem not in LOOP_PROBLEMS, count_words(text))

@@ -4,12 +4,15 @@ Two encoder windows (``STTConfig.window``):
 
 - ``full``: faster-whisper's ``transcribe``, which pads every call to Whisper's 30 s
   window (3000 log-mel frames), so a call costs about the same for 1 s or 7 s of audio.
-- ``fit``: the utterance's log-mel frames, zero-padded to ceil(seconds) + 1 s, go to
-  CTranslate2's ``Whisper.generate`` directly (CT2 >= 4.8 accepts encoder inputs
-  shorter than 3000 frames); one short encoder pass instead of a 30 s one
-  (/work/shared/FAST-PATHS.md section 2: 65-107 ms instead of ~450 ms per clip for
-  tiny.en on 2 cores). Decoding runs in timestamp mode, and a result that fails
-  :func:`~voicelab.stt.fit_window.fit_fallback_reason` is replaced by a 30 s window transcription.
+- ``fit`` (default): the utterance is cut at its own pauses (:mod:`voicelab.stt.pieces`,
+  speech regions from faster-whisper's Silero VAD), and each piece's log-mel frames,
+  zero-padded to ceil(seconds) + 1 s, go to CTranslate2's ``Whisper.generate`` directly
+  (CT2 >= 4.8 accepts encoder inputs shorter than 3000 frames): short encoder passes
+  instead of a 30 s one. Each piece is decoded in timestamp mode and checked
+  (:func:`~voicelab.stt.fit_window.decode_problem`): an uncovered tail is decoded again from
+  the last closed segment (Whisper's own seek), a loop or a missing transcript is decoded
+  again with beam search, and the retry is kept only if it ranks higher
+  (:func:`~voicelab.stt.fit_window.rank`), so it never returns less than it was given.
 
 Audio everywhere: 16 kHz mono float32 of shape ``(samples,)``, nominally in [-1, 1].
 """
@@ -27,9 +30,20 @@ from voicelab.config import STTConfig
 from voicelab.assets.paths import resolve_model_path
 from voicelab.stt.base import STT
 from voicelab.stt.fit_window import (
-    LOG_PROB_THRESHOLD, MAX_FIT_SECONDS, NO_SPEECH_THRESHOLD, SAMPLE_RATE, Window,
-    WindowChoice, fit_fallback_reason, fit_token_budget, fit_window_frames,
+    LOG_PROB_THRESHOLD, NO_SPEECH_THRESHOLD, SAMPLE_RATE, covered_until,
+    fit_token_budget, fit_window_frames, parse_segments, within_speech,
 )
+from voicelab.stt.piece_decode import RETRY_BEAM_SIZE, Decode, TranscriptionDetail, transcribe_piece
+from voicelab.stt.pieces import split_at_pauses
+
+SPEECH_THRESHOLD = 0.5
+"""Silero speech probability of the pause finder (faster-whisper ``VadOptions.threshold``
+default, and voicelab's endpointer default)."""
+
+SPEECH_MIN_SILENCE_MS = 100
+"""Silence (ms) that separates two speech regions for the pause finder (silero-vad's own
+``min_silence_duration_ms`` default); :func:`~voicelab.stt.pieces.split_at_pauses` then cuts
+only at pauses of :data:`~voicelab.stt.pieces.SPLIT_MIN_PAUSE_S` or more."""
 
 
 @dataclass(frozen=True)
@@ -45,19 +59,31 @@ class WordTiming:
     probability: float
 
 
+def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
+    """Speech regions of 16 kHz mono float32 audio as ``(start, end)`` samples: faster-whisper's
+    Silero VAD (``get_speech_timestamps``; threshold :data:`SPEECH_THRESHOLD`, regions apart
+    after :data:`SPEECH_MIN_SILENCE_MS` of silence, no padding, no minimum length)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(threshold=SPEECH_THRESHOLD, min_silence_duration_ms=SPEECH_MIN_SILENCE_MS,
+                         speech_pad_ms=0, min_speech_duration_ms=0)
+    return [(int(r["start"]), min(int(r["end"]), audio.size))
+            for r in get_speech_timestamps(audio, options) if r["end"] > r["start"]]
+
+
 class WhisperSTT(STT):
     """Whisper via faster-whisper on CPU (int8), one call per endpointed utterance.
 
-    ``config.window == "full"`` (default): faster-whisper pads every call to a 30 s
-    window, so a call costs about the same for 1 s or 7 s of audio (MODELS.md: 0.55-0.8 s
-    for tiny.en on 2 cores). Decoding: ``language`` fixed (no detection), ``beam_size``
-    from config (1 = greedy), no conditioning on previous text, no timestamps; no internal
-    VAD filter because voicelab's endpointer already cut the utterance.
+    ``config.window == "full"``: faster-whisper pads every call to a 30 s window, so a call
+    costs about the same for 1 s or 7 s of audio (0.45-0.8 s for tiny.en on 2 cores).
+    Decoding: ``language`` fixed (no detection), ``beam_size`` from config (1 = greedy), no
+    conditioning on previous text, no timestamps; no internal VAD filter because voicelab's
+    endpointer already cut the utterance.
 
-    ``config.window == "fit"``: see :meth:`transcribe_sync_detail`. Counters (fit mode,
-    warm-up excluded): ``fit_calls`` transcriptions, ``fallbacks`` of them answered by the
-    30 s window, ``fallback_reasons`` per reason (see :class:`~voicelab.stt.fit_window.WindowChoice`);
-    ``last_choice`` describes the last fit-mode or :meth:`transcribe_sync_detail` call.
+    ``config.window == "fit"`` (default): see :meth:`transcribe_sync_detail`. Counters (fit
+    mode, warm-up excluded): ``fit_calls`` transcriptions, ``pieces`` decoded, ``seeks`` and
+    ``retries`` (per problem that caused them, see
+    :func:`~voicelab.stt.fit_window.decode_problem`); ``last_detail`` describes the last call.
     """
 
     name = "faster-whisper"
@@ -71,17 +97,19 @@ class WhisperSTT(STT):
                                    cpu_threads=config.threads, num_workers=1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self.fit_calls = 0
-        self.fallbacks = 0
-        self.fallback_reasons: Counter[str] = Counter()
-        self.last_choice: WindowChoice | None = None
+        self.pieces = 0
+        self.seeks = 0
+        self.retries: Counter[str] = Counter()
+        self.last_detail: TranscriptionDetail | None = None
         if config.window == "fit":
             from faster_whisper.tokenizer import Tokenizer
             from faster_whisper.transcribe import get_suppressed_tokens
 
             self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
                                         task="transcribe", language=config.language)
-            # Timestamp mode: the sot sequence without <|notimestamps|> (FAST-PATHS.md section 2:
-            # the no-timestamps prompt truncated an 11 s input after its first sentence).
+            # Timestamp mode: the sot sequence without <|notimestamps|>; segments tell how far
+            # a decode got (the no-timestamps prompt truncated an 11 s input after its first
+            # sentence with nothing to show it).
             self._prompt = list(self._tokenizer.sot_sequence)
             # What faster-whisper's transcribe suppresses by default (suppress_tokens=[-1]).
             self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
@@ -92,17 +120,20 @@ class WhisperSTT(STT):
             return self.transcribe_sync_detail(audio)[0]
         return self.transcribe_full_window(audio)
 
-    def transcribe_sync_detail(self, audio: np.ndarray) -> tuple[str, Window]:
-        """Blocking transcription; returns ``(text, window_used)``.
+    def transcribe_sync_detail(self, audio: np.ndarray) -> tuple[str, TranscriptionDetail]:
+        """Blocking transcription; returns ``(text, detail)`` and sets :attr:`last_detail`.
 
         ``window == "full"``: the 30 s window, as :meth:`transcribe_sync`.
 
-        ``window == "fit"``: audio up to :data:`~voicelab.stt.fit_window.MAX_FIT_SECONDS` is transcribed from a
-        window of ceil(seconds) + 1 s (:func:`~voicelab.stt.fit_window.fit_window_frames`) by one CTranslate2
-        ``generate`` call in timestamp mode; if :func:`~voicelab.stt.fit_window.fit_fallback_reason` rejects the
-        result (or the audio is longer), the 30 s window answers instead, in timestamp mode
-        too (faster-whisper then continues an unfinished last segment in a further window).
-        Each call sets :attr:`last_choice` and the counters.
+        ``window == "fit"``:
+
+        1. find the speech (:func:`speech_regions`) and cut the audio at its pauses
+           (:func:`~voicelab.stt.pieces.split_at_pauses`);
+        2. decode each piece in a fit window of its own, in timestamp mode, dropping segments
+           that begin after the piece's speech (:func:`~voicelab.stt.fit_window.within_speech`),
+           seeking past an uncovered tail and retrying a loop with beam search
+           (:func:`~voicelab.stt.piece_decode.transcribe_piece`);
+        3. join the pieces' texts with spaces.
 
         Args:
             audio: 16 kHz mono float32 samples, shape ``(samples,)``.
@@ -115,25 +146,17 @@ class WhisperSTT(STT):
             raise ValueError(f"expected mono audio of shape (samples,), got shape {audio.shape}")
         seconds = audio.size / SAMPLE_RATE
         if self.config.window == "full":
-            self.last_choice = WindowChoice("full", seconds)
-            return self.transcribe_sync(audio), "full"
+            text = self.transcribe_full_window(audio)
+            self.last_detail = TranscriptionDetail("full", seconds)
+            return text, self.last_detail
         self.fit_calls += 1
-        if seconds > MAX_FIT_SECONDS:
-            choice = WindowChoice("full", seconds, reason="too-long")
-        else:
-            features = self.fit_features(audio)
-            text, ids = self._fit_decode(features)
-            reason = fit_fallback_reason(seconds, text, ids, self._tokenizer.timestamp_begin,
-                                         fit_token_budget(features.shape[-1]))
-            choice = WindowChoice("fit" if reason is None else "full", seconds,
-                                  fit_frames=features.shape[-1], fit_text=text, reason=reason)
-            if reason is None:
-                self.last_choice = choice
-                return text, "fit"
-        self.fallbacks += 1
-        self.fallback_reasons[choice.reason] += 1
-        self.last_choice = choice
-        return self._full_window_timestamps(audio), "full"
+        results = [transcribe_piece(audio, piece, self._fit_decode, self.config.beam_size)
+                   for piece in split_at_pauses(speech_regions(audio), audio.size)]
+        self.pieces += len(results)
+        self.seeks += sum(r.seeks for r in results)
+        self.retries.update(r.retried for r in results if r.retried)
+        self.last_detail = TranscriptionDetail("fit", seconds, tuple(results))
+        return " ".join(r.text for r in results if r.text), self.last_detail
 
     def fit_features(self, audio: np.ndarray) -> np.ndarray:
         """Log-mel input of the fit window: float32, shape ``(1, n_mels, frames)``.
@@ -154,21 +177,23 @@ class WhisperSTT(STT):
         out[0, :, : content.shape[-1]] = content
         return out
 
-    def _fit_decode(self, features: np.ndarray) -> tuple[str, list[int]]:
-        """One CTranslate2 encoder + decoder pass on ``features`` (float32, ``(1, n_mels, frames)``).
+    def _fit_decode(self, audio: np.ndarray, speech_end_s: float, beam_size: int) -> Decode:
+        """One CTranslate2 encoder + decoder pass on ``audio`` (16 kHz float32) in its fit window.
 
-        Returns ``(text, token_ids)``: the text without timestamp tokens ("" when judged
-        silence, see :data:`~voicelab.stt.fit_window.NO_SPEECH_THRESHOLD`) and the generated ids, prompt excluded (at
-        most :func:`~voicelab.stt.fit_window.fit_token_budget` of them).
+        Segments beginning :data:`~voicelab.stt.fit_window.PAST_SPEECH_SECONDS` after
+        ``speech_end_s`` (s from ``audio``'s start) are dropped; a result judged silence
+        (:data:`~voicelab.stt.fit_window.NO_SPEECH_THRESHOLD`) has no text.
         """
         import ctranslate2
 
+        features = self.fit_features(audio)
+        budget = fit_token_budget(features.shape[-1])
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(features),
             [self._prompt],
-            beam_size=self.config.beam_size,
+            beam_size=beam_size,
             # generate() decodes at most max_length / 2 new tokens (see DECODER_TOKEN_LIMIT)
-            max_length=2 * fit_token_budget(features.shape[-1]),
+            max_length=2 * budget,
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,
@@ -178,21 +203,12 @@ class WhisperSTT(STT):
         # faster-whisper's average log probability (length_penalty 1) and its no-speech skip
         avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD:
-            return "", ids
-        begin = self._tokenizer.timestamp_begin
-        return self._tokenizer.decode([t for t in ids if t < begin]).strip(), ids
-
-    def _full_window_timestamps(self, audio: np.ndarray) -> str:
-        """The 30 s window in timestamp mode (the fit mode's fallback)."""
-        segments, _info = self._model.transcribe(
-            audio,
-            language=self.config.language,
-            beam_size=self.config.beam_size,
-            condition_on_previous_text=False,
-            without_timestamps=False,
-            vad_filter=False,
-        )
-        return " ".join(s.text.strip() for s in segments).strip()
+            return Decode("", "", 0.0, len(ids), budget)
+        segments = within_speech(parse_segments(ids, self._tokenizer.timestamp_begin), speech_end_s)
+        decode = self._tokenizer.decode
+        return Decode(" ".join(decode(list(s.tokens)).strip() for s in segments).strip(),
+                       " ".join(decode(list(s.tokens)).strip() for s in segments if s.end_s is not None).strip(),
+                       covered_until(segments), len(ids), budget)
 
     def _segments(self, audio: np.ndarray, word_timestamps: bool):
         segments, _info = self._model.transcribe(
@@ -233,11 +249,12 @@ class WhisperSTT(STT):
         return await loop.run_in_executor(self._executor, self.transcribe_full_window, audio)
 
     def warmup(self) -> None:
-        """One throw-away inference on 1 s of silence; in fit mode both the fit pass and
-        the 30 s fallback are warmed, and neither touches the counters."""
+        """One throw-away inference on 1 s of silence; in fit mode the pause finder, the fit
+        decode and its beam-search retry are warmed, and none touches the counters."""
         silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
         if self.config.window == "fit":
-            self._fit_decode(self.fit_features(silence))
-            self._full_window_timestamps(silence)
+            speech_regions(silence)
+            for beam_size in {self.config.beam_size, RETRY_BEAM_SIZE}:
+                self._fit_decode(silence, 1.0, beam_size)
             return
         self.transcribe_sync(silence)

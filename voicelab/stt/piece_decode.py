@@ -1,0 +1,147 @@
+"""Decoding one piece until its transcript covers its speech: Whisper's seek, then a retry
+with beam search that is kept only if it ranks higher (:func:`transcribe_piece`).
+
+The model call is passed in (:data:`DecodeFn`), so the rules here run on scripted decodes in
+the tests and on CTranslate2 in :class:`voicelab.stt.whisper.WhisperSTT`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicelab.stt.fit_window import SAMPLE_RATE, Window, decode_problem, rank
+from voicelab.stt.pieces import Piece
+
+MAX_SEEKS = 3
+"""Most decodes that continue a piece after its last closed segment (each must advance by
+:data:`MIN_SEEK_SECONDS`); a piece of up to 28 s holds at most a few sentences."""
+
+MIN_SEEK_SECONDS = 0.5
+"""Least progress (s) a decode must cover before the loop seeks past it."""
+
+RETRY_BEAM_SIZE = 5
+"""Beam width of the retry of a piece whose transcript still has a problem after seeking:
+faster-whisper's default ``beam_size``. On the bundled-clip concatenations it cleared the
+greedy loops seen ("old-s-y-y-y-..."), at ~1.7x the greedy decode's time, paid only where a
+retry runs. A piece already decoded with this many beams or more is not retried."""
+
+
+@dataclass(frozen=True)
+class PieceResult:
+    """How one piece of an utterance was transcribed (``WhisperSTT.last_detail.pieces``).
+
+    Attributes:
+        start_s, end_s: the piece within the utterance (s).
+        speech_s: detected speech inside it (s).
+        text: the transcript returned for it.
+        decodes: fit-window decodes run for it (first pass, seeks, retry).
+        seeks: decodes that continued after the last closed segment (uncovered tail).
+        retried: the first transcript had this problem, so the piece was decoded again
+            with beam search (None: no retry).
+        problem: what :func:`decode_problem` still finds in ``text`` (None: nothing).
+    """
+
+    start_s: float
+    end_s: float
+    speech_s: float
+    text: str
+    decodes: int
+    seeks: int = 0
+    retried: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptionDetail:
+    """How one transcription was made (``WhisperSTT.last_detail``).
+
+    Attributes:
+        window: ``"fit"`` (pieces in fit windows) or ``"full"`` (faster-whisper's 30 s window).
+        audio_seconds: length of the transcribed audio (samples / 16 kHz).
+        pieces: per piece, in order (empty for the 30 s window).
+    """
+
+    window: Window
+    audio_seconds: float
+    pieces: tuple[PieceResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decode:
+    """One fit-window decode of (the rest of) a piece.
+
+    Attributes:
+        text: text of its segments that begin within the speech
+            (:func:`~voicelab.stt.fit_window.within_speech`); "" if judged silence.
+        closed_text: the same without an unfinished last segment.
+        covered_s: end of its last closed segment (s from the decoded audio's start).
+        n_tokens: tokens generated (prompt excluded).
+        budget: the most tokens it was allowed (:func:`~voicelab.stt.fit_window.fit_token_budget`).
+    """
+
+    text: str
+    closed_text: str
+    covered_s: float
+    n_tokens: int
+    budget: int
+
+
+DecodeFn = Callable[[np.ndarray, float, int], Decode]
+"""``decode(audio, speech_end_s, beam_size)``: one fit-window decode of 16 kHz float32 audio
+whose last speech ends ``speech_end_s`` seconds after its first sample."""
+
+
+def _decode_with_seeks(x: np.ndarray, piece: Piece, decode: DecodeFn, beam_size: int
+                       ) -> tuple[str, str | None, int, int]:
+    """Decode ``x`` (the piece's audio), seeking past each closed segment while the tail is
+    uncovered; returns ``(text, problem, decodes, seeks)``."""
+    texts: list[str] = []
+    offset = 0.0  # s into the piece where the current decode starts
+    seeks = 0
+    while True:
+        d = decode(x[round(offset * SAMPLE_RATE):], piece.speech_end_s - offset, beam_size)
+        text = " ".join(t for t in [*texts, d.text] if t)
+        problem = decode_problem(text, d.n_tokens, d.budget, piece.speech_seconds,
+                                 piece.speech_end_s, offset + d.covered_s)
+        if problem != "uncovered-tail" or seeks == MAX_SEEKS or d.covered_s < MIN_SEEK_SECONDS:
+            return text, problem, seeks + 1, seeks
+        if d.closed_text:
+            texts.append(d.closed_text)
+        offset += d.covered_s
+        seeks += 1
+
+
+def transcribe_piece(audio: np.ndarray, piece: Piece, decode: DecodeFn, beam_size: int) -> PieceResult:
+    """Transcribe one piece of an utterance.
+
+    1. decode the piece's audio with ``beam_size``;
+    2. while :func:`~voicelab.stt.fit_window.decode_problem` finds an ``uncovered-tail``,
+       decode the rest from the end of the last closed segment (Whisper's seek: OpenAI
+       Whisper's ``transcribe`` seeks to a decode's last timestamp unless it ends in a single
+       one), keeping the closed segments' text and dropping the unfinished one; at most
+       :data:`MAX_SEEKS` times, and only while each decode covers :data:`MIN_SEEK_SECONDS`;
+    3. any problem left (a loop, empty, too few words, a tail the seeks could not reach):
+       steps 1-2 again with :data:`RETRY_BEAM_SIZE` beams (if ``beam_size`` is smaller), and
+       keep the retry only if it ranks higher (:func:`~voicelab.stt.fit_window.rank`), so a
+       retry never returns fewer words unless the first transcript looped.
+
+    Args:
+        audio: the whole utterance, 16 kHz mono float32 ``(samples,)``.
+        piece: the stretch to transcribe (:func:`~voicelab.stt.pieces.split_at_pauses`).
+        decode: the model call (:data:`DecodeFn`).
+        beam_size: beam width of the first pass.
+    """
+    x = audio[piece.start:piece.end]
+    text, problem, decodes, seeks = _decode_with_seeks(x, piece, decode, beam_size)
+    start_s, end_s = piece.start / SAMPLE_RATE, piece.end / SAMPLE_RATE
+    if problem is None or beam_size >= RETRY_BEAM_SIZE:
+        return PieceResult(start_s, end_s, piece.speech_seconds, text, decodes, seeks, problem=problem)
+    text2, problem2, decodes2, seeks2 = _decode_with_seeks(x, piece, decode, RETRY_BEAM_SIZE)
+    first_problem = problem
+    if rank(text2, problem2) > rank(text, problem):
+        text, problem = text2, problem2
+    return PieceResult(start_s, end_s, piece.speech_seconds, text, decodes + decodes2, seeks + seeks2,
+                       retried=first_problem, problem=problem)
