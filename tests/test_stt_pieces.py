@@ -13,9 +13,9 @@ import pytest
 from voicelab.measure.metrics import truncated_words
 from voicelab.stt.fit_window import (
     DECODER_TOKEN_LIMIT, Segment, count_words, covered_until, decode_problem, fit_token_budget,
-    fit_window_frames, parse_segments, rank, repeats, within_speech, words_of,
+    fit_window_frames, parse_segments, rank, repeats, trim_loop, within_speech, words_of,
 )
-from voicelab.stt.piece_decode import MAX_SEEKS, RETRY_BEAM_SIZE, Decode, transcribe_piece
+from voicelab.stt.piece_decode import MAX_SEEKS, RETRY, Decode, DecodeOptions, transcribe_piece
 from voicelab.stt.pieces import Piece, split_at_pauses
 
 SR = 16_000
@@ -60,12 +60,13 @@ def test_no_speech_is_one_piece_over_the_whole_audio():
 
 
 def test_one_region_gets_the_edge_pad_clipped_to_the_audio():
-    assert split_at_pauses([(s(0.1), s(3.0))], s(4.0)) == [Piece(0, s(3.3), s(0.1), s(3.0), s(2.9))]
+    assert split_at_pauses([(s(0.1), s(3.0))], s(4.0)) == [Piece(0, s(3.7), s(0.1), s(3.0), s(2.9))]
+    assert split_at_pauses([(s(1.0), s(3.0))], s(3.2), edge_pad_s=0.3) == [Piece(s(0.7), s(3.2), s(1.0), s(3.0), s(2.0))]
 
 
 def test_a_long_pause_cuts_at_most_edge_pad_either_side():
     # 0.5 s pause: half (0.25 s) to each side; 2 s pause: 0.3 s to each side, the rest dropped
-    pieces = split_at_pauses([(s(0.5), s(3.0)), (s(3.5), s(5.0)), (s(7.0), s(8.0))], s(9.0))
+    pieces = split_at_pauses([(s(0.5), s(3.0)), (s(3.5), s(5.0)), (s(7.0), s(8.0))], s(9.0), edge_pad_s=0.3)
     assert pieces == [
         Piece(s(0.2), s(3.25), s(0.5), s(3.0), s(2.5)),
         Piece(s(3.25), s(5.3), s(3.5), s(5.0), s(1.5)),
@@ -182,14 +183,14 @@ def test_rank_puts_loops_last_then_more_words_first():
 
 class ScriptedDecoder:
     """A :data:`~voicelab.stt.piece_decode.DecodeFn` that returns scripted decodes in order and
-    records what it was asked: (audio seconds, speech_end_s, beam_size)."""
+    records what it was asked: (audio seconds, speech_end_s, options)."""
 
     def __init__(self, *decodes: Decode):
         self.decodes = list(decodes)
         self.calls: list[tuple[float, float, int]] = []
 
-    def __call__(self, audio: np.ndarray, speech_end_s: float, beam_size: int) -> Decode:
-        self.calls.append((round(audio.size / SR, 3), round(speech_end_s, 3), beam_size))
+    def __call__(self, audio: np.ndarray, speech_end_s: float, options: DecodeOptions) -> Decode:
+        self.calls.append((round(audio.size / SR, 3), round(speech_end_s, 3), options))
         return self.decodes.pop(0)
 
 
@@ -198,15 +199,16 @@ def piece(seconds: float = 11.6, speech_start: float = 0.3, speech_end: float = 
 
 
 AUDIO = np.zeros(s(11.6), np.float32)
+GREEDY = DecodeOptions()
 FIRST = "and you always want to see it in the superlative degree"
 SECOND = "and mr john dashwood had then leisure to consider how much there might be"
 
 
 def test_a_complete_decode_is_kept_as_it_is():
     dec = ScriptedDecoder(Decode(f"{FIRST} {SECOND}", f"{FIRST} {SECOND}", 11.3, 40, 156))
-    r = transcribe_piece(AUDIO, piece(), dec, 1)
+    r = transcribe_piece(AUDIO, piece(), dec, GREEDY)
     assert (r.text, r.decodes, r.seeks, r.retried, r.problem) == (f"{FIRST} {SECOND}", 1, 0, None, None)
-    assert dec.calls == [(11.6, 11.4, 1)]
+    assert dec.calls == [(11.6, 11.4, GREEDY)]
 
 
 def test_an_uncovered_tail_is_decoded_again_from_the_last_closed_segment():
@@ -214,51 +216,71 @@ def test_an_uncovered_tail_is_decoded_again_from_the_last_closed_segment():
         Decode(f"{FIRST} and mr", FIRST, 4.92, 20, 156),  # stops; "and mr" is unfinished
         Decode(SECOND, SECOND, 6.4, 25, 96),
     )
-    r = transcribe_piece(AUDIO, piece(), dec, 1)
+    r = transcribe_piece(AUDIO, piece(), dec, GREEDY)
     assert r.text == f"{FIRST} {SECOND}"
     assert (r.decodes, r.seeks, r.retried, r.problem) == (2, 1, None, None)
     # the second decode gets the rest of the piece, with the speech end moved along
-    assert dec.calls == [(11.6, 11.4, 1), (6.68, 6.48, 1)]
+    assert dec.calls == [(11.6, 11.4, GREEDY), (6.68, 6.48, GREEDY)]
 
 
 def test_seeking_stops_without_progress_and_after_max_seeks():
-    stuck = ScriptedDecoder(Decode("a b c d e f", "", 0.2, 10, 156))
-    r = transcribe_piece(AUDIO, piece(), stuck, RETRY_BEAM_SIZE)
-    assert (r.text, r.decodes, r.seeks, r.problem) == ("a b c d e f", 1, 0, "uncovered-tail")
-    assert stuck.calls == [(11.6, 11.4, RETRY_BEAM_SIZE)]
+    stuck = ScriptedDecoder(Decode("a b c d e f", "", 0.2, 10, 156), Decode("a b c", "", 0.2, 10, 156))
+    r = transcribe_piece(AUDIO, piece(), stuck, GREEDY)
+    assert (r.text, r.decodes, r.seeks, r.retried, r.problem) == ("a b c d e f", 2, 0, "uncovered-tail",
+                                                                   "uncovered-tail")
+    assert stuck.calls == [(11.6, 11.4, GREEDY), (11.6, 11.4, RETRY)]
     steps = ScriptedDecoder(*[Decode(f"w{k} x y", f"w{k} x y", 1.0, 5, 156) for k in range(MAX_SEEKS + 1)])
-    r = transcribe_piece(AUDIO, piece(), steps, RETRY_BEAM_SIZE)
-    assert r.seeks == MAX_SEEKS and r.decodes == MAX_SEEKS + 1 and r.problem == "uncovered-tail"
+    steps.decodes.append(Decode("", "", 0.0, 1, 156))  # the retry finds nothing
+    r = transcribe_piece(AUDIO, piece(), steps, GREEDY)
+    assert r.seeks == MAX_SEEKS and r.decodes == MAX_SEEKS + 2 and r.problem == "uncovered-tail"
     assert r.text == " ".join(f"w{k} x y" for k in range(MAX_SEEKS + 1))
-    assert [c[0] for c in steps.calls] == [11.6, 10.6, 9.6, 8.6]
+    assert [c[0] for c in steps.calls] == [11.6, 10.6, 9.6, 8.6, 11.6]
 
 
 def test_an_unreachable_tail_is_retried_and_the_longer_transcript_kept():
     dec = ScriptedDecoder(Decode("a b c d e f", "", 0.2, 10, 156),
                           Decode(f"{FIRST} {SECOND}", f"{FIRST} {SECOND}", 11.3, 40, 156))
-    r = transcribe_piece(AUDIO, piece(), dec, 1)
+    r = transcribe_piece(AUDIO, piece(), dec, GREEDY)
     assert (r.text, r.retried, r.problem, r.decodes) == (f"{FIRST} {SECOND}", "uncovered-tail", None, 2)
 
 
-def test_a_loop_is_retried_with_beam_search_and_the_better_result_kept():
+def test_a_loop_is_retried_with_beam_search_and_a_repetition_penalty():
     loop = "he was not an old s " + "y " * 40
     dec = ScriptedDecoder(Decode(loop, "", 0.0, 48, 48), Decode("he was not an old sposed young man", "he was not an old sposed young man", 2.9, 12, 48))
-    r = transcribe_piece(AUDIO[: s(3.4)], piece(3.4, 0.2, 3.0), dec, 1)
+    r = transcribe_piece(AUDIO[: s(3.4)], piece(3.4, 0.2, 3.0), dec, GREEDY)
     assert r.text == "he was not an old sposed young man"
     assert (r.retried, r.problem, r.decodes) == ("length-limit", None, 2)
-    assert [c[2] for c in dec.calls] == [1, RETRY_BEAM_SIZE]
+    assert [c[2] for c in dec.calls] == [GREEDY, RETRY]
+    assert (RETRY.beam_size, RETRY.repetition_penalty) == (5, 1.2)
+
+
+def test_a_loop_left_after_the_retry_is_cut_where_it_begins():
+    dec = ScriptedDecoder(Decode("He was not an old-s-s-y-y-y-y-y-y-y-y-y-y-y", "", 0.0, 48, 48),
+                          Decode("He was not, an old-s-y-y-y-y-y-y-y-y-y-y-y-y-y", "", 0.0, 48, 48))
+    r = transcribe_piece(AUDIO[: s(3.4)], piece(3.4, 0.2, 3.0), dec, GREEDY)
+    assert (r.text, r.retried, r.problem) == ("He was not, an old-s-y", "length-limit", "length-limit")
 
 
 def test_a_retry_never_returns_fewer_words_than_a_first_transcript_that_did_not_loop():
     dec = ScriptedDecoder(Decode("a b", "a b", 11.0, 5, 156), Decode("a", "a", 11.0, 3, 156))
-    r = transcribe_piece(AUDIO, piece(), dec, 1)  # 2 words for 11 s of speech: too few
+    r = transcribe_piece(AUDIO, piece(), dec, GREEDY)  # 2 words for 11 s of speech: too few
     assert (r.text, r.retried, r.problem) == ("a b", "too-few-words", "too-few-words")
 
 
-def test_no_retry_when_the_first_pass_already_used_the_retry_beam():
-    dec = ScriptedDecoder(Decode("", "", 0.0, 1, 156))
-    r = transcribe_piece(AUDIO, piece(), dec, RETRY_BEAM_SIZE)
-    assert (r.text, r.decodes, r.retried, r.problem) == ("", 1, None, "empty")
+def test_an_empty_piece_stays_empty_when_the_retry_finds_nothing_either():
+    dec = ScriptedDecoder(Decode("", "", 0.0, 1, 156), Decode("", "", 0.0, 1, 156))
+    r = transcribe_piece(AUDIO, piece(), dec, GREEDY)
+    assert (r.text, r.decodes, r.retried, r.problem) == ("", 2, "empty", "empty")
+
+
+@pytest.mark.parametrize("text, trimmed", [
+    ("He was not an old-s-s-y-y-y-y-y-y-y-y-y-y", "He was not an old-s-s-y"),
+    ("He was not an old------------", "He was not an old"),
+    ("Hi. He might be. He might be. He might be.", "Hi. He might be. He might be. He might be"),  # 3 x 3: no loop
+    ("----", ""),
+])
+def test_trim_loop(text, trimmed):
+    assert trim_loop(text) == trimmed
 
 
 # --- truncation, the metric the real-model tests hold the STT to --------------------------

@@ -22,7 +22,8 @@ from voicelab.audio.clips import Clip, bundled_clip_names, concatenate, resolve_
 from voicelab.config import ConfigError, STTConfig, parse_config
 from voicelab.measure.metrics import truncated_words, wer
 from voicelab.stt.fit_window import fit_window_frames, words_of
-from voicelab.stt.piece_decode import RETRY_BEAM_SIZE, Decode
+from voicelab.stt.piece_decode import RETRY, Decode
+from voicelab.stt.pieces import EDGE_PAD_S
 from voicelab.stt.whisper import WhisperSTT, speech_regions
 
 # --- config -------------------------------------------------------------------------------
@@ -153,13 +154,13 @@ def test_concatenations_with_pauses_are_transcribed_completely(fit_stt, full_err
 
 
 @pytest.mark.integration
-def test_a_loop_is_retried_with_beam_search(fit_stt, monkeypatch):
+def test_a_loop_is_retried_with_beam_search_and_a_repetition_penalty(fit_stt, monkeypatch):
     clip = resolve_clip("cmu_arctic_a0007")
     real = fit_stt._fit_decode
     looped = Decode("and you always " + "want " * 40, "", 0.0, 60, 60)
 
-    def first_call_loops(audio, speech_end_s, beam_size):
-        return looped if beam_size == 1 else real(audio, speech_end_s, beam_size)
+    def first_call_loops(audio, speech_end_s, options):
+        return looped if options != RETRY else real(audio, speech_end_s, options)
 
     before = fit_stt.retries["length-limit"]
     monkeypatch.setattr(fit_stt, "_fit_decode", first_call_loops)
@@ -180,7 +181,7 @@ def test_trailing_silence_is_not_transcribed(fit_stt):
     text = fit_stt.transcribe_sync(padded)
     (piece,) = fit_stt.last_detail.pieces
     regions = speech_regions(padded)
-    assert piece.end_s == pytest.approx(regions[-1][1] / 16_000 + 0.3)  # the edge pad, not 3 s
+    assert piece.end_s == pytest.approx(regions[-1][1] / 16_000 + EDGE_PAD_S)  # the edge pad, not 3 s
     assert wer(clip.reference_text, text) == 0.0
 
 
@@ -219,4 +220,4 @@ def test_retry_beam_is_faster_whispers_default():
 
     from faster_whisper import WhisperModel
 
-    assert inspect.signature(WhisperModel.transcribe).parameters["beam_size"].default == RETRY_BEAM_SIZE
+    assert inspect.signature(WhisperModel.transcribe).parameters["beam_size"].default == RETRY.beam_size

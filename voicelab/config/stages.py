@@ -61,7 +61,7 @@ class STTConfig(Strict):
         "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
         " the utterance cut at its pauses (>= 300 ms) into pieces, each encoded in a window of ceil(seconds)+1 s on "
         "CTranslate2 directly, in timestamp mode; a piece whose transcript stops short of its speech is decoded "
-        "again from its last segment, and one that loops is retried with 5 beams (rules in voicelab.stt)")
+        "again from its last segment, and one that loops is retried with 5 beams and a repetition penalty (rules in voicelab.stt)")
 
 
 class LLMConfig(Strict):

@@ -200,18 +200,38 @@ def covered_until(segments: Sequence[Segment]) -> float:
     return max((s.end_s for s in segments if s.end_s is not None), default=0.0)
 
 
+def _first_repeat(words: Sequence[str]) -> tuple[int, int] | None:
+    """``(start, n)`` of the earliest back-to-back repetition :func:`repeats` looks for (the
+    shortest run at that start), or None."""
+    n_words = len(words)
+    for i in range(n_words):
+        for n in range(1, REPEAT_MAX_NGRAM + 1):
+            copies_needed = max(2 if n >= 4 else 4, math.ceil(REPEAT_MIN_WORDS / n))
+            if i + n * copies_needed > n_words:
+                break
+            run = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == run for k in range(1, copies_needed)):
+                return i, n
+    return None
+
+
 def repeats(words: Sequence[str]) -> bool:
     """True if a run of 1 to :data:`REPEAT_MAX_NGRAM` words is said again back to back,
     spanning at least :data:`REPEAT_MIN_WORDS` words: twice for runs of four words or more,
     four times for shorter ones (a decoding loop, not "no, no")."""
-    n_words = len(words)
-    for n in range(1, REPEAT_MAX_NGRAM + 1):
-        copies_needed = max(2 if n >= 4 else 4, math.ceil(REPEAT_MIN_WORDS / n))
-        for i in range(n_words - n * copies_needed + 1):
-            run = words[i:i + n]
-            if all(words[i + k * n:i + (k + 1) * n] == run for k in range(1, copies_needed)):
-                return True
-    return False
+    return _first_repeat(words) is not None
+
+
+def trim_loop(text: str) -> str:
+    """``text`` cut where a decoding loop begins: after the first copy of its earliest
+    back-to-back repetition (:func:`repeats`), else after its last word (a loop of dashes or
+    punctuation), keeping the text's own spelling up to there."""
+    matches = list(_WORD.finditer(text))
+    if not matches:
+        return ""
+    found = _first_repeat([m.group().lower() for m in matches])
+    last = matches[-1] if found is None else matches[found[0] + found[1] - 1]
+    return text[:last.end()].strip()
 
 
 def decode_problem(text: str, n_tokens: int, token_budget: int, speech_seconds: float,

@@ -10,9 +10,10 @@ Two encoder windows (``STTConfig.window``):
   (CT2 >= 4.8 accepts encoder inputs shorter than 3000 frames): short encoder passes
   instead of a 30 s one. Each piece is decoded in timestamp mode and checked
   (:func:`~voicelab.stt.fit_window.decode_problem`): an uncovered tail is decoded again from
-  the last closed segment (Whisper's own seek), a loop or a missing transcript is decoded
-  again with beam search, and the retry is kept only if it ranks higher
-  (:func:`~voicelab.stt.fit_window.rank`), so it never returns less than it was given.
+  the last closed segment (Whisper's own seek); a loop or a missing transcript is decoded
+  again with beam search and a repetition penalty, the retry is kept only if it ranks higher
+  (:func:`~voicelab.stt.fit_window.rank`), so it never returns less than it was given, and a
+  loop left after it is cut where it begins.
 
 Audio everywhere: 16 kHz mono float32 of shape ``(samples,)``, nominally in [-1, 1].
 """
@@ -33,7 +34,7 @@ from voicelab.stt.fit_window import (
     LOG_PROB_THRESHOLD, NO_SPEECH_THRESHOLD, SAMPLE_RATE, covered_until,
     fit_token_budget, fit_window_frames, parse_segments, within_speech,
 )
-from voicelab.stt.piece_decode import RETRY_BEAM_SIZE, Decode, TranscriptionDetail, transcribe_piece
+from voicelab.stt.piece_decode import RETRY, Decode, DecodeOptions, TranscriptionDetail, transcribe_piece
 from voicelab.stt.pieces import split_at_pauses
 
 SPEECH_THRESHOLD = 0.5
@@ -111,6 +112,7 @@ class WhisperSTT(STT):
             # a decode got (the no-timestamps prompt truncated an 11 s input after its first
             # sentence with nothing to show it).
             self._prompt = list(self._tokenizer.sot_sequence)
+            self._options = DecodeOptions(beam_size=config.beam_size)
             # What faster-whisper's transcribe suppresses by default (suppress_tokens=[-1]).
             self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
 
@@ -131,7 +133,7 @@ class WhisperSTT(STT):
            (:func:`~voicelab.stt.pieces.split_at_pauses`);
         2. decode each piece in a fit window of its own, in timestamp mode, dropping segments
            that begin after the piece's speech (:func:`~voicelab.stt.fit_window.within_speech`),
-           seeking past an uncovered tail and retrying a loop with beam search
+           seeking past an uncovered tail and retrying a loop with beam search and a repetition penalty
            (:func:`~voicelab.stt.piece_decode.transcribe_piece`);
         3. join the pieces' texts with spaces.
 
@@ -150,7 +152,7 @@ class WhisperSTT(STT):
             self.last_detail = TranscriptionDetail("full", seconds)
             return text, self.last_detail
         self.fit_calls += 1
-        results = [transcribe_piece(audio, piece, self._fit_decode, self.config.beam_size)
+        results = [transcribe_piece(audio, piece, self._fit_decode, self._options)
                    for piece in split_at_pauses(speech_regions(audio), audio.size)]
         self.pieces += len(results)
         self.seeks += sum(r.seeks for r in results)
@@ -177,7 +179,7 @@ class WhisperSTT(STT):
         out[0, :, : content.shape[-1]] = content
         return out
 
-    def _fit_decode(self, audio: np.ndarray, speech_end_s: float, beam_size: int) -> Decode:
+    def _fit_decode(self, audio: np.ndarray, speech_end_s: float, options: DecodeOptions) -> Decode:
         """One CTranslate2 encoder + decoder pass on ``audio`` (16 kHz float32) in its fit window.
 
         Segments beginning :data:`~voicelab.stt.fit_window.PAST_SPEECH_SECONDS` after
@@ -191,7 +193,8 @@ class WhisperSTT(STT):
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(features),
             [self._prompt],
-            beam_size=beam_size,
+            beam_size=options.beam_size,
+            repetition_penalty=options.repetition_penalty,
             # generate() decodes at most max_length / 2 new tokens (see DECODER_TOKEN_LIMIT)
             max_length=2 * budget,
             suppress_blank=True,
@@ -254,7 +257,7 @@ class WhisperSTT(STT):
         silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
         if self.config.window == "fit":
             speech_regions(silence)
-            for beam_size in {self.config.beam_size, RETRY_BEAM_SIZE}:
-                self._fit_decode(silence, 1.0, beam_size)
+            for options in (self._options, RETRY):
+                self._fit_decode(silence, 1.0, options)
             return
         self.transcribe_sync(silence)
