@@ -52,6 +52,7 @@ from voicelab.config import STTConfig
 from voicelab.lab.node import node_info
 from voicelab.measure.metrics import truncated_words, wer
 from voicelab.measure.stats import bootstrap_percentile_ci
+from voicelab.stt.piece_decode import DecodeOptions
 from voicelab.stt.whisper import WhisperSTT, speech_regions
 
 DEFAULT_ENVS = ["", "CT2_FORCE_CPU_ISA=AVX", "CT2_FORCE_CPU_ISA=GENERIC", "ONEDNN_MAX_CPU_ISA=SSE41"]
@@ -107,7 +108,7 @@ def timing_rows(repeats: int) -> list[dict]:
     clips = [resolve_clip(n) for n in bundled_clip_names()]
     calls = {
         "fit": fit.transcribe_sync,
-        "fit-1pass": lambda a: fit._fit_decode(a, a.size / 16_000, fit.config.beam_size),
+        "fit-1pass": lambda a: fit._fit_decode(a, a.size / 16_000, DecodeOptions(fit.config.beam_size)),
         "full": full.transcribe_sync,
         "vad": speech_regions,
     }
@@ -165,24 +166,24 @@ def figure(qdf: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     backends = list(dict.fromkeys(qdf["backend"]))
+    labels = [b.replace("CT2_FORCE_CPU_ISA=", "CT2 ").replace("ONEDNN_MAX_CPU_ISA=", "oneDNN ") for b in backends]
     x = np.arange(len(backends))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for k, (label, color) in enumerate((("fit", "tab:blue"), ("full", "tab:orange"))):
         counts = [int((qdf[qdf.backend == b][f"{label}_truncated_words"] > 0).sum()) for b in backends]
-        ax1.bar(x + (k - 0.5) * 0.38, counts, 0.38, color=color,
-                label="default (fit pieces)" if label == "fit" else "30 s window")
+        bars = ax1.bar(x + (k - 0.5) * 0.38, counts, 0.38, color=color,
+                       label="default (fit pieces)" if label == "fit" else "30 s window")
+        ax1.bar_label(bars, fontsize=8)
         for b_i, b in enumerate(backends):
             w = qdf[qdf.backend == b][f"{label}_wer"].to_numpy()
             jitter = np.linspace(-0.12, 0.12, len(w))
             ax2.scatter(b_i + (k - 0.5) * 0.38 + jitter, w, s=6, color=color, alpha=0.6)
     n = int((qdf.backend == backends[0]).sum())
-    ax1.set(xticks=x, xticklabels=backends, ylabel=f"inputs truncated (of {n})",
-            title="words lost at the end")
-    ax1.legend(frameon=False)
+    ax1.set(xticks=x, xticklabels=labels, ylabel=f"inputs truncated (of {n})",
+            title="inputs that lost words at the end", ylim=(0, max(1, ax1.get_ylim()[1]) * 1.25))
+    ax1.legend(frameon=False, loc="upper left")
     ax2.axhline(0.15, color="grey", lw=0.8, ls="--")
-    ax2.set(xticks=x, xticklabels=backends, ylabel="WER per input", title="WER (dashed: 0.15)")
-    for ax in (ax1, ax2):
-        ax.tick_params(axis="x", labelsize=7)
+    ax2.set(xticks=x, xticklabels=labels, ylabel="WER per input", title="WER per input (dashed: 0.15)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -195,6 +196,8 @@ def main() -> None:
     ap.add_argument("--env", action="append", default=None,
                     help="a back end for the quality pass, as VAR=VALUE ('' = native); repeatable")
     ap.add_argument("--quality-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--reuse-quality", action="store_true",
+                    help="take the quality pass from OUT/quality.csv and run the timing only")
     args = ap.parse_args()
     if args.quality_only:  # child process: one back end
         json.dump(quality_rows(), sys.stdout)
@@ -202,6 +205,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     envs = DEFAULT_ENVS if args.env is None else args.env
     frames, quality = [], {}
+    if args.reuse_quality:
+        envs = []
+        frames = [g for _, g in pd.read_csv(args.out / "quality.csv").groupby("backend", sort=False)]
+        quality = {g["backend"].iloc[0]: quality_summary(g) for g in frames}
     for setting in envs:
         name = setting or "native"
         print(f"quality pass, back end {name}", file=sys.stderr)
