@@ -61,7 +61,8 @@ def test_no_speech_is_one_piece_over_the_whole_audio():
 
 def test_one_region_gets_the_edge_pad_clipped_to_the_audio():
     assert split_at_pauses([(s(0.1), s(3.0))], s(4.0)) == [Piece(0, s(3.7), s(0.1), s(3.0), s(2.9))]
-    assert split_at_pauses([(s(1.0), s(3.0))], s(3.2), edge_pad_s=0.3) == [Piece(s(0.7), s(3.2), s(1.0), s(3.0), s(2.0))]
+    assert split_at_pauses([(s(1.0), s(3.0))], s(3.2), edge_pad_s=0.3) == [
+        Piece(s(0.7), s(3.2), s(1.0), s(3.0), s(2.0))]
 
 
 def test_a_long_pause_cuts_at_most_edge_pad_either_side():
@@ -93,6 +94,14 @@ def test_one_region_longer_than_the_maximum_is_cut_in_equal_parts():
     pieces = split_at_pauses([(0, s(60.0))], s(60.0), max_piece_s=28.0)
     assert [(p.speech_start, p.speech_end) for p in pieces] == [(0, s(20)), (s(20), s(40)), (s(40), s(60))]
     assert all(p.seconds <= 28.0 for p in pieces)
+
+
+def test_default_pieces_never_exceed_the_30_s_window():
+    long_talk = [(s(0.7 + 10.1 * k), s(0.7 + 10.1 * k + 10.0)) for k in range(6)]  # 100 ms pauses
+    for regions, n in (([(s(0.7), s(60.7))], s(61.4)), (long_talk, s(62.0))):
+        pieces = split_at_pauses(regions, n)
+        assert len(pieces) > 1
+        assert all(fit_window_frames(p.end - p.start) <= 3000 for p in pieces)
 
 
 @pytest.mark.parametrize("regions, n", [
@@ -246,9 +255,10 @@ def test_an_unreachable_tail_is_retried_and_the_longer_transcript_kept():
 
 def test_a_loop_is_retried_with_beam_search_and_a_repetition_penalty():
     loop = "he was not an old s " + "y " * 40
-    dec = ScriptedDecoder(Decode(loop, "", 0.0, 48, 48), Decode("he was not an old sposed young man", "he was not an old sposed young man", 2.9, 12, 48))
+    heard = "he was not an old sposed young man"
+    dec = ScriptedDecoder(Decode(loop, "", 0.0, 48, 48), Decode(heard, heard, 2.9, 12, 48))
     r = transcribe_piece(AUDIO[: s(3.4)], piece(3.4, 0.2, 3.0), dec, GREEDY)
-    assert r.text == "he was not an old sposed young man"
+    assert r.text == heard
     assert (r.retried, r.problem, r.decodes) == ("length-limit", None, 2)
     assert [c[2] for c in dec.calls] == [GREEDY, RETRY]
     assert (RETRY.beam_size, RETRY.repetition_penalty) == (5, 1.2)

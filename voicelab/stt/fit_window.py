@@ -30,7 +30,7 @@ FIT_EXTRA_SECONDS = 1
 
 MAX_FIT_SECONDS = FULL_WINDOW_SECONDS - FIT_EXTRA_SECONDS
 """Longest audio (s) one fit window takes: beyond it ceil(s) + 1 s would exceed the 30 s window
-the encoder's positional embeddings cover (pieces are cut shorter, see
+the encoder's positional embeddings cover (pieces are cut to fit, see
 :data:`voicelab.stt.pieces.MAX_PIECE_S`)."""
 
 TIME_PRECISION_S = 0.02

@@ -1,5 +1,6 @@
 """Decoding one piece until its transcript covers its speech: Whisper's seek, then a retry
-with beam search and a repetition penalty that is kept only if it ranks higher (:func:`transcribe_piece`).
+with beam search and a repetition penalty, kept only if it ranks higher
+(:func:`transcribe_piece`).
 
 The model call is passed in (:data:`DecodeFn`), so the rules here run on scripted decodes in
 the tests and on CTranslate2 in :class:`voicelab.stt.whisper.WhisperSTT`.
@@ -21,6 +22,7 @@ MAX_SEEKS = 3
 
 MIN_SEEK_SECONDS = 0.5
 """Least progress (s) a decode must cover before the loop seeks past it."""
+
 
 @dataclass(frozen=True)
 class DecodeOptions:
@@ -44,6 +46,7 @@ Controllable Generation", section 4.1). LibriVox 0880's "ill-disposed" is a loop
 tiny.en: in a 3.2 s piece it decoded "He was not an old-s-s-y-y-y-..." greedily and
 "He was not, an old-s-y-y-y-..." with 5 beams alone, "He was not, an old supposed young man?"
 with both (int8, AVX2 EPYC). Paid only where a retry runs."""
+
 
 @dataclass(frozen=True)
 class PieceResult:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voicelab.stt.fit_window import MAX_FIT_SECONDS
+
 SAMPLE_RATE = 16_000
 """Whisper's input rate (Hz)."""
 
@@ -36,10 +38,12 @@ of 0.3 / 0.5 / 0.7 / 1.0 s gave mean WER 0.065 / 0.057 / 0.053 / 0.054 ("made am
 himself" for "made amiable himself" at 0.3 s), the same order on CTranslate2's generic
 kernels; none lost a word at the end."""
 
-MAX_PIECE_S = 28.0
-"""Longest piece (s). Beyond ~29 s the fit window (ceil(s) + 1 s) would exceed Whisper's 30 s
-window, which its encoder's positional embeddings cover; longer stretches of speech are cut
-at their longest inner pause, or in equal parts if they hold none."""
+MAX_PIECE_S = MAX_FIT_SECONDS - 2 * EDGE_PAD_S
+"""Longest speech span of one piece (s): with its two edge pads it stays within
+:data:`~voicelab.stt.fit_window.MAX_FIT_SECONDS`, so its fit window (ceil(s) + 1 s) never
+exceeds Whisper's 30 s window, which its encoder's positional embeddings cover. Longer
+stretches of speech are cut at their last pause that fits, or in equal parts if they hold
+none."""
 
 
 @dataclass(frozen=True)
