@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voicelab.stt.fit_window import MAX_FIT_SECONDS
-
-SAMPLE_RATE = 16_000
-"""Whisper's input rate (Hz)."""
+from voicelab.stt.fit_window import MAX_FIT_SECONDS, SAMPLE_RATE
 
 SPLIT_MIN_PAUSE_S = 0.3
 """Shortest pause (s, from the speech detector's region ends to starts) the utterance is cut
