@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicelab.measure.stats import bootstrap_percentile_ci, empirical_cdf, percentile_table
+from voicelab.measure.stats import (bootstrap_difference_ci, bootstrap_mean_ci, bootstrap_percentile_ci, empirical_cdf,
+                                    percentile_table, told_apart)
 
 
 def test_estimate_is_numpy_linear_percentile():
@@ -84,7 +85,7 @@ def _results() -> pd.DataFrame:
 
 def test_percentile_table_excludes_warmup_and_keeps_order():
     t = percentile_table(_results(), ["lat_ms", "wer"])
-    assert list(t.columns) == ["point", "metric", "n", "p50", "p50_lo", "p50_hi", "p90", "p90_lo",
+    assert list(t.columns) == ["point", "metric", "n", "clusters", "p50", "p50_lo", "p50_hi", "p90", "p90_lo",
                                "p90_hi", "p99", "p99_lo", "p99_hi"]
     assert list(zip(t["point"], t["metric"])) == [
         ("b-point", "lat_ms"), ("b-point", "wer"), ("a-point", "lat_ms"), ("a-point", "wer"),
@@ -115,3 +116,68 @@ def test_empirical_cdf():
     assert F.tolist() == [0.25, 0.5, 0.75, 1.0]
     x, F = empirical_cdf([])
     assert len(x) == 0 and len(F) == 0
+
+
+# --- resampled by clip (cluster bootstrap) ------------------------------------------------
+
+def test_cluster_bootstrap_draws_whole_clips():
+    # two clips of 10 turns: clip a all 0, clip b all 1. Drawing two clips gives {a, a}
+    # (p 1/4, mean 0), {a, b} (p 1/2, mean 0.5), {b, b} (p 1/4, mean 1): the 95 % interval is
+    # exactly [0, 1]. Drawing 20 turns one by one instead gives a binomial mean with sd
+    # 0.5 / sqrt(20) = 0.11, an interval well inside (0.2, 0.8).
+    x = [0.0] * 10 + [1.0] * 10
+    clips = ["a"] * 10 + ["b"] * 10
+    assert bootstrap_mean_ci(x, groups=clips) == (0.5, 0.0, 1.0)
+    _, lo, hi = bootstrap_mean_ci(x)
+    assert 0.2 < lo < 0.5 < hi < 0.8
+    # the median: same three outcomes (0, 0.5, 1)
+    assert bootstrap_percentile_ci(x, 50, groups=clips) == (0.5, 0.0, 1.0)
+
+
+def test_cluster_bootstrap_edge_cases():
+    # one clip: the estimate, but no interval (a zero-width one would say nothing)
+    est, lo, hi = bootstrap_percentile_ci([1.0, 2.0, 3.0], 50, groups=["a", "a", "a"])
+    assert est == 2.0 and math.isnan(lo) and math.isnan(hi)
+    mean, lo, hi = bootstrap_mean_ci([1.0, 0.0], groups=["a", "a"])
+    assert mean == 0.5 and math.isnan(lo) and math.isnan(hi)
+    # NaNs are dropped with their clip: clip b has no value left, so one clip remains
+    assert math.isnan(bootstrap_percentile_ci([1.0, math.nan], 50, groups=["a", "b"])[1])
+    with pytest.raises(ValueError, match="2 labels for 3 values"):
+        bootstrap_percentile_ci([1.0, 2.0, 3.0], 50, groups=["a", "b"])
+    # identical clips: every resample is the same
+    assert bootstrap_mean_ci([1.0, 1.0, 1.0, 1.0], groups=["a", "a", "b", "b"]) == (1.0, 1.0, 1.0)
+    assert bootstrap_mean_ci([1.0]) == (1.0, 1.0, 1.0)
+    assert all(math.isnan(v) for v in bootstrap_mean_ci([]))
+
+
+def test_paired_difference_cancels_the_clip_effect():
+    # b's turns take 100, 1000 and 5000 ms on three clips; a is 10 ms slower on every clip.
+    # With the clips drawn jointly each resample's median difference is exactly 10 ms, so the
+    # interval is [10, 10]; the clips' spread (100..5000 ms) would swamp an unpaired comparison.
+    b = [100.0, 1000.0, 5000.0]
+    a = [v + 10.0 for v in b]
+    clips = ["x", "y", "z"]
+    assert bootstrap_difference_ci(a, clips, b, clips) == (10.0, 10.0, 10.0)
+    assert told_apart(10.0, 10.0) is True
+    _, lo_a, hi_a = bootstrap_percentile_ci(a, 50, groups=clips)
+    _, lo_b, hi_b = bootstrap_percentile_ci(b, 50, groups=clips)
+    assert lo_a < hi_b and lo_b < hi_a                       # the separate intervals overlap
+    # no real difference: the interval straddles 0
+    d, lo, hi = bootstrap_difference_ci([1.0, 2.0, 3.0, 4.0], list("wxyz"), [2.0, 1.0, 4.0, 3.0], list("wxyz"))
+    assert d == 0.0 and lo < 0.0 < hi and told_apart(lo, hi) is False
+    assert told_apart(math.nan, 1.0) is None
+    assert all(math.isnan(v) for v in bootstrap_difference_ci([], [], [1.0], ["a"]))
+
+
+def test_percentile_table_resamples_by_clip():
+    rows = [{"point": "p", "warmup": False, "clip": c, "lat_ms": v}
+            for c, vals in (("a", (100.0, 110.0)), ("b", (300.0, 310.0)), ("c", (500.0, 520.0)))
+            for v in vals]
+    t = percentile_table(pd.DataFrame(rows), ["lat_ms"])
+    r = t.iloc[0]
+    assert r["n"] == 6 and r["clusters"] == 3
+    lat = [row["lat_ms"] for row in rows]
+    clips = [row["clip"] for row in rows]
+    assert tuple(r[["p50", "p50_lo", "p50_hi"]]) == bootstrap_percentile_ci(lat, 50, groups=clips)
+    flat = percentile_table(pd.DataFrame(rows), ["lat_ms"], cluster=None).iloc[0]
+    assert flat["clusters"] == 6 and tuple(flat[["p50", "p50_lo", "p50_hi"]]) == bootstrap_percentile_ci(lat, 50)

@@ -180,9 +180,12 @@ def test_markdown_has_headline_table_and_existing_figures(sweep):
     for h in ("voice-to-voice p50", "first word (LLM) p90", "word-to-audio p99", "mean TTS round-trip WER",
               "mean STT WER", "median playback stall (ms)", "mean TTS requests", "n turns"):
         assert h in header
-    # exact percentiles with their bootstrap intervals (see the module docstring)
-    assert "| 1250 [1000, 1400] |" in table[0]
-    assert "| 1450 [1300, 1600] |" in table[1]
+    # exact percentiles with their bootstrap intervals, resampled by clip (two clips: a resample
+    # is {a, a} with p 1/4, {a, b} with p 1/2 or {b, b} with p 1/4, so the 95 % interval runs
+    # from the {a, a} median to the {b, b} median). p0: clip-a 1000, 1250; clip-b 1400 (and NaN):
+    # {a, a} -> 1125, {b, b} -> 1400. p1: clip-a 1300, 1500; clip-b 1400, 1600: 1400 and 1500.
+    assert "| 1250 [1125, 1400] |" in table[0]
+    assert "| 1450 [1400, 1500] |" in table[1]
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == 5 and all(link.startswith("figures/") for link in links)
     for link in links:
@@ -355,3 +358,41 @@ def test_nodes_are_tabled_and_mixed_kinds_warned():
     assert "2 kinds of node (EPYC x8; Xeon x2)" in node_warning(nodes)
     assert node_warning(node_table(pd.DataFrame(rows[:2]))) is None
     assert node_table(pd.DataFrame([{"point": "a", "run_id": "x", "node": ""}])).empty
+
+
+def test_interruption_rates_and_latencies_carry_intervals_by_clip():
+    """Four barge-ins on two clips: clip a's two were missed, clip b's two were not (latencies
+    200 and 300 ms). Drawing whole clips the missed rate is 0 ({b, b}), 0.5 or 1 ({a, a}): its
+    95 % interval is exactly [0, 1]; the latencies all come from clip b, one clip: no interval."""
+    from voicelab.reports import interruption_table
+    from voicelab.reports.sweep_tables import interruption_cells
+
+    results = pd.DataFrame([
+        {"point": "p", "turn": k, "clip": clip, "warmup": False, "barge_in": True,
+         "interruption_latency_ms": lat, "barge_in_detect_ms": lat, "cancel_ms": 1.0,
+         "missed_interruption": missed, "false_interruption": False, "voice_to_voice_latency_ms": 900.0}
+        for k, (clip, lat, missed) in enumerate([("a", math.nan, True), ("a", math.nan, True),
+                                                  ("b", 200.0, False), ("b", 300.0, False)])])
+    t = interruption_table(results).iloc[0]
+    assert (t["missed_interruption_rate"], t["missed_interruption_rate_lo"], t["missed_interruption_rate_hi"]) \
+        == (0.5, 0.0, 1.0)
+    assert t["interruption_p50_ms"] == 250.0 and math.isnan(t["interruption_p50_ms_lo"])
+    assert (t["false_interruption_rate"], t["false_interruption_rate_lo"], t["false_interruption_rate_hi"]) \
+        == (0.0, 0.0, 0.0)
+    _, rows = interruption_cells(interruption_table(results))
+    assert rows[0][2] == "250" and rows[0][8] == "50% [0, 100]" and rows[0][7] == "0% [0, 0]"
+
+
+def test_points_that_cannot_be_told_apart():
+    """Three points on clips x, y, z (one turn each). B is 10 ms slower than A on every clip:
+    the paired difference is 10 in every resample, so B differs. C is 5 ms faster on x, 5 ms
+    slower on y and equal on z: a resample's median clip decides the difference (-5, +5 or 0),
+    so its interval [-5, 5] contains 0 and C cannot be told apart from A."""
+    from voicelab.reports.sweep_tables import indistinguishable_points
+
+    base = {"x": 100.0, "y": 1000.0, "z": 5000.0}
+    shift = {"A": {"x": 0, "y": 0, "z": 0}, "B": {"x": 10, "y": 10, "z": 10}, "C": {"x": -5, "y": 5, "z": 0}}
+    results = pd.DataFrame([{"point": p, "clip": c, "warmup": False, "voice_to_voice_latency_ms": v + shift[p][c]}
+                            for p in ("B", "A", "C") for c, v in base.items()])
+    assert indistinguishable_points(results) == ("A", ["C"])
+    assert indistinguishable_points(results[results["point"] == "A"]) == ("", [])

@@ -1,18 +1,27 @@
-"""Percentiles with bootstrap confidence intervals, for comparing sweep points.
+"""Percentiles and rates with bootstrap confidence intervals, resampled by clip.
 
 Responsibilities:
 
 1. :func:`bootstrap_percentile_ci`: one percentile of one sample with a percentile
    bootstrap confidence interval (Efron & Tibshirani, *An Introduction to the
    Bootstrap*, Chapman & Hall, 1993, ch. 13), numpy only and deterministic given
-   the seed.
-2. :func:`percentile_table`: those estimates per (config point, metric) over the
-   non-warm-up rows of a results table.
-3. :func:`empirical_cdf`: the step function plotted by the sweep report.
+   the seed. With ``groups`` it is a **cluster bootstrap**: whole groups (clips) are
+   drawn with replacement, because turns of one clip are not independent (Davison &
+   Hinkley, *Bootstrap Methods and their Application*, CUP 1997, sec. 3.8, "resampling
+   the clusters"; Field & Welsh, JASA 2007, "Bootstrapping clustered data").
+2. :func:`bootstrap_mean_ci`: the same for a mean, so for a rate (the mean of 0/1).
+3. :func:`bootstrap_difference_ci`: the difference of one percentile between two samples
+   measured on the same clips, with the clips drawn jointly (a paired cluster bootstrap):
+   :func:`told_apart` says whether two sweep points differ at the interval's coverage.
+4. :func:`percentile_table`: those estimates per (config point, metric) over the
+   non-warm-up rows of a results table, resampled by its ``clip`` column.
+5. :func:`empirical_cdf`: the step function plotted by the sweep report.
 
 Percentiles are numpy's default ("linear", type 7 of Hyndman & Fan 1996), the same
 as :func:`voicelab.measure.metrics.summarize`. NaNs (a turn without that metric) are
-dropped before anything is computed.
+dropped, with their group labels, before anything is computed. A clustered interval
+needs two groups at least: with one group it is NaN (its width would be 0 and say
+nothing), while the estimate is still given.
 """
 
 from __future__ import annotations
@@ -23,23 +32,56 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["bootstrap_percentile_ci", "empirical_cdf", "percentile_table"]
+__all__ = ["CLUSTER", "bootstrap_difference_ci", "bootstrap_mean_ci", "bootstrap_percentile_ci",
+           "empirical_cdf", "percentile_table", "told_apart"]
+
+CLUSTER = "clip"
+"""The column a results table is resampled by: turns of one clip share its speaker, words and
+speech end, so they are one cluster."""
 
 _MAX_RESAMPLE_CELLS = 2_000_000
 """Resample at most this many values at once (bounds memory: 16 MB of float64)."""
 
+Values = Iterable[float] | np.ndarray | pd.Series
 
-def _finite(values: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
+
+def _finite(values: Values, groups: Values | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float values without NaNs, and their group labels as strings (None: no groups)."""
     arr = np.asarray(values, dtype=float).ravel()
-    return arr[~np.isnan(arr)]
+    keep = ~np.isnan(arr)
+    if groups is None:
+        return arr[keep], None
+    labels = np.asarray(pd.Series(list(groups), dtype=object).astype(str))
+    if len(labels) != len(arr):
+        raise ValueError(f"groups has {len(labels)} labels for {len(arr)} values")
+    return arr[keep], labels[keep]
+
+
+def _codes(labels: np.ndarray | None) -> np.ndarray | None:
+    """Integer codes 0..k-1 of ``labels`` in order of first appearance."""
+    return None if labels is None else pd.factorize(labels)[0]
+
+
+def _interval(boots: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = (1.0 - ci) / 2.0
+    low, high = np.percentile(boots, [100.0 * alpha, 100.0 * (1.0 - alpha)], axis=-1)
+    return low, high
+
+
+def _cluster_weights(rng: np.random.Generator, n_groups: int, count: int) -> np.ndarray:
+    """``count`` rows of how often each of ``n_groups`` groups is drawn (each row sums to n_groups)."""
+    draws = rng.integers(0, n_groups, size=(count, n_groups))
+    weights = np.zeros((count, n_groups), dtype=np.int64)
+    np.add.at(weights, (np.arange(count)[:, None], draws), 1)
+    return weights
 
 
 def _bootstrap(x: np.ndarray, qs: Sequence[float], n_boot: int, ci: float,
-               seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               seed: int, codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimates, lows and highs (each shape ``(len(qs),)``) for NaN-free ``x``.
 
-    The resamples depend only on ``x``, ``n_boot`` and ``seed``, not on ``qs``: a
-    percentile gets the same interval whether it is computed alone or with others.
+    The resamples depend only on ``x`` (and ``codes``), ``n_boot`` and ``seed``, not on
+    ``qs``: a percentile gets the same interval whether it is computed alone or with others.
     """
     qs = np.asarray(qs, dtype=float)
     n = len(x)
@@ -47,17 +89,25 @@ def _bootstrap(x: np.ndarray, qs: Sequence[float], n_boot: int, ci: float,
         nan = np.full(len(qs), math.nan)
         return nan, nan.copy(), nan.copy()
     estimate = np.percentile(x, qs)
-    if n == 1:
-        return estimate, estimate.copy(), estimate.copy()
     rng = np.random.default_rng(seed)
     boots = np.empty((len(qs), n_boot))
-    step = max(1, _MAX_RESAMPLE_CELLS // n)
-    for start in range(0, n_boot, step):
-        stop = min(start + step, n_boot)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        boots[:, start:stop] = np.percentile(x[idx], qs, axis=1)
-    alpha = (1.0 - ci) / 2.0
-    low, high = np.percentile(boots, [100.0 * alpha, 100.0 * (1.0 - alpha)], axis=1)
+    if codes is None:
+        if n == 1:
+            return estimate, estimate.copy(), estimate.copy()
+        step = max(1, _MAX_RESAMPLE_CELLS // n)
+        for start in range(0, n_boot, step):
+            stop = min(start + step, n_boot)
+            idx = rng.integers(0, n, size=(stop - start, n))
+            boots[:, start:stop] = np.percentile(x[idx], qs, axis=1)
+    else:
+        n_groups = int(codes.max()) + 1
+        if n_groups < 2:
+            nan = np.full(len(qs), math.nan)
+            return estimate, nan, nan.copy()
+        weights = _cluster_weights(rng, n_groups, n_boot)
+        for b in range(n_boot):
+            boots[:, b] = np.percentile(np.repeat(x, weights[b][codes]), qs)
+    low, high = _interval(boots, ci)
     return estimate, low, high
 
 
@@ -71,36 +121,118 @@ def _check(q: float | Sequence[float], n_boot: int, ci: float) -> None:
             raise ValueError(f"percentiles must be in [0, 100], got {qq}")
 
 
-def bootstrap_percentile_ci(values: Iterable[float] | np.ndarray | pd.Series, q: float,
-                            n_boot: int = 2000, ci: float = 0.95,
-                            seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_percentile_ci(values: Values, q: float, n_boot: int = 2000, ci: float = 0.95,
+                            seed: int = 0, groups: Values | None = None) -> tuple[float, float, float]:
     """The ``q``-th percentile of ``values`` and its percentile-bootstrap interval.
 
     The estimate is ``np.percentile(values, q)`` (linear interpolation). The interval
     is the ``(1 - ci) / 2`` and ``(1 + ci) / 2`` quantiles of the same percentile over
-    ``n_boot`` resamples of ``values`` drawn with replacement (Efron & Tibshirani
-    1993, ch. 13, "the percentile interval"). It assumes independent turns; on tiny
-    samples it is too narrow, and for extreme percentiles (p99 of 20 turns) it
-    mostly reflects the largest values seen. Like any percentile interval it is not
-    forced to contain the estimate, though it nearly always does.
+    ``n_boot`` resamples (Efron & Tibshirani 1993, ch. 13, "the percentile interval").
+    Without ``groups`` each resample draws single values with replacement (independent
+    turns); with ``groups`` it draws as many groups as there are, with replacement, and
+    takes all their values (a cluster bootstrap, wider when a group's values move
+    together). On tiny samples the interval is too narrow, and for extreme percentiles
+    (p99 of 20 turns) it mostly reflects the largest values seen. Like any percentile
+    interval it is not forced to contain the estimate, though it nearly always does.
 
     Args:
-        values: 1-D numbers (any array-like); NaNs are dropped.
+        values: 1-D numbers (any array-like); NaNs are dropped (with their groups).
         q: percentile in [0, 100].
         n_boot: number of bootstrap resamples.
         ci: coverage of the interval, in (0, 1).
         seed: seed of :func:`numpy.random.default_rng`; same inputs, same result.
+        groups: one label per value (e.g. the clip), or None.
 
     Returns:
-        ``(estimate, low, high)``; ``(nan, nan, nan)`` when no value is left,
-        ``(v, v, v)`` for a single value ``v``.
+        ``(estimate, low, high)``; ``(nan, nan, nan)`` when no value is left; ``(v, v, v)``
+        for a single value ``v`` without groups; ``(estimate, nan, nan)`` with groups when
+        fewer than two groups have a value.
 
     Raises:
-        ValueError: ``q``, ``n_boot`` or ``ci`` out of range.
+        ValueError: ``q``, ``n_boot`` or ``ci`` out of range, or ``groups`` of another length.
     """
     _check(q, n_boot, ci)
-    est, lo, hi = _bootstrap(_finite(values), [q], n_boot, ci, seed)
+    x, labels = _finite(values, groups)
+    est, lo, hi = _bootstrap(x, [q], n_boot, ci, seed, _codes(labels))
     return float(est[0]), float(lo[0]), float(hi[0])
+
+
+def bootstrap_mean_ci(values: Values, n_boot: int = 2000, ci: float = 0.95, seed: int = 0,
+                      groups: Values | None = None) -> tuple[float, float, float]:
+    """The mean of ``values`` (a rate, for 0/1 values) and its percentile-bootstrap interval.
+
+    Resampling as :func:`bootstrap_percentile_ci`; with groups the resample's mean is the
+    sum over drawn groups of their sums over the sum of their sizes (the ratio estimator
+    of a cluster sample).
+
+    Returns:
+        ``(mean, low, high)``, with the same NaN rules as :func:`bootstrap_percentile_ci`.
+
+    Raises:
+        ValueError: ``n_boot`` or ``ci`` out of range, or ``groups`` of another length.
+    """
+    _check(50.0, n_boot, ci)
+    x, labels = _finite(values, groups)
+    codes = _codes(labels)
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if codes is None:
+        codes = np.arange(len(x))
+        if len(x) == 1:
+            return mean, mean, mean
+    n_groups = int(codes.max()) + 1
+    if n_groups < 2:
+        return mean, math.nan, math.nan
+    sums = np.bincount(codes, weights=x, minlength=n_groups)
+    sizes = np.bincount(codes, minlength=n_groups).astype(float)
+    weights = _cluster_weights(np.random.default_rng(seed), n_groups, n_boot)
+    lo, hi = _interval((weights @ sums) / (weights @ sizes), ci)
+    return mean, float(lo), float(hi)
+
+
+def bootstrap_difference_ci(a: Values, a_groups: Values, b: Values, b_groups: Values, q: float = 50.0,
+                            n_boot: int = 2000, ci: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``percentile(a, q) - percentile(b, q)`` with a paired cluster-bootstrap interval.
+
+    Both samples were measured on the same groups (a sweep's points run the same clips):
+    each resample draws the union of group labels with replacement once and takes every
+    drawn group's values on both sides, so what a clip adds to both cancels. A group
+    present on one side only contributes to that side.
+
+    Returns:
+        ``(difference, low, high)``; NaNs when a side has no value, or the interval when
+        fewer than two groups are shared by the union.
+
+    Raises:
+        ValueError: ``q``, ``n_boot`` or ``ci`` out of range, or groups of another length.
+    """
+    _check(q, n_boot, ci)
+    xa, labels_a = _finite(a, a_groups)
+    xb, labels_b = _finite(b, b_groups)
+    if len(xa) == 0 or len(xb) == 0:
+        return math.nan, math.nan, math.nan
+    union = pd.Index(pd.unique(np.concatenate([labels_a, labels_b])))
+    ca, cb = union.get_indexer(labels_a), union.get_indexer(labels_b)
+    diff = float(np.percentile(xa, q) - np.percentile(xb, q))
+    if len(union) < 2:
+        return diff, math.nan, math.nan
+    weights = _cluster_weights(np.random.default_rng(seed), len(union), n_boot)
+    boots = np.full(n_boot, math.nan)
+    for i, w in enumerate(weights):
+        ra, rb = np.repeat(xa, w[ca]), np.repeat(xb, w[cb])
+        if len(ra) and len(rb):
+            boots[i] = np.percentile(ra, q) - np.percentile(rb, q)
+    boots = boots[~np.isnan(boots)]
+    lo, hi = _interval(boots, ci)
+    return diff, float(lo), float(hi)
+
+
+def told_apart(low: float, high: float) -> bool | None:
+    """Whether a difference's interval ``[low, high]`` excludes 0 (None when it is NaN)."""
+    if math.isnan(low) or math.isnan(high):
+        return None
+    return low > 0.0 or high < 0.0
 
 
 def _live(results: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +243,7 @@ def _live(results: pd.DataFrame) -> pd.DataFrame:
 
 def percentile_table(results: pd.DataFrame, metrics: list[str], by: str = "point",
                      qs: Sequence[float] = (50, 90, 99), *, n_boot: int = 2000, ci: float = 0.95,
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, cluster: str | None = CLUSTER) -> pd.DataFrame:
     """Percentiles with bootstrap CIs per group and metric, over non-warm-up rows.
 
     Args:
@@ -126,11 +258,14 @@ def percentile_table(results: pd.DataFrame, metrics: list[str], by: str = "point
             ``p50_hi`` (``92.5`` gives ``p92.5``...).
         n_boot, ci, seed: as in :func:`bootstrap_percentile_ci` (every cell uses
             ``seed``, so each cell equals that function's result).
+        cluster: the column whose values are resampled as wholes (default ``clip``);
+            when ``results`` has no such column, or it is None, turns are resampled
+            one by one.
 
     Returns:
         One row per (group, metric), groups outer and metrics in the given order;
-        columns ``by``, ``metric``, ``n`` (non-NaN values), then the three columns
-        per percentile.
+        columns ``by``, ``metric``, ``n`` (non-NaN values), ``clusters`` (groups with a
+        value; equal to ``n`` without clustering), then the three columns per percentile.
 
     Raises:
         KeyError: ``by`` or a metric is not a column of ``results``.
@@ -142,21 +277,23 @@ def percentile_table(results: pd.DataFrame, metrics: list[str], by: str = "point
     _check(qs, n_boot, ci)
     names = [f"p{q:g}" for q in qs]
     live = _live(results)
+    clustered = cluster is not None and cluster in results
     rows = []
     for group in pd.unique(results[by]):
         g = live[live[by] == group]
         for metric in metrics:
-            x = _finite(pd.to_numeric(g[metric], errors="coerce"))
-            est, lo, hi = _bootstrap(x, qs, n_boot, ci, seed)
-            row = {by: group, "metric": metric, "n": int(len(x))}
+            x, labels = _finite(pd.to_numeric(g[metric], errors="coerce"), g[cluster] if clustered else None)
+            est, lo, hi = _bootstrap(x, qs, n_boot, ci, seed, _codes(labels))
+            clusters = len(x) if labels is None else len(set(labels))
+            row = {by: group, "metric": metric, "n": int(len(x)), "clusters": clusters}
             for name, e, a, b in zip(names, est, lo, hi):
                 row.update({name: float(e), f"{name}_lo": float(a), f"{name}_hi": float(b)})
             rows.append(row)
-    columns = [by, "metric", "n"] + [f"{p}{s}" for p in names for s in ("", "_lo", "_hi")]
+    columns = [by, "metric", "n", "clusters"] + [f"{p}{s}" for p in names for s in ("", "_lo", "_hi")]
     return pd.DataFrame(rows, columns=columns)
 
 
-def empirical_cdf(values: Iterable[float] | np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def empirical_cdf(values: Values) -> tuple[np.ndarray, np.ndarray]:
     """The empirical CDF of ``values`` (NaNs dropped).
 
     Returns:
@@ -164,5 +301,5 @@ def empirical_cdf(values: Iterable[float] | np.ndarray | pd.Series) -> tuple[np.
         fraction of values <= ``x[i]`` (ties appear as repeated ``x`` with rising
         ``F``; draw with ``drawstyle="steps-post"``). Both empty when no value is left.
     """
-    x = np.sort(_finite(values))
+    x = np.sort(_finite(values)[0])
     return x, np.arange(1, len(x) + 1, dtype=float) / max(len(x), 1)

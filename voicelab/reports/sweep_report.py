@@ -38,7 +38,7 @@ from voicelab.reports.references import REFERENCE_HEADER, reference_rows, refere
 from voicelab.reports.style import figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, value_label
 from voicelab.reports.sweep_figures import box_figures, cdf_figure, interruption_figure, tradeoff_figure
-from voicelab.reports.sweep_tables import (headline_cells, headline_table, interruption_cells,
+from voicelab.reports.sweep_tables import (headline_cells, headline_table, indistinguishable_points, interruption_cells,
                                            interruption_table, node_cells, node_table, node_warning)
 from voicelab.reports.timeline import representative_turn, timeline_figure
 
@@ -95,6 +95,12 @@ def _build(data: SweepData, *, n_boot: int = 2000, seed: int = 0) -> dict:
     results = data.results
     head = headline_table(results, n_boot=n_boot, seed=seed)
     header, rows, notes = headline_cells(head)
+    best, ties = indistinguishable_points(results)
+    if best:
+        notes.append(f"lowest voice-to-voice p50: “{best}”; "
+                     + (f"cannot be told apart from it (95% CI of the paired difference, clips drawn "
+                        f"jointly, contains 0): {', '.join(f'“{t}”' for t in ties)}" if ties else
+                        "every other point differs from it (95% CI of the paired difference excludes 0)"))
     figs = [_render(cdf_figure(results), "cdf.png", "latency CDF per config point",
                     "Empirical CDFs over non-warm-up turns, one line per config point; dotted lines "
                     "mark p50 and p90.")]
@@ -172,7 +178,8 @@ def _title(data: SweepData) -> str:
 
 _METHOD = ("Percentiles use numpy's linear method over non-warm-up turns of all repetitions "
            "and clips; brackets are 95% percentile-bootstrap confidence intervals ({n_boot} "
-           "resamples of the turns, Efron & Tibshirani 1993), which treat turns as independent. "
+           "resamples, Efron & Tibshirani 1993) that draw whole clips, since turns of one clip "
+           "are not independent (a cluster bootstrap; no interval with a single clip). "
            "Milliseconds unless stated.")
 
 

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from voicelab.measure.stats import percentile_table
+from voicelab.measure.stats import (CLUSTER, bootstrap_difference_ci, bootstrap_mean_ci, bootstrap_percentile_ci,
+                                    percentile_table, told_apart)
 from voicelab.reports.frames import V2V, live_rows, numeric, unique_in_order
 from voicelab.reports.style import LABELS, format_ms
 
 __all__ = ["HEADLINE_EXTRAS", "HEADLINE_LATENCIES", "HEADLINE_QS", "headline_cells", "headline_table",
-           "interruption_cells", "interruption_table", "node_cells", "node_table", "node_warning"]
+           "indistinguishable_points", "interruption_cells", "interruption_table", "node_cells", "node_table", "node_warning"]
 
 HEADLINE_LATENCIES = ["voice_to_voice_latency_ms", "first_word_latency_ms", "word_to_audio_latency_ms"]
 """Latencies of the headline table, each as p50/p90/p99 with bootstrap CIs."""
@@ -142,6 +143,29 @@ def headline_cells(head: pd.DataFrame) -> tuple[list[str], list[list[str]], list
     return header, rows, notes
 
 
+def _groups(g: pd.DataFrame) -> pd.Series | None:
+    return g[CLUSTER] if CLUSTER in g else None
+
+
+def _pct_ci(g: pd.DataFrame, col: str, q: float) -> tuple[float, float, float]:
+    """Percentile ``q`` of ``g[col]`` with its 95 % CI resampled by clip (NaNs without values)."""
+    if col not in g or not len(g):
+        return np.nan, np.nan, np.nan
+    return bootstrap_percentile_ci(numeric(g[col]), q, groups=_groups(g))
+
+
+def _rate_ci(g: pd.DataFrame, col: str) -> tuple[float, float, float]:
+    """Share of true ``g[col]`` with its 95 % CI resampled by clip (NaNs when empty or absent)."""
+    if col not in g or not len(g):
+        return np.nan, np.nan, np.nan
+    return bootstrap_mean_ci(g[col].fillna(False).astype(bool).astype(float), groups=_groups(g))
+
+
+def _with_ci(name: str, est_lo_hi: tuple[float, float, float]) -> dict[str, float]:
+    est, lo, hi = est_lo_hi
+    return {name: est, f"{name}_lo": lo, f"{name}_hi": hi}
+
+
 def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per point: barge-in counts, p50/p95 interruption latency, p50 detect and cancel
     times (ms), early detections (barge-ins detected after their clip started but before
@@ -149,31 +173,61 @@ def interruption_table(results: pd.DataFrame) -> pd.DataFrame:
     (share of replies cut while no user clip played), missed-interruption rate (share
     of barge-ins the agent talked through), false-pause rate (share of replies paused, then
     resumed: ``barge_in.mode: pause_confirm``) with the median silence those pauses cost a
-    reply that had them, and the median ERLE of the replies (with echo cancellation)."""
+    reply that had them, and the median ERLE of the replies (with echo cancellation).
+
+    The latency percentiles and the three rates carry ``_lo`` / ``_hi`` columns: their
+    95 % bootstrap interval, resampled by clip (:mod:`voicelab.measure.stats`)."""
     live = live_rows(results)
     rows = []
     for point in unique_in_order(results, "point"):
         g = live[live["point"] == point]
         b = g[g["barge_in"].astype(bool)] if "barge_in" in g else g.iloc[:0]
+        b = b.assign(interruption_latency_ms=numeric(b["interruption_latency_ms"])) \
+            if "interruption_latency_ms" in b else b
         lat = numeric(b.get("interruption_latency_ms", pd.Series(dtype=float))).dropna()
         replied = g[numeric(g[V2V]).notna()] if V2V in g else g
         rows.append({
             "point": point, "barge_ins": len(b),
-            "interruption_p50_ms": float(np.percentile(lat, 50)) if len(lat) else np.nan,
-            "interruption_p95_ms": float(np.percentile(lat, 95)) if len(lat) else np.nan,
+            **_with_ci("interruption_p50_ms", _pct_ci(b, "interruption_latency_ms", 50)),
+            **_with_ci("interruption_p95_ms", _pct_ci(b, "interruption_latency_ms", 95)),
             "detect_p50_ms": float(np.nanmedian(numeric(b["barge_in_detect_ms"]))) if len(lat) else np.nan,
             "cancel_p50_ms": float(np.nanmedian(numeric(b["cancel_ms"]))) if len(lat) else np.nan,
             "early_detections": int(b["early_detection"].astype(bool).sum()) if "early_detection" in b else 0,
-            "false_interruption_rate": float(replied["false_interruption"].astype(bool).mean())
-            if len(replied) else np.nan,
-            "missed_interruption_rate": float(b["missed_interruption"].astype(bool).mean())
-            if len(b) else np.nan,
-            "false_pause_rate": float(replied["false_pause"].astype(bool).mean())
-            if len(replied) and "false_pause" in replied else np.nan,
+            **_with_ci("false_interruption_rate", _rate_ci(replied, "false_interruption")),
+            **_with_ci("missed_interruption_rate", _rate_ci(b, "missed_interruption")),
+            **_with_ci("false_pause_rate", _rate_ci(replied, "false_pause")),
             "resume_gap_p50_ms": _median(replied, "resume_gap_ms"),
             "erle_p50_db": _median(replied, "aec_erle_db"),
         })
     return pd.DataFrame(rows)
+
+
+def indistinguishable_points(results: pd.DataFrame, metric: str = V2V, q: float = 50.0) -> tuple[str, list[str]]:
+    """The point with the lowest ``q``-th percentile of ``metric``, and the points whose
+    percentile cannot be told apart from it: the 95 % interval of the difference, from a
+    paired bootstrap that draws the clips jointly for both points
+    (:func:`voicelab.measure.stats.bootstrap_difference_ci`), contains 0.
+
+    Returns:
+        ``(best, ties)``; ``("", [])`` when fewer than two points have values.
+    """
+    live = live_rows(results)
+    if metric not in live or CLUSTER not in live:
+        return "", []
+    by_point = {p: g for p in unique_in_order(results, "point")
+                if len(g := live[(live["point"] == p) & numeric(live[metric]).notna()])}
+    if len(by_point) < 2:
+        return "", []
+    best = min(by_point, key=lambda p: np.percentile(numeric(by_point[p][metric]), q))
+    ties = []
+    for p, g in by_point.items():
+        if p == best:
+            continue
+        b = by_point[best]
+        _, lo, hi = bootstrap_difference_ci(numeric(g[metric]), g[CLUSTER], numeric(b[metric]), b[CLUSTER], q)
+        if told_apart(lo, hi) is False:
+            ties.append(p)
+    return best, ties
 
 
 def _median(g: pd.DataFrame, col: str) -> float:
@@ -181,16 +235,26 @@ def _median(g: pd.DataFrame, col: str) -> float:
     return float(vals.median()) if len(vals) else np.nan
 
 
+def _fmt_rate(est: Any, lo: Any, hi: Any) -> str:
+    """``20% [5, 40]``; the rate alone when the interval is undefined."""
+    if pd.isna(est):
+        return "–"
+    if pd.isna(lo) or pd.isna(hi):
+        return f"{100 * est:.0f}%"
+    return f"{100 * est:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+
+
 def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the barge-in table; latencies and rates with their 95 % CIs."""
     header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
               "cancel p50 (ms)", "early", "false interruptions", "missed", "false pauses",
               "resume gap p50 (ms)", "ERLE p50 (dB)"]
-    pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.0f}%"
     db = lambda v: "–" if pd.isna(v) else f"{v:.1f}"
-    rows = [[r["point"], str(int(r["barge_ins"])), format_ms(r["interruption_p50_ms"]),
-             format_ms(r["interruption_p95_ms"]), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
-             str(int(r.get("early_detections", 0))), pct(r["false_interruption_rate"]),
-             pct(r["missed_interruption_rate"]), pct(r.get("false_pause_rate", np.nan)),
+    ci = lambda r, name: (r.get(name, np.nan), r.get(f"{name}_lo", np.nan), r.get(f"{name}_hi", np.nan))
+    rows = [[r["point"], str(int(r["barge_ins"])), _fmt_ci(*ci(r, "interruption_p50_ms")),
+             _fmt_ci(*ci(r, "interruption_p95_ms")), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
+             str(int(r.get("early_detections", 0))), _fmt_rate(*ci(r, "false_interruption_rate")),
+             _fmt_rate(*ci(r, "missed_interruption_rate")), _fmt_rate(*ci(r, "false_pause_rate")),
              format_ms(r.get("resume_gap_p50_ms", np.nan)), db(r.get("erle_p50_db", np.nan))]
             for _, r in table.iterrows()]
     return header, rows
