@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CLUSTER", "bootstrap_difference_ci", "bootstrap_mean_ci", "bootstrap_percentile_ci",
+__all__ = ["CLUSTER", "bootstrap_difference_ci", "cluster_draws", "bootstrap_mean_ci", "bootstrap_percentile_ci",
            "empirical_cdf", "percentile_table", "told_apart"]
 
 CLUSTER = "clip"
@@ -68,8 +68,10 @@ def _interval(boots: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def _cluster_weights(rng: np.random.Generator, n_groups: int, count: int) -> np.ndarray:
-    """``count`` rows of how often each of ``n_groups`` groups is drawn (each row sums to n_groups)."""
+def cluster_draws(rng: np.random.Generator, n_groups: int, count: int) -> np.ndarray:
+    """The cluster bootstrap's draws: int64 ``(count, n_groups)``, how often each of ``n_groups``
+    groups is drawn in each of ``count`` resamples (each resample draws ``n_groups`` groups
+    uniformly with replacement, so each row sums to ``n_groups``)."""
     draws = rng.integers(0, n_groups, size=(count, n_groups))
     weights = np.zeros((count, n_groups), dtype=np.int64)
     np.add.at(weights, (np.arange(count)[:, None], draws), 1)
@@ -104,7 +106,7 @@ def _bootstrap(x: np.ndarray, qs: Sequence[float], n_boot: int, ci: float,
         if n_groups < 2:
             nan = np.full(len(qs), math.nan)
             return estimate, nan, nan.copy()
-        weights = _cluster_weights(rng, n_groups, n_boot)
+        weights = cluster_draws(rng, n_groups, n_boot)
         for b in range(n_boot):
             boots[:, b] = np.percentile(np.repeat(x, weights[b][codes]), qs)
     low, high = _interval(boots, ci)
@@ -186,7 +188,7 @@ def bootstrap_mean_ci(values: Values, n_boot: int = 2000, ci: float = 0.95, seed
         return mean, math.nan, math.nan
     sums = np.bincount(codes, weights=x, minlength=n_groups)
     sizes = np.bincount(codes, minlength=n_groups).astype(float)
-    weights = _cluster_weights(np.random.default_rng(seed), n_groups, n_boot)
+    weights = cluster_draws(np.random.default_rng(seed), n_groups, n_boot)
     lo, hi = _interval((weights @ sums) / (weights @ sizes), ci)
     return mean, float(lo), float(hi)
 
@@ -217,7 +219,7 @@ def bootstrap_difference_ci(a: Values, a_groups: Values, b: Values, b_groups: Va
     diff = float(np.percentile(xa, q) - np.percentile(xb, q))
     if len(union) < 2:
         return diff, math.nan, math.nan
-    weights = _cluster_weights(np.random.default_rng(seed), len(union), n_boot)
+    weights = cluster_draws(np.random.default_rng(seed), len(union), n_boot)
     boots = np.full(n_boot, math.nan)
     for i, w in enumerate(weights):
         ra, rb = np.repeat(xa, w[ca]), np.repeat(xb, w[cb])
