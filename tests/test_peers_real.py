@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from voicelab.config import ExperimentConfig
-from voicelab.events import PeerReported, PlaybackStarted, Trace
+from voicelab.events import ChunkTriggered, LLMStarted, PeerReported, PlaybackStarted, Trace, WordEmitted
 from voicelab.lab.runner import load_stages, run_experiment
 
 pytestmark = pytest.mark.integration
@@ -60,6 +60,18 @@ def test_pipecat_reply_is_played_and_measured(run):
     # Pipecat's own figure is recorded beside the measured one
     assert any(r.metric == "user_bot_latency" for r in trace.of(PeerReported, 0))
     assert np.isfinite(row.peer_v2v_error_ms) and abs(row.peer_v2v_error_ms) < 1000.0
+
+
+def test_pipecat_words_and_chunks_agree(run):
+    result, _ = run
+    trace = Trace.load_jsonl(result.out_dir / "events.jsonl")
+    # one index per word of the turn, in order, across a restarted reply's words too; every
+    # chunk handed to TTS covers words the trace has
+    words = [w.index for w in trace.of(WordEmitted, 0)]
+    assert words == list(range(len(words))) and words
+    assert all(0 <= c.first_word <= c.last_word < len(words) for c in trace.of(ChunkTriggered, 0))
+    (row,) = result.turns.itertuples()
+    assert row.restarted_replies == len(trace.of(LLMStarted, 0)) - 1
 
 
 def test_pipecat_leaves_no_thread_behind(run):

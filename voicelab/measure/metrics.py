@@ -21,7 +21,7 @@ from voicelab.events import (
 from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
 from voicelab.measure.faults import fault_metrics
 from voicelab.measure.interruption import BARGE_IN_COLUMNS, interruption_metrics
-from voicelab.measure.peer import PEER_COLUMNS, peer_metrics
+from voicelab.measure.peer import PEER_COLUMNS, peer_metrics, restart_metrics, said_text
 
 NAN = math.nan
 
@@ -134,7 +134,12 @@ def critical_path(true_end_ms: float, stt_start: Event | None, transcript: Event
 
 
 def turn_metrics(te: _TurnEvents) -> dict:
-    """All metric columns for one turn (see :data:`LATENCY_COLUMNS`)."""
+    """All metric columns for one turn (see :data:`LATENCY_COLUMNS`).
+
+    ``response_text`` is everything the agent said in the turn
+    (:func:`~voicelab.measure.peer.said_text`: a peer's restarted replies too, as far as they
+    were handed to TTS), the text ``tts_roundtrip_wer`` compares the played audio with.
+    """
     plan = te.plan
     true_end = plan.speech_end_ms
     endpoint = te.first(SpeechEnded)
@@ -147,7 +152,6 @@ def turn_metrics(te: _TurnEvents) -> dict:
     tts_start = {r.request: r for r in te.all(TTSStarted)}
     tts_audio = {a.request: a for a in te.all(TTSAudio)}
     plays = te.all(PlaybackStarted)
-    finished = te.first(LLMFinished)
     predictions = te.all(TurnPredicted)
 
     first_word = words.get(0)
@@ -177,7 +181,7 @@ def turn_metrics(te: _TurnEvents) -> dict:
         "warmup": plan.warmup,
         "reference_text": plan.reference_text,
         "transcript": transcript.text if transcript else "",
-        "response_text": finished.text if finished else "",
+        "response_text": said_text(te.events),
         "endpoint_delay_ms": _diff(endpoint, true_end),
         "stt_latency_ms": _diff(transcript, endpoint),
         "llm_ttft_ms": _diff(tokens[0] if tokens else None, llm_start),
@@ -238,13 +242,16 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
 
     Latencies are read from the replies that were answered: the events of discarded
     speculative replies are left out (:meth:`~voicelab.events.Trace.without_discarded`)
-    and counted in the :data:`SPECULATION_COLUMNS`.
+    and counted in the :data:`SPECULATION_COLUMNS`. A peer engine's restarted replies (false
+    starts) are counted in :data:`~voicelab.measure.peer.RESTART_COLUMNS`; their words handed
+    to TTS are part of ``response_text``.
     """
     speculation = speculation_metrics(trace)
     trace = trace.without_discarded()
     inter = interruption_metrics(trace, min_barge_in_ms)
     echo = aec_metrics(trace)
     peer = peer_metrics(trace)
+    restarts = restart_metrics(trace)
     faults = fault_metrics(trace)
     rows = []
     for te in _split_turns(trace):
@@ -256,6 +263,7 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
         row.update(speculation[te.plan.turn])
         row.update(echo[te.plan.turn])
         row.update(peer[te.plan.turn])
+        row.update(restarts[te.plan.turn])
         row.update(faults[te.plan.turn])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -1,9 +1,18 @@
-"""What peer engines say about their own latency, beside what the played audio says.
+"""What peer engines say about their own latency, beside what the played audio says; and
+the replies a peer restarted.
 
 Pure functions of a trace. A framework's self-reported voice-to-voice (Pipecat's
 ``UserBotLatencyObserver``: its VAD's estimate of the speech end to the moment its output
 transport *starts writing* the first reply chunk) is compared with voicelab's measured
 one (the clip's true speech end to the first sample the speaker *played*).
+
+A peer may *restart* a reply: Pipecat ends the user turn, starts answering, then a late
+transcript of the same turn arrives and it interrupts the reply and answers again (seen with
+``text_aggregation: token``: "I" handed to TTS, then "The term ..."). A turn is then several
+replies (each an ``LLMStarted``; voicelab's own engine has one per turn), all but the last
+abandoned. What a listener may hear of an abandoned reply is a *false start*
+(:data:`RESTART_COLUMNS`); :func:`said_text` is everything the agent said in the turn, the
+text the played audio is compared with (``tts_roundtrip_wer``).
 """
 
 from __future__ import annotations
@@ -12,7 +21,8 @@ import math
 
 import pandas as pd
 
-from voicelab.events import PeerReported, PlaybackStarted, Trace, TurnPlanned
+from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMStarted, PeerReported, PlaybackStall,
+                             PlaybackStarted, PlaybackStopped, Trace, TTSAudio, TurnPlanned, WordEmitted)
 
 PEER_COLUMNS = ["peer_reported_v2v_ms", "peer_v2v_error_ms", "peer_stt_ttfb_ms", "peer_llm_ttfb_ms",
                 "peer_tts_ttfb_ms"]
@@ -44,6 +54,71 @@ def peer_metrics(trace: Trace) -> dict[int, dict]:
         for col, tag in _SERVICES.items():
             row[col] = next((r.value_ms for r in reported if r.metric == "ttfb" and tag in r.source), math.nan)
         out[p.turn] = row
+    return out
+
+
+RESTART_COLUMNS = ["restarted_replies", "false_start_text", "false_start_audio_ms"]
+"""Per turn: how many replies were abandoned for a later one (0 for voicelab's own engine,
+whose barge-in cuts the one reply it has), the words of the abandoned replies that were
+handed to TTS (space-joined; "" when none was), and how much of the abandoned replies' audio
+the speaker played, in ms (playback start to its stop, minus stalls; 0.0 without a restart
+or when none of it played; NaN when it cannot be told apart from the final reply's audio,
+i.e. one playback ran on into the final reply's audio, or it never stopped)."""
+
+
+def _abandoned_said(events: list[Event], starts: list[float]) -> list[str]:
+    """Per abandoned reply (``starts``: every reply's ``LLMStarted`` time), the words of it
+    handed to TTS: those of the chunks triggered between its start and the next reply's."""
+    words = {w.index: w.text for w in events if isinstance(w, WordEmitted)}
+    chunks = [c for c in events if isinstance(c, ChunkTriggered)]
+    said = []
+    for lo, hi in zip(starts, starts[1:]):
+        mine = [c for c in chunks if lo <= c.t_ms < hi]
+        span = range(min(c.first_word for c in mine), max(c.last_word for c in mine) + 1) if mine else range(0)
+        said.append(" ".join(words[k] for k in span if k in words))
+    return said
+
+
+def said_text(events: list[Event]) -> str:
+    """Everything the agent said in a turn (``events``: the turn's, in trace order): the
+    words of its abandoned replies that were handed to TTS, then its final reply's text,
+    space-joined. With one reply (or none started) this is the first ``LLMFinished`` text,
+    unchanged ("" if none)."""
+    starts = [e.t_ms for e in events if isinstance(e, LLMStarted)]
+    ends = [e.text for e in events if isinstance(e, LLMFinished)]
+    if len(starts) <= 1:
+        return ends[0] if ends else ""
+    final = ends[len(starts) - 1] if len(ends) >= len(starts) else ""
+    return " ".join(t.strip() for t in [*_abandoned_said(events, starts), final] if t.strip())
+
+
+def _false_start_audio_ms(events: list[Event], final_start_ms: float) -> float:
+    """Played ms of the playbacks that began before the final reply started (see
+    :data:`RESTART_COLUMNS`)."""
+    stops = [e for e in events if isinstance(e, PlaybackStopped)]
+    stalls = [e for e in events if isinstance(e, PlaybackStall)]
+    final_audio = next((e.t_ms for e in events if isinstance(e, TTSAudio) and e.t_ms >= final_start_ms), math.inf)
+    total = 0.0
+    for play in (e for e in events if isinstance(e, PlaybackStarted) and e.t_ms < final_start_ms):
+        stop = next((s for s in stops if s.t_ms >= play.t_ms), None)
+        if stop is None or stop.t_ms > final_audio:
+            return math.nan
+        total += stop.t_ms - play.t_ms - sum(s.duration_ms for s in stalls if play.t_ms <= s.t_ms < stop.t_ms)
+    return total
+
+
+def restart_metrics(trace: Trace) -> dict[int, dict]:
+    """:data:`RESTART_COLUMNS` for every planned turn."""
+    out = {}
+    for p in trace.of(TurnPlanned):
+        events = trace.of_turn(p.turn)
+        starts = [e.t_ms for e in events if isinstance(e, LLMStarted)]
+        if len(starts) <= 1:
+            out[p.turn] = {"restarted_replies": 0, "false_start_text": "", "false_start_audio_ms": 0.0}
+            continue
+        said = [t.strip() for t in _abandoned_said(events, starts)]
+        out[p.turn] = {"restarted_replies": len(starts) - 1, "false_start_text": " ".join(t for t in said if t),
+                       "false_start_audio_ms": _false_start_audio_ms(events, starts[-1])}
     return out
 
 

@@ -17,12 +17,22 @@ Pipecat                                 voicelab event
                                         the last one's time)
 ``LLMFullResponseStartFrame``           :class:`LLMStarted`
 ``LLMTextFrame``                        :class:`LLMToken`, and :class:`WordEmitted` per word
-``LLMFullResponseEndFrame``             :class:`LLMFinished`
+``LLMFullResponseEndFrame``             :class:`LLMFinished` (``cancelled``: only for a reply still
+                                        open when the next turn began, closed then)
 TTS ``run_tts`` call (:meth:`tts_request`)  :class:`ChunkTriggered` + :class:`TTSStarted`
 its first audio (:meth:`tts_audio`)     :class:`TTSAudio`
 ``MetricsFrame`` / ``TTFBMetricsData``  :class:`PeerReported` (``ttfb``)
 ``UserBotLatencyObserver``              :class:`PeerReported` (``user_bot_latency``)
 ======================================  =====================================================
+
+A turn may have several replies: Pipecat *restarts* a reply when a transcript of the user
+turn arrives after the turn was ended (it interrupts the reply and answers again with the
+longer context). Each reply is an :class:`LLMStarted` ... :class:`LLMFinished` pair; word
+indices go on across the turn's replies (the first word of a restarted reply follows the
+last word of the reply before it), so :class:`WordEmitted` and :class:`ChunkTriggered` agree
+on every word of the turn. A reply still open when the next turn begins is closed then
+(``cancelled``, at the last frame time of its turn); later frames of it are not the new
+turn's.
 
 Playback events come from the virtual speaker itself (the output transport plays into it).
 Pipecat calls observers from a queue, after the fact, with the push time in the frame's
@@ -55,6 +65,8 @@ class _Turn:
     tokens: int = 0
     reply: str = ""
     words: WordTracker = field(default_factory=WordTracker)
+    word_base: int = 0  # index of the current reply's first word (words of earlier replies come first)
+    next_word: int = 0  # words emitted so far in the turn, all replies
     llm_open: bool = False
     requests: int = 0
     audio_pending: bool = False  # the last request has not produced audio yet
@@ -97,6 +109,8 @@ class FrameTranslator:
         if turn < 0:
             return None
         if self._cur is None or self._cur.turn != turn:
+            if self._cur is not None and self._cur.llm_open:  # a reply outlived its turn: close it there
+                self._close_reply(self._cur, self._cur.last_ms, cancelled=True)
             self.flush()
             self._cur = _Turn(turn)
         self._cur.last_ms = max(self._cur.last_ms, t_ms)
@@ -154,6 +168,9 @@ class FrameTranslator:
     def llm_started(self, t_ms: float) -> None:
         if (st := self._state(t_ms)) is not None:
             st.llm_open, st.reply, st.words = True, "", WordTracker()
+            # a restarted reply starts a new word, after every word of the turn so far
+            st.word_base = st.spoken_words = max(st.spoken_words, st.next_word)
+            st.mid_word = False
             st.events.append(LLMStarted(t_ms, st.turn))
 
     def llm_text(self, t_ms: float, text: str) -> None:
@@ -162,15 +179,22 @@ class FrameTranslator:
         st.events.append(LLMToken(t_ms, st.turn, st.tokens, text))
         st.tokens += 1
         st.reply += text
-        for w in st.words.push(text):
-            st.events.append(WordEmitted(t_ms, st.turn, w.index, w.text))
+        self._emit_words(st, t_ms, st.words.push(text))
 
     def llm_finished(self, t_ms: float, cancelled: bool = False) -> None:
         if (st := self._state(t_ms)) is None or not st.llm_open:
             return
+        self._close_reply(st, t_ms, cancelled)
+
+    @staticmethod
+    def _emit_words(st: _Turn, t_ms: float, words) -> None:
+        for w in words:
+            st.events.append(WordEmitted(t_ms, st.turn, st.word_base + w.index, w.text))
+            st.next_word = st.word_base + w.index + 1
+
+    def _close_reply(self, st: _Turn, t_ms: float, cancelled: bool) -> None:
         st.llm_open = False
-        for w in st.words.flush():
-            st.events.append(WordEmitted(t_ms, st.turn, w.index, w.text))
+        self._emit_words(st, t_ms, st.words.flush())
         st.events.append(LLMFinished(t_ms, st.turn, st.tokens, cancelled, st.reply))
 
     def tts_request(self, t_ms: float, text: str) -> None:
