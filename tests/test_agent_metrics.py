@@ -4,6 +4,8 @@ Every expected number below is derived by hand in the comments from the scripted
 delays; the session runs on VirtualTimeLoop, so timestamps are exact.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -143,7 +145,10 @@ def test_summary_excludes_warmup_and_groups_by_variant(session):
     turns.loc[0, "warmup"] = True
     s = summarize(turns)
     assert list(s) == ["whole"]
-    assert s["whole"]["voice_to_voice_latency_ms"] == {"p50": ms(1522.0), "p90": ms(1522.0), "n": 1}
+    v2v = s["whole"]["voice_to_voice_latency_ms"]
+    assert {k: v2v[k] for k in ("p50", "p90", "n", "clips")} == {"p50": ms(1522.0), "p90": ms(1522.0), "n": 1, "clips": 1}
+    # one clip: the intervals (resampled by clip) are undefined
+    assert all(math.isnan(v2v[k]) for k in ("p50_lo", "p50_hi", "p90_lo", "p90_hi"))
 
 
 @pytest.mark.parametrize("growth, sizes", [(2.0, [1, 2, 4, 5]), (None, [1, 11]), (1.0, [1] * 12)])

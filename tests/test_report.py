@@ -231,3 +231,13 @@ def test_model_paths_are_shown_relative_to_voicelab_home(tmp_path, monkeypatch):
     assert display_path(model) == "$VOICELAB_HOME/assets/whisper-tiny.en"
     assert display_path(Path.home() / "models" / "x.onnx") == "~/models/x.onnx"
     assert display_path("/opt/elsewhere/x.onnx") == "/opt/elsewhere/x.onnx"
+
+
+def test_headline_cells_carry_the_clip_interval(tmp_path, trace, turns):
+    """A summary with an interval prints ``p50 [lo, hi]``; one without (a single clip) the estimate alone."""
+    summary = make_summary(turns)
+    variant = next(iter(summary["metrics"]))
+    summary["metrics"][variant]["voice_to_voice_latency_ms"].update({"p50": 1234.0, "p50_lo": 1100.0, "p50_hi": 1400.0})
+    doc = write_report(tmp_path / "r.html", trace, turns, summary).read_text()
+    assert "1234 <span class=sub>[1100, 1400]</span>" in doc
+    assert "resamples whole clips" in doc

@@ -181,3 +181,17 @@ def test_percentile_table_resamples_by_clip():
     assert tuple(r[["p50", "p50_lo", "p50_hi"]]) == bootstrap_percentile_ci(lat, 50, groups=clips)
     flat = percentile_table(pd.DataFrame(rows), ["lat_ms"], cluster=None).iloc[0]
     assert flat["clusters"] == 6 and tuple(flat[["p50", "p50_lo", "p50_hi"]]) == bootstrap_percentile_ci(lat, 50)
+
+
+def test_cluster_percentiles_equal_numpy_on_the_repeated_sample():
+    """The vectorised cluster resample equals np.percentile of the explicitly repeated values."""
+    from voicelab.measure.stats import _repeated_percentiles
+
+    rng = np.random.default_rng(5)
+    xs = np.sort(rng.normal(1000, 200, 23))
+    w = rng.integers(0, 4, size=(50, 23))
+    w[:, 0] += 1                                          # every resample has a value
+    qs = np.array([0.0, 10.0, 50.0, 90.0, 95.0, 99.0, 100.0])
+    got = _repeated_percentiles(xs, w, qs)
+    want = np.stack([np.percentile(np.repeat(xs, row), qs) for row in w], axis=1)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)

@@ -22,6 +22,7 @@ from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
 from voicelab.measure.faults import fault_metrics
 from voicelab.measure.interruption import BARGE_IN_COLUMNS, interruption_metrics
 from voicelab.measure.peer import PEER_COLUMNS, peer_metrics, restart_metrics, said_text
+from voicelab.measure.stats import bootstrap_percentile_ci
 
 NAN = math.nan
 
@@ -269,10 +270,14 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, dict[str, float]]]:
-    """Percentiles per variant and metric over non-warm-up turns.
+def summarize(turns: pd.DataFrame, percentiles=(50, 90), n_boot: int = 1000) -> dict[str, dict[str, dict[str, float]]]:
+    """Percentiles per variant and metric over non-warm-up turns, with 95 % bootstrap CIs.
 
-    Returns ``{variant: {metric: {"p50": ..., "p90": ..., "n": ...}}}``; NaNs are ignored.
+    Returns ``{variant: {metric: {"p50": ..., "p50_lo": ..., "p50_hi": ..., "p90": ...,
+    "n": ..., "clips": ...}}}``; NaNs are ignored. The intervals resample whole clips (turns
+    of one clip are not independent; :func:`voicelab.measure.stats.bootstrap_percentile_ci`
+    with ``groups``, ``n_boot`` resamples, seed 0): NaN with fewer than two clips, or without
+    a ``clip`` column.
     """
     out: dict[str, dict[str, dict[str, float]]] = {}
     live = turns[~turns["warmup"]]
@@ -280,10 +285,15 @@ def summarize(turns: pd.DataFrame, percentiles=(50, 90)) -> dict[str, dict[str, 
         out[variant] = {}
         optional = [c for c in CRITICAL_PATH_COLUMNS + QUALITY_COLUMNS + BARGE_IN_COLUMNS + AEC_COLUMNS
                     + PEER_COLUMNS if c in g and g[c].notna().any()]
+        clips = g["clip"].astype(str) if "clip" in g else pd.Series(["?"] * len(g), index=g.index)
         for col in LATENCY_COLUMNS + EXTRA_COLUMNS + optional:
-            vals = g[col].dropna().to_numpy(dtype=float)
-            stats = {f"p{p}": float(np.percentile(vals, p)) if len(vals) else NAN for p in percentiles}
-            stats["n"] = int(len(vals))
+            vals = pd.to_numeric(g[col], errors="coerce")
+            stats: dict[str, float] = {}
+            for p in percentiles:
+                est, lo, hi = bootstrap_percentile_ci(vals, p, n_boot=n_boot, groups=clips)
+                stats.update({f"p{p}": est, f"p{p}_lo": lo, f"p{p}_hi": hi})
+            stats["n"] = int(vals.notna().sum())
+            stats["clips"] = int(clips[vals.notna()].nunique())
             out[variant][col] = stats
     return out
 

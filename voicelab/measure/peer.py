@@ -23,6 +23,7 @@ import pandas as pd
 
 from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMStarted, PeerReported, PlaybackStall,
                              PlaybackStarted, PlaybackStopped, Trace, TTSAudio, TurnPlanned, WordEmitted)
+from voicelab.measure.stats import bootstrap_percentile_ci
 
 PEER_COLUMNS = ["peer_reported_v2v_ms", "peer_v2v_error_ms", "peer_stt_ttfb_ms", "peer_llm_ttfb_ms",
                 "peer_tts_ttfb_ms"]
@@ -122,13 +123,17 @@ def restart_metrics(trace: Trace) -> dict[int, dict]:
     return out
 
 
-COMPARISON_COLUMNS = ["engine", "turns", "v2v_p50_ms", "v2v_p95_ms", "first_word_p50_ms", "word_to_audio_p50_ms",
-                      "stall_p50_ms", "turns_with_stall", "roundtrip_wer_p50", "reported_v2v_p50_ms",
-                      "reported_error_p50_ms", "reported_error_min_ms", "reported_error_max_ms"]
+COMPARISON_COLUMNS = ["engine", "turns", "v2v_p50_ms", "v2v_p50_lo_ms", "v2v_p50_hi_ms", "v2v_p95_ms",
+                      "v2v_p95_lo_ms", "v2v_p95_hi_ms", "first_word_p50_ms", "word_to_audio_p50_ms",
+                      "stall_p50_ms", "turns_with_stall", "turns_with_false_start", "roundtrip_wer_p50",
+                      "reported_v2v_p50_ms", "reported_error_p50_ms", "reported_error_min_ms", "reported_error_max_ms"]
 """One row per variant of :func:`engine_comparison`: its engine, live turns, measured
-voice-to-voice p50/p95, first-word and word-to-audio p50, playback stall p50 (ms) and the
-share of turns with any stall, round-trip WER p50, and for peers their self-reported
-voice-to-voice p50 and its error against the measured one (p50, min, max; ms)."""
+voice-to-voice p50/p95 with 95 % bootstrap intervals resampled by clip
+(:func:`voicelab.measure.stats.bootstrap_percentile_ci`), first-word and word-to-audio p50,
+playback stall p50 (ms) and the share of turns with any stall, the share of turns with a
+restarted reply (a false start, ``restarted_replies > 0``), round-trip WER p50, and for peers
+their self-reported voice-to-voice p50 and its error against the measured one (p50, min,
+max; ms)."""
 
 
 def _p(series, q: float) -> float:
@@ -144,11 +149,16 @@ def engine_comparison(turns: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for variant, g in live.groupby("variant", sort=False):
         err = g["peer_v2v_error_ms"] if "peer_v2v_error_ms" in g else pd.Series(dtype=float)
+        clips = g["clip"] if "clip" in g else None
+        p50 = bootstrap_percentile_ci(g["voice_to_voice_latency_ms"], 50, groups=clips)
+        p95 = bootstrap_percentile_ci(g["voice_to_voice_latency_ms"], 95, groups=clips)
+        restarts = g["restarted_replies"] if "restarted_replies" in g else pd.Series(0, index=g.index)
         rows[variant] = {
             "engine": g["engine"].iloc[0] if "engine" in g else "voicelab",
             "turns": int(len(g)),
-            "v2v_p50_ms": _p(g["voice_to_voice_latency_ms"], 50),
-            "v2v_p95_ms": _p(g["voice_to_voice_latency_ms"], 95),
+            "v2v_p50_ms": p50[0], "v2v_p50_lo_ms": p50[1], "v2v_p50_hi_ms": p50[2],
+            "v2v_p95_ms": p95[0], "v2v_p95_lo_ms": p95[1], "v2v_p95_hi_ms": p95[2],
+            "turns_with_false_start": float((restarts.fillna(0) > 0).mean()),
             "first_word_p50_ms": _p(g["first_word_latency_ms"], 50),
             "word_to_audio_p50_ms": _p(g["word_to_audio_latency_ms"], 50),
             "stall_p50_ms": _p(g["playback_stall_ms"], 50),

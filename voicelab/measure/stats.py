@@ -78,6 +78,27 @@ def cluster_draws(rng: np.random.Generator, n_groups: int, count: int) -> np.nda
     return weights
 
 
+def _repeated_percentiles(xs: np.ndarray, weights: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """``np.percentile(np.repeat(xs, w), qs)`` for every row ``w`` of ``weights``, at once.
+
+    ``xs`` sorted ascending ``(n,)``, ``weights`` int ``(B, n)``, every row summing to >= 1.
+    Linear interpolation (type 7): with ``m`` values the ``q``-th percentile sits at rank
+    ``h = (m - 1) q / 100`` between the values of ranks ``floor(h)`` and ``floor(h) + 1``; the
+    value of rank ``r`` in the repeated array is ``xs[#(cumsum(w) <= r)]``. Returns ``(len(qs), B)``.
+    """
+    cum = np.cumsum(weights, axis=1)
+    m = cum[:, -1].astype(float)
+    out = np.empty((len(qs), len(weights)))
+    for k, q in enumerate(qs):
+        h = (m - 1.0) * q / 100.0
+        lo = np.floor(h)
+        frac = h - lo
+        i_lo = (cum <= lo[:, None]).sum(axis=1)
+        i_hi = (cum <= np.minimum(lo + 1.0, m - 1.0)[:, None]).sum(axis=1)
+        out[k] = xs[i_lo] + frac * (xs[i_hi] - xs[i_lo])
+    return out
+
+
 def _bootstrap(x: np.ndarray, qs: Sequence[float], n_boot: int, ci: float,
                seed: int, codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimates, lows and highs (each shape ``(len(qs),)``) for NaN-free ``x``.
@@ -106,9 +127,13 @@ def _bootstrap(x: np.ndarray, qs: Sequence[float], n_boot: int, ci: float,
         if n_groups < 2:
             nan = np.full(len(qs), math.nan)
             return estimate, nan, nan.copy()
-        weights = cluster_draws(rng, n_groups, n_boot)
-        for b in range(n_boot):
-            boots[:, b] = np.percentile(np.repeat(x, weights[b][codes]), qs)
+        order = np.argsort(x, kind="stable")
+        xs, cs = x[order], codes[order]
+        step = max(1, _MAX_RESAMPLE_CELLS // n)
+        for start in range(0, n_boot, step):
+            stop = min(start + step, n_boot)
+            weights = cluster_draws(rng, n_groups, stop - start)[:, cs]
+            boots[:, start:stop] = _repeated_percentiles(xs, weights, qs)
     low, high = _interval(boots, ci)
     return estimate, low, high
 

@@ -20,8 +20,8 @@ from voicelab.reports.frames import live_rows
 from voicelab.reports.html import md_table
 from voicelab.reports.style import FONT, empty_figure, figure_to_png, format_ms, style_axes, variant_colors
 
-HEADER = ["variant", "engine", "turns", "V2V p50", "V2V p95", "first word p50", "word-to-audio p50",
-          "stall p50", "turns with a stall", "round-trip WER p50", "self-reported V2V p50",
+HEADER = ["variant", "engine", "turns", "V2V p50 [95% CI]", "V2V p95 [95% CI]", "first word p50", "word-to-audio p50",
+          "stall p50", "turns with a stall", "turns with a false start", "round-trip WER p50", "self-reported V2V p50",
           "self-report error p50 [min, max]"]
 
 
@@ -46,14 +46,24 @@ def _fmt(v: float, digits: int = 0, unit: str = "") -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}{unit}"
 
 
+def _ci(est: float, lo: float, hi: float) -> str:
+    if any(math.isnan(v) for v in (lo, hi)) or format_ms(est) == "–":
+        return format_ms(est)
+    return f"{format_ms(est)} [{format_ms(lo)}, {format_ms(hi)}]"
+
+
 def table_rows(table: pd.DataFrame) -> list[list[str]]:
+    """The side-by-side table's cells (:data:`HEADER`); CIs resample clips."""
     rows = []
     for variant, r in table.iterrows():
         err = "–" if math.isnan(r["reported_error_p50_ms"]) else (
             f"{r['reported_error_p50_ms']:+.0f} [{r['reported_error_min_ms']:+.0f}, {r['reported_error_max_ms']:+.0f}]")
-        rows.append([variant, r["engine"], str(r["turns"]), format_ms(r["v2v_p50_ms"]), format_ms(r["v2v_p95_ms"]),
+        rows.append([variant, r["engine"], str(r["turns"]),
+                     _ci(r["v2v_p50_ms"], r["v2v_p50_lo_ms"], r["v2v_p50_hi_ms"]),
+                     _ci(r["v2v_p95_ms"], r["v2v_p95_lo_ms"], r["v2v_p95_hi_ms"]),
                      format_ms(r["first_word_p50_ms"]), format_ms(r["word_to_audio_p50_ms"]),
                      format_ms(r["stall_p50_ms"]), _fmt(100 * r["turns_with_stall"], 0, " %"),
+                     _fmt(100 * r["turns_with_false_start"], 0, " %"),
                      _fmt(r["roundtrip_wer_p50"], 3), format_ms(r["reported_v2v_p50_ms"]), err])
     return rows
 
@@ -120,8 +130,9 @@ def write_side_by_side(out_dir: Path, turns: pd.DataFrame) -> list[Path]:
         return []
     table = engine_comparison(turns)
     md = out_dir / "engines.md"
-    md.write_text("Milliseconds over non-warm-up turns; self-report error = the framework's own voice-to-voice "
-                  "minus the measured one.\n\n" + md_table(HEADER, table_rows(table)) + "\n\n"
+    md.write_text("Milliseconds over non-warm-up turns; brackets: 95% bootstrap intervals resampled by clip; "
+                  "self-report error = the framework's own voice-to-voice minus the measured one; a false start: "
+                  "the engine abandoned a reply it had begun to speak for another.\n\n" + md_table(HEADER, table_rows(table)) + "\n\n"
                   + ratio_sentence(v2v_ratio(table)) + "\n")
     png = out_dir / "engines.png"
     png.write_bytes(figure_to_png(engines_figure(turns), dpi=110))

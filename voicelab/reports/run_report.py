@@ -49,17 +49,25 @@ def _img(fig: Figure, alt: str, caption: str = "", dpi: int = 110) -> str:
     return html_figure(figure_to_png_base64(fig, dpi=dpi), alt, caption)
 
 
+def _with_ci(st: dict, p: str) -> str:
+    """``p50 [lo, hi]`` (the interval resamples clips; the estimate alone without one)."""
+    est, lo, hi = st.get(p), st.get(f"{p}_lo"), st.get(f"{p}_hi")
+    if format_ms(est) == "–" or format_ms(lo) == "–" or format_ms(hi) == "–":
+        return format_ms(est)
+    return f"{format_ms(est)} <span class=sub>[{format_ms(lo)}, {format_ms(hi)}]</span>"
+
+
 def _headline_table(metrics: dict) -> str:
     variants = list(metrics)
     head = "<tr><th rowspan=2>metric</th>" + "".join(
         f"<th colspan=3 class=num>{escape(v)}</th>" for v in variants) + "</tr><tr>" + \
-        "<th class=num>p50</th><th class=num>p90</th><th class=num>n</th>" * len(variants) + "</tr>"
+        "<th class=num>p50 [95% CI]</th><th class=num>p90 [95% CI]</th><th class=num>n</th>" * len(variants) + "</tr>"
     rows = []
     for col in LATENCY_COLUMNS:
         cells = []
         for v in variants:
             st = (metrics.get(v) or {}).get(col) or {}
-            cells.append(f"<td class=num>{format_ms(st.get('p50'))}</td><td class=num>{format_ms(st.get('p90'))}"
+            cells.append(f"<td class=num>{_with_ci(st, 'p50')}</td><td class=num>{_with_ci(st, 'p90')}"
                          f"</td><td class=num>{escape(st.get('n', '–'))}</td>")
         rows.append(f"<tr><td>{escape(LABELS.get(col, col))}<br><code>{escape(col)}</code></td>"
                     f"{''.join(cells)}</tr>")
@@ -195,7 +203,9 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
         parts.append(f"<p class=headline>{escape(sentence)}</p>")
     if metrics:
         parts.append("<p class=sub>Milliseconds, percentiles over non-warm-up turns; n = turns "
-                     "with a value.</p>" + _headline_table(metrics))
+                     "with a value. Brackets: 95% bootstrap interval that resamples whole clips "
+                     "(turns of one clip are not independent); none with a single clip.</p>"
+                     + _headline_table(metrics))
     else:
         parts.append("<p>No metrics.</p>")
 
