@@ -23,6 +23,9 @@ The rule (:func:`consensus`):
   the last recognised word. If it does not, a word was missed (e.g. Silero skipped
   "Please" on an 8 kHz telephone prompt) and the edge moves to the energy run that
   overlaps that word most, or, with no energy there, to the word's own timestamp.
+- Fricatives: each edge then moves outwards over adjacent fricative-like frames (an
+  unvoiced /s/ that Silero's probability drops on), by at most 300 ms
+  (:mod:`voicelab.truth.fricative`).
 - Without Silero speech the words place the edges (through energy); without words
   the check is skipped and a warning says so.
 
@@ -39,8 +42,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from voicelab.stt.whisper import WordTiming
 from voicelab.truth.energy import EnergyAnalysis
+from voicelab.truth.fricative import extend_edges
 
 LOOKAHEAD_MS = 100.0
 """An energy run starting this soon after Silero's onset still starts the speech
@@ -109,7 +115,8 @@ class SpeechReference:
 
 
 def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTiming],
-              silero_speech_end_ms: float | None = None) -> SpeechReference:
+              silero_speech_end_ms: float | None = None,
+              fricative: np.ndarray | None = None) -> SpeechReference:
     """Combine the three sources (see the module docstring).
 
     Args:
@@ -119,6 +126,9 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
             the offset cross-check.
         energy: the clip's band-energy analysis (its runs are in ms).
         words: Whisper's words with timestamps, in order.
+        fricative: bool per 10 ms frame, fricative-like
+            (:func:`voicelab.truth.fricative.fricative_frames`); None skips the fricative
+            extension of the edges.
 
     Raises:
         ValueError: neither Silero nor Whisper found any speech.
@@ -155,6 +165,12 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
             end, offset_by = max(new, end), by
     else:
         warnings.append("Whisper recognised no words: coverage not checked")
+    if fricative is not None and end > start:
+        new_start, new_end = extend_edges(start, end, fricative)
+        if new_start < start:
+            start, onset_by = new_start, f"{onset_by} + fricative onset"
+        if new_end > end:
+            end, offset_by = new_end, f"{offset_by} + fricative tail"
     if end <= start:
         raise ValueError(f"no speech: the sources give an empty span ({start:.0f}-{end:.0f} ms)")
 

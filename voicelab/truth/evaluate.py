@@ -4,13 +4,17 @@ Targets: the five LibriVox clips' human annotations (pocketsphinx .lab files) an
 a clip without one, the reference of its clean version. Each bundled clip is
 evaluated clean and in :data:`DEGRADATIONS` (telephone band at 8 kHz, white and babble
 noise at 20 and 10 dB SNR, level -20 dB, a leading non-speech sound cut from a real
-recording), against the target of the clean clip.
+recording), against the target of the clean clip. Extra items (:class:`Item`, e.g. the
+fricative-final and fricative-initial studio prompts of :mod:`voicelab.truth.prompts`,
+8 kHz recordings, so ``telephone-8k`` only band-limits them to 300-3400 Hz) are
+evaluated the same way against their own targets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,22 +68,45 @@ DEGRADATIONS: dict[str, Degrade] = {
 class Case:
     clip: str
     degradation: str
-    target: str           # "annotation" or "clean reference"
+    target: str           # "annotation", "clean reference" or "studio floor"
     target_ms: tuple[float, float]
+    group: str = "bundled"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An extra evaluation item: 16 kHz float32 ``audio`` (shape ``(n,)``), its target
+    bounds (ms), how the target was found and its ``group`` (e.g. ``"fricative-final"``)."""
+
+    name: str
+    audio: np.ndarray
+    target_ms: tuple[float, float]
+    target: str
+    group: str
 
 
 def evaluate(clips: Iterable[str] | None = None, degradations: Iterable[str] | None = None,
-             finder: ReferenceFinder | None = None, progress: bool = False) -> pd.DataFrame:
+             finder: ReferenceFinder | None = None, progress: bool = False,
+             items: Iterable[Item] = ()) -> pd.DataFrame:
     """One row per (clip, degradation): the reference found, its target and the errors.
 
-    Columns: ``clip``, ``degradation``, ``target``, ``start_ms``, ``end_ms``,
-    ``onset_error_ms``/``offset_error_ms`` (reference minus target), ``onset_by``,
-    ``offset_by``, ``agreed``, ``warnings``.
+    ``items`` (e.g. :func:`voicelab.truth.prompts.load_prompt` studio prompts) are
+    evaluated clean and in every degradation against their own targets, beside the
+    bundled ``clips`` (an empty list: none).
+
+    Columns: ``clip``, ``group`` (``"bundled"`` or the item's group), ``degradation``,
+    ``target``, ``start_ms``, ``end_ms``, ``onset_error_ms``/``offset_error_ms``
+    (reference minus target), ``onset_by``, ``offset_by``, ``agreed``, ``warnings``.
     """
     finder = finder or ReferenceFinder(cache=False)
-    names = list(clips or bundled_clip_names())
+    names = list(bundled_clip_names() if clips is None else clips)
     degs = list(degradations or DEGRADATIONS)
     cases = []
+    items = list(items)
+    extra = {it.name: Clip(it.name, Path(f"<memory:{it.name}>"), "", it.target_ms) for it in items}
+    for it in items:
+        extra[it.name].__dict__["audio"] = it.audio
+        cases += [Case(it.name, d, it.target, it.target_ms, it.group) for d in degs]
     for name in names:
         clip = resolve_clip(name)
         if clip.speech_bounds_ms:
@@ -93,9 +120,10 @@ def evaluate(clips: Iterable[str] | None = None, degradations: Iterable[str] | N
         from tqdm import tqdm
         it = tqdm(cases, desc="reference evaluation", unit="clip")
     for case in it:
-        clip = resolve_clip(case.clip)
+        clip = extra[case.clip] if case.clip in extra else resolve_clip(case.clip)
         ref = finder.find(DEGRADATIONS[case.degradation](clip, case.target_ms))
-        rows.append({"clip": case.clip, "degradation": case.degradation, "target": case.target,
+        rows.append({"clip": case.clip, "group": case.group, "degradation": case.degradation,
+                     "target": case.target,
                      "start_ms": ref.start_ms, "end_ms": ref.end_ms,
                      "onset_error_ms": ref.start_ms - case.target_ms[0],
                      "offset_error_ms": ref.end_ms - case.target_ms[1],
@@ -104,9 +132,9 @@ def evaluate(clips: Iterable[str] | None = None, degradations: Iterable[str] | N
     return pd.DataFrame(rows)
 
 
-def error_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Median and max absolute onset/offset error (ms) per degradation."""
+def error_table(results: pd.DataFrame, by: str | list[str] = "degradation") -> pd.DataFrame:
+    """Median and max absolute onset/offset error (ms) per degradation (or per ``by``)."""
     g = results.assign(onset=results["onset_error_ms"].abs(), offset=results["offset_error_ms"].abs())
-    return g.groupby("degradation", sort=False).agg(
+    return g.groupby(by, sort=False).agg(
         n=("clip", "size"), onset_median_ms=("onset", "median"), onset_max_ms=("onset", "max"),
         offset_median_ms=("offset", "median"), offset_max_ms=("offset", "max"))

@@ -16,11 +16,12 @@ from voicelab.audio.clips import Clip
 from voicelab.config import STTConfig
 from voicelab.truth.consensus import SpeechReference, consensus
 from voicelab.truth.energy import energy_runs
+from voicelab.truth.fricative import fricative_frames
 from voicelab.truth.serialize import reference_from_dict, reference_to_dict
 from voicelab.truth.silero import silero_pass
 from voicelab.vad.base import SAMPLE_RATE
 
-_SOURCES = ("consensus.py", "energy.py", "silero.py", "serialize.py")
+_SOURCES = ("consensus.py", "energy.py", "fricative.py", "silero.py", "serialize.py")
 
 
 @functools.cache
@@ -74,7 +75,8 @@ class ReferenceFinder:
                 pass  # a stale or damaged entry: recompute
         silero = silero_pass(audio)
         ref = consensus(silero.segments_ms, energy_runs(audio, silero.segments_ms),
-                        self._whisper().word_timings_sync(audio), silero.last_speech_frame_end_ms)
+                        self._whisper().word_timings_sync(audio), silero.last_speech_frame_end_ms,
+                        fricative_frames(audio, silero.segments_ms))
         if path is not None:
             _write_atomic(path, json.dumps(reference_to_dict(ref)))
         return ref
