@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 
 assets: $(STAMP)
 	$(PY) -m voicelab.assets build
+	$(PY) -m voicelab.corpus build
 
 run: setup
 	$(VENV)/bin/voicelab run experiments/quickstart.yaml --out results/quickstart

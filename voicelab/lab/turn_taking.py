@@ -2,7 +2,8 @@
 
 The pause set (:func:`pause_set`): the six bundled clips as they are (their own
 reading pauses), and each of them split mid-sentence, at the widest gap between words
-(band-energy runs, :mod:`voicelab.truth.energy`) in the middle third of its speech, by
+(band-energy runs, :func:`voicelab.corpus.items.mid_sentence_gap_ms`, shared with the
+speech corpus :mod:`voicelab.corpus`) in the middle third of its speech, by
 a 300, 400, 500, 600 or 700 ms pause filled with the clip's own quietest room tone: a
 speaker hesitating in mid-sentence, 36 items in all. Joining two whole clips instead
 would not do: each bundled clip ends a sentence, so a pause after it is a real end of
@@ -25,15 +26,19 @@ import pandas as pd
 
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
 from voicelab.config import VADConfig
+from voicelab.corpus.items import (
+    TAIL_MS,  # noqa: F401  (re-exported: the silence after every item)
+    insert_pause,
+    mid_sentence_gap_ms,
+    room_tone,
+    with_tail,
+)
 from voicelab.lab.runner import endpointer_factory
-from voicelab.truth.energy import WINDOW_MS, band_levels_db, energy_runs
 from voicelab.truth.reference import clip_reference
-from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechPause
 from voicelab.vad.base import FRAME_SAMPLES
+from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechPause
 
 PAUSES_MS = (300, 400, 500, 600, 700)
-TAIL_MS = 2000.0
-"""Silence appended to every item so the longest silence timeout can run out."""
 
 
 @dataclass(frozen=True)
@@ -53,49 +58,14 @@ def pause_set() -> list[PauseItem]:
     for name in bundled_clip_names():
         clip = resolve_clip(name)
         ref = clip_reference(clip)
-        items.append(PauseItem(name, _with_tail(clip.audio), ref.end_ms, 0.0))
-        cut = _mid_sentence_gap_ms(clip.audio, ref.bounds_ms)
-        tone = _quietest(clip.audio, ref.bounds_ms)
-        i = int(cut * 16)
+        items.append(PauseItem(name, with_tail(clip.audio), ref.end_ms, 0.0))
+        cut = mid_sentence_gap_ms(clip.audio, ref.bounds_ms)
+        tone = room_tone(clip.audio, ref.bounds_ms, anywhere=False)
         for pause in PAUSES_MS:
-            gap = np.resize(tone, int(pause * 16))
-            audio = np.concatenate([clip.audio[:i], gap, clip.audio[i:]]).astype(np.float32)
-            items.append(PauseItem(f"{name}+{pause}ms@{cut:.0f}", _with_tail(audio), ref.end_ms + pause,
+            audio = insert_pause(clip.audio, cut, tone, pause)
+            items.append(PauseItem(f"{name}+{pause}ms@{cut:.0f}", with_tail(audio), ref.end_ms + pause,
                                    float(pause)))
     return items
-
-
-def _mid_sentence_gap_ms(audio: np.ndarray, bounds: tuple[float, float]) -> float:
-    """The middle of the widest gap between band-energy runs in the middle third of the
-    speech (ms), else the quietest 10 ms window there: a boundary between words."""
-    s0, s1 = bounds
-    lo, hi = s0 + (s1 - s0) / 3, s1 - (s1 - s0) / 3
-    runs = energy_runs(audio).runs_ms
-    gaps = [(b0 - a1, (a1 + b0) / 2) for (_, a1), (b0, _) in zip(runs, runs[1:]) if lo <= (a1 + b0) / 2 <= hi]
-    if gaps:
-        return max(gaps)[1]
-    levels = band_levels_db(audio)
-    i0, i1 = int(lo / WINDOW_MS), int(hi / WINDOW_MS)
-    return (i0 + int(np.argmin(levels[i0:i1]))) * WINDOW_MS + WINDOW_MS / 2
-
-
-def _quietest(audio: np.ndarray, bounds: tuple[float, float], ms: float = 160.0) -> np.ndarray:
-    """The quietest ``ms`` of the clip outside its speech: room tone to fill a pause."""
-    n = int(ms * 16)
-    outside = [(0, int(bounds[0] * 16) - 1600), (int(bounds[1] * 16) + 1600, len(audio))]
-    best, best_rms = audio[:n], np.inf
-    for a, b in outside:
-        for i in range(max(a, 0), b - n, n // 2):
-            rms = float(np.sqrt(np.mean(audio[i:i + n].astype(np.float64) ** 2)))
-            if rms < best_rms:
-                best, best_rms = audio[i:i + n], rms
-    return best
-
-
-def _with_tail(audio: np.ndarray) -> np.ndarray:
-    tail = np.zeros(int(TAIL_MS * 16), dtype=np.float32)
-    x = np.concatenate([audio, tail])
-    return np.concatenate([x, np.zeros(-len(x) % FRAME_SAMPLES, dtype=np.float32)])
 
 
 def evaluate_endpointing(items: Sequence[PauseItem], vad: VADConfig,
