@@ -280,6 +280,11 @@ def test_cuts_in_connected_speech_go_to_the_quietest_window_near_the_word_bounda
     assert word_cuts_ms(connected(0.5), bounds, [(0.0, 730.0), (750.0, 1150.0)]) == []
     # a boundary within 100 ms of the speech's edge is not mid-sentence
     assert word_cuts_ms(audio, bounds, [(0.0, 300.0), (310.0, 1150.0)]) == []
+    # the first word ends a sentence ("Incorrect."): its boundary is not mid-sentence, no cut
+    assert word_cuts_ms(audio, bounds, [(0.0, 730.0), (750.0, 1150.0)], [True, True]) == []
+    assert plan_items("x", audio, bounds, [(0.0, 730.0), (750.0, 1150.0)], [True, True])[1:] == []
+    with pytest.raises(ValueError, match="1 sentence-end flags for 2 words"):
+        word_cuts_ms(audio, bounds, [(0.0, 730.0), (750.0, 1150.0)], [True])
 
 
 def test_transcript_parsing_and_flags():

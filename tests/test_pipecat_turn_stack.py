@@ -132,13 +132,16 @@ def test_pipecat_decisions_are_a_sweep_over_stop_secs():
     sig = Signals(pipecat=decisions)
     table = eot_table(_items())
     sweep = sweeps(table, _with_other_signals(sig))[PIPECAT]
-    assert sweep.knobs["smart_turn_stop_secs"].tolist() == [1.0, 3.0]
-    for row, s in enumerate([1.0, 3.0]):
+    # one point per stop_secs and eot-bench policy timeout (inf: the stack alone, then 1.0-3.5 s)
+    timeouts = [math.inf, 1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 3500.0]
+    assert sweep.knobs["smart_turn_stop_secs"].tolist() == [1.0] * 7 + [3.0] * 7
+    assert sweep.knobs["policy_timeout_ms"].tolist() == timeouts * 2
+    assert sweep.timeout_ms.tolist() == timeouts * 2
+    for row, s in enumerate([1.0] * 7 + [3.0] * 7):
         expect = fire_offsets(table, {k: v[s] for k, v in decisions.items()})
         np.testing.assert_array_equal(sweep.fire_ms[row], expect)
     # stop_secs 1: the hold is cut 500 ms in; eots 300 / 250 ms; stop_secs 3: hold kept, eot a at 3200
-    np.testing.assert_array_equal(sweep.fire_ms, [[500.0, 300.0, 250.0], [5200.0, 3200.0, 250.0]])
-    assert np.isinf(sweep.timeout_ms).all()
+    np.testing.assert_array_equal(sweep.fire_ms[[0, 7]], [[500.0, 300.0, 250.0], [5200.0, 3200.0, 250.0]])
 
 
 def _with_other_signals(sig: Signals) -> Signals:

@@ -170,17 +170,42 @@ def truth(
 
 
 @app.command()
-def endpoints(out: Path = typer.Option(Path("results/endpointing"), "--out", "-o", help="where the tables go")) -> None:
-    """Premature endpoints and endpoint delay of each endpointing setting (silence only,
-    or Smart Turn at a short pause) on real speech with mid-sentence pauses."""
-    from voicelab.lab.turn_taking import write_endpointing_table
+def endpoints(
+    out: Path = typer.Option(Path("results/eot"), "--out", "-o", help="where the page and tables go"),
+    pause_set: bool = typer.Option(False, "--pause-set", help="instead: the older 36-item pause set of the bundled "
+                                   "clips (premature endpoints and endpoint delay per setting)"),
+    limit: int = typer.Option(0, "--limit", help="evaluate only the first N corpus items (0: all)", min=0),
+    n_boot: int = typer.Option(2000, "--n-boot", help="bootstrap resamples per confidence interval", min=1),
+) -> None:
+    """End-of-turn detection on the corpus, scored with LiveKit eot-bench's metrics: false-cutoff
+    rate at 300/600 ms latency budgets and mean latency at 5/10 % cutoff budgets, with 95 % CIs,
+    for silence-only endpointing (labelled, Silero, energy, WebRTC), Smart Turn v3.2 and voicelab's
+    endpointer. Resumable: per-item signals are cached under $VOICELAB_HOME/eot/."""
+    from voicelab.corpus import CorpusError
 
+    if pause_set:
+        from voicelab.lab.turn_taking import write_endpointing_table
+
+        try:
+            summary = write_endpointing_table(out)
+        except (AudioError, AssetError) as err:
+            _fail(err)
+        typer.echo(summary.round(2).to_string(index=False))
+        typer.echo(f"written: {out / 'endpointing.md'} and {out / 'endpointing.csv'}")
+        return
+    from voicelab.lab.eot_run import run_eot_evaluation
+    from voicelab.reports.eot_report import budget_cells
+
+    command = f"voicelab endpoints --out {out}" + (f" --limit {limit}" if limit else "")
     try:
-        summary = write_endpointing_table(out)
-    except (AudioError, AssetError) as err:
+        budgets = run_eot_evaluation(out, n_boot=n_boot, limit=limit or None, command=command)
+    except (AudioError, AssetError, CorpusError) as err:
         _fail(err)
-    typer.echo(summary.round(2).to_string(index=False))
-    typer.echo(f"written: {out / 'endpointing.md'} and {out / 'endpointing.csv'}")
+    header, rows = budget_cells(budgets)
+    typer.echo(" | ".join(header))
+    for r in rows:
+        typer.echo(" | ".join(r))
+    typer.echo(f"written: {out / 'README.md'}")
 
 
 @app.command()

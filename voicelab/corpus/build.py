@@ -178,9 +178,11 @@ def _plan(recordings: Sequence[Recording], out: Path, finder: Finder | None,
             skipped.append({"recording": rec.id, "reason": f"no speech reference: {err}"})
             continue
         # a one-word transcript is never split (Whisper may hear "goodbye" as two words)
-        words = [(w.start_ms, w.end_ms) for w in ref.words] if len(normalise(rec.transcript).split()) > 1 else []
+        multi = len(normalise(rec.transcript).split()) > 1
+        words = [(w.start_ms, w.end_ms) for w in ref.words] if multi else []
+        ends = [w.text.strip().endswith((".", "?", "!")) for w in ref.words] if multi else []
         flags = flags_for(rec.transcript)
-        for item_id, plan in plan_items(rec.id, audio, ref.bounds_ms, words):
+        for item_id, plan in plan_items(rec.id, audio, ref.bounds_ms, words, ends):
             items.append({"id": item_id, "source": rec.source, "licence": rec.licence,
                           "transcript": rec.transcript, "recording": rec.path, "kind": plan.kind,
                           "flags": list(flags) if plan.kind == "eot" else [],

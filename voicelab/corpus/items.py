@@ -117,8 +117,8 @@ def mid_sentence_gap_ms(audio: np.ndarray, bounds: tuple[float, float]) -> float
     return (i0 + int(np.argmin(levels[i0:i1]))) * WINDOW_MS + WINDOW_MS / 2
 
 
-def word_cuts_ms(audio: np.ndarray, bounds: tuple[float, float],
-                 words: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+def word_cuts_ms(audio: np.ndarray, bounds: tuple[float, float], words: Sequence[tuple[float, float]],
+                 sentence_ends: Sequence[bool] | None = None) -> list[tuple[float, float]]:
     """Cut points between words (see the module docstring) as ``(cut_ms, gap_ms)``, one
     per word boundary at most, those in energy gaps first (widest first; ``gap_ms`` = the
     gap's width, 0 for a quietest-window cut), then by distance from the speech's middle.
@@ -127,13 +127,24 @@ def word_cuts_ms(audio: np.ndarray, bounds: tuple[float, float],
         audio: float32 mono 16 kHz, shape ``(n,)``.
         bounds: reference speech ``(start_ms, end_ms)``.
         words: Whisper's words ``(start_ms, end_ms)``, in order; fewer than two: no cuts.
+        sentence_ends: per word, whether its text ends a sentence (``.``, ``?``, ``!``): no
+            cut at the boundary after it, nor in a gap within :data:`WORD_TOLERANCE_MS` of that
+            boundary, so every cut is mid-sentence. None: no word does.
+
+    Raises:
+        ValueError: ``sentence_ends`` of another length than ``words``.
     """
     s0, s1 = bounds
-    gaps = gaps_ms(audio, bounds)
+    ends = list(sentence_ends) if sentence_ends is not None else [False] * len(words)
+    if len(ends) != len(words):
+        raise ValueError(f"{len(ends)} sentence-end flags for {len(words)} words")
+    stops = [(a[1] + b[0]) / 2 for a, b, end in zip(words, words[1:], ends) if end]
+    gaps = [g for g in gaps_ms(audio, bounds)
+            if all(abs((g[0] + g[1]) / 2 - m) > WORD_TOLERANCE_MS for m in stops)]
     levels = band_levels_db(audio)
     loud = float(np.percentile(levels[int(s0 / WINDOW_MS):max(int(s1 / WINDOW_MS), int(s0 / WINDOW_MS) + 1)], 90))
     cuts: list[tuple[float, float]] = []
-    for m in ((a[1] + b[0]) / 2 for a, b in pairwise(words)):
+    for m in ((a[1] + b[0]) / 2 for a, b, end in zip(words, words[1:], ends) if not end):
         if not s0 + EDGE_MS <= m <= s1 - EDGE_MS:
             continue
         near = [g for g in gaps if abs((g[0] + g[1]) / 2 - m) <= WORD_TOLERANCE_MS]
@@ -209,7 +220,8 @@ def pause_for(item_id: str) -> int:
 
 
 def plan_items(item_id: str, audio: np.ndarray, bounds: tuple[float, float],
-               words: Sequence[tuple[float, float]]) -> list[tuple[str, ItemPlan]]:
+               words: Sequence[tuple[float, float]],
+               sentence_ends: Sequence[bool] | None = None) -> list[tuple[str, ItemPlan]]:
     """The eot item and up to :data:`MAX_HOLDS` hold items of one recording.
 
     Args:
@@ -218,6 +230,7 @@ def plan_items(item_id: str, audio: np.ndarray, bounds: tuple[float, float],
         bounds: reference speech ``(start_ms, end_ms)`` in it.
         words: Whisper's words ``(start_ms, end_ms)``, in order (none: no hold items;
             the builder passes none for a one-word transcript, so no word is split).
+        sentence_ends: as for :func:`word_cuts_ms` (holds are inserted mid-sentence only).
 
     Returns:
         ``(id, plan)`` pairs, the eot item first.
@@ -236,7 +249,7 @@ def plan_items(item_id: str, audio: np.ndarray, bounds: tuple[float, float],
     eot = ItemPlan("eot", None, 0.0, tone_ms, (s0, s1),
                    tuple((a, b, "hold") for a, b in natural) + ((s1, length, "eot"),), length)
     plans = [(item_id, eot)]
-    cuts = word_cuts_ms(audio, bounds, words)
+    cuts = word_cuts_ms(audio, bounds, words, sentence_ends)
     lo, hi = s0 + (s1 - s0) / 3, s1 - (s1 - s0) / 3
     first = [c for c in cuts if lo <= c[0] <= hi][:1]
     chosen = first + [c for c in cuts if c not in first][:MAX_HOLDS - len(first)]

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from voicelab.lab.eot_signals import FRAME_MS, silence_runs, smart_turn_at, speech_frames, vad_probabilities
 from voicelab.measure.eot import EotItem, Silence, SpanTable, Sweep, sweep_curve
 from voicelab.measure.eot_budget import budget_figures_ci
-from voicelab.measure.eot_policy import (DEFAULT_THRESHOLDS, decisions_sweep, silence_timeout_sweep,
+from voicelab.measure.eot_policy import (DEFAULT_THRESHOLDS, DEFAULT_TIMEOUTS_MS, decisions_sweep, silence_timeout_sweep,
                                          threshold_delay_sweep, vad_timeout_sweep)
 
 __all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_STOP_SECS", "PIPECAT_TAIL_S",
@@ -201,12 +201,18 @@ def voicelab_endpointer_sweep(table: SpanTable, signals: Signals, thresholds: Se
     return decisions_sweep(table, points)
 
 
-def pipecat_sweep(table: SpanTable, signals: Signals) -> Sweep:
-    """Pipecat's stock turn stack, one point per Smart Turn ``stop_secs`` it was run with
-    (knob ``smart_turn_stop_secs``; no policy timeout: its timeout is in the decisions)."""
+def pipecat_sweep(table: SpanTable, signals: Signals,
+                  policy_timeouts_ms: Sequence[float] = (math.inf, *DEFAULT_TIMEOUTS_MS)) -> Sweep:
+    """Pipecat's stock turn stack: one point per Smart Turn ``stop_secs`` it was run with (knob
+    ``smart_turn_stop_secs``) and per eot-bench policy timeout (knob ``policy_timeout_ms``; inf:
+    none, the stack alone). Pipecat's stack never ends a turn its VAD never started (a short or
+    quiet word under ``start_secs`` / ``min_volume``); eot-bench's policy timeout then answers,
+    as it does for every detector it scores."""
     values = sorted(set.intersection(*(set(signals.pipecat[k]) for k in table.item_ids)))
-    return decisions_sweep(table, [({"smart_turn_stop_secs": s}, {k: signals.pipecat[k][s] for k in table.item_ids},
-                                    None) for s in values])
+    return decisions_sweep(table, [({"smart_turn_stop_secs": s, "policy_timeout_ms": float(t)},
+                                    {k: signals.pipecat[k][s] for k in table.item_ids},
+                                    None if math.isinf(t) else float(t))
+                                   for s in values for t in policy_timeouts_ms])
 
 
 def sweeps(table: SpanTable, signals: Signals) -> dict[str, Sweep]:

@@ -167,5 +167,5 @@ def write_endpointing_table(out_dir, settings: dict[str, VADConfig] | None = Non
     (out_dir / "endpointing.md").write_text(
         "# Premature endpoints on the pause set\n\n" + (__doc__ or "").strip() + "\n\n" + table + "\n\n"
         "Delay: decided time (plus the detector's own time) minus the true end, over the items "
-        "not ended prematurely. Reproduce with `voicelab endpoints --out DIR`.\n")
+        "not ended prematurely. Reproduce with `voicelab endpoints --pause-set --out DIR`.\n")
     return summary

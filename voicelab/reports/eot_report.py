@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -87,7 +88,7 @@ def curves_figure(curves: pd.DataFrame, marks: Mapping[str, tuple[str, Mapping[s
     for label, (det, knobs) in (marks or {}).items():
         g = curves[curves["detector"] == det]
         for col, v in knobs.items():
-            g = g[(g[col] - v).abs() < 1e-9]
+            g = g[np.isclose(g[col].astype(float), v, rtol=0.0, atol=1e-9)]
         if g.empty:
             raise KeyError(f"mark {label!r}: no point {dict(knobs)} of {det!r}")
         r = g.iloc[0]
