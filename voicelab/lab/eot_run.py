@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from voicelab.assets import voicelab_home
 from voicelab.corpus import corpus_dir, load_corpus, summary
@@ -99,12 +100,14 @@ def run_eot_evaluation(out_dir: Path, n_boot: int = 2000, limit: int | None = No
     signals = _load_signals(cache)
     detector = SmartTurnDetector()
     cache.parent.mkdir(parents=True, exist_ok=True)
-    chunk = 50
-    for k in range(0, len(eot_items), chunk):         # save as it goes: an interrupted run resumes
-        signals = compute_signals(eot_items[k:k + chunk], lambda i: by_id[i].audio, detector.probability_complete,
-                                  signals, progress=True)
-        with cache.open("wb") as f:
-            pickle.dump(signals, f)
+    chunk = 10
+    with tqdm(total=len(eot_items), desc="eot signals", unit="item") as bar:
+        for k in range(0, len(eot_items), chunk):     # save as it goes: an interrupted run resumes
+            signals = compute_signals(eot_items[k:k + chunk], lambda i: by_id[i].audio,
+                                      detector.probability_complete, signals, progress=False)
+            with cache.open("wb") as f:
+                pickle.dump(signals, f)
+            bar.update(len(eot_items[k:k + chunk]))
     t_signals = time.perf_counter() - t0
     table = eot_table(eot_items)
     budgets, curves = budget_table(table, sweeps(table, signals), n_boot=n_boot)
