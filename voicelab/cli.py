@@ -247,5 +247,51 @@ def report(
         _fail(FileNotFoundError(f"{directory} holds neither a sweep (sweep.json) nor a run (events.jsonl)"))
 
 
+duplex_app = typer.Typer(no_args_is_help=True, help="Full-Duplex-Bench scenarios from the corpus: generate, score.")
+app.add_typer(duplex_app, name="duplex")
+
+
+@duplex_app.command("generate")
+def duplex_generate(
+    out: Path = typer.Option(Path("experiments"), "--out", "-o", help="where duplex_<agent>.yaml go"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="generator seed (default: the committed files' seed)"),
+) -> None:
+    """Write experiments/duplex_{default,barge_in,pipecat}.yaml from the built corpus (seeded)."""
+    from voicelab.corpus import CorpusError
+    from voicelab.lab.duplex_clips import corpus_items
+    from voicelab.lab.duplex_experiments import SEED, write_experiments
+
+    try:
+        items, sha = corpus_items()
+    except CorpusError as err:
+        _fail(err)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in write_experiments(out, list(items.values()), sha, SEED if seed is None else seed):
+        typer.echo(f"written: {path}")
+
+
+@duplex_app.command("score")
+def duplex_score(
+    directory: Path = typer.Argument(..., help="a duplex sweep directory (finished or not) or one run"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="page directory (default DIRECTORY/duplex)"),
+    title: Optional[str] = typer.Option(None, "--title", help="page title (default: from the directory name)"),
+    n_boot: int = typer.Option(2000, "--n-boot", min=1, help="bootstrap resamples per confidence interval"),
+) -> None:
+    """Score a duplex sweep with Full-Duplex-Bench's metrics: items.csv, aggregate.csv, README.md, duplex.png."""
+    from voicelab.corpus import CorpusError
+    from voicelab.lab.duplex_report import markdown_table, write_page
+    from voicelab.lab.duplex_score import score_runs
+
+    out = out or directory / "duplex"
+    try:
+        rows, agg = score_runs(directory, n_boot=n_boot)
+    except (CorpusError, ValueError, OSError) as err:
+        _fail(err)
+    write_page(out, rows, agg, title=title or f"Full-Duplex-Bench: {directory.name}", sweep_dir=directory,
+               command=f"voicelab duplex score {directory} --out {out}")
+    typer.echo(markdown_table(agg))
+    typer.echo(f"written: {out / 'README.md'}")
+
+
 if __name__ == "__main__":
     app()

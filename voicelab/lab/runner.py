@@ -40,6 +40,7 @@ from voicelab.events import Event, ModelLoaded, Trace
 from voicelab.lab.progress import TurnProgress
 from voicelab.assets.store import display_path
 from voicelab.faults import with_faults
+from voicelab.lab.duplex_clips import resolve_clip_name  # corpus: / mix: clip names -> files
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
 from voicelab.measure.echo import aec_summary
@@ -150,7 +151,7 @@ def plan_turns(config: ExperimentConfig, clips: list[Clip],
             raise ConfigError("a scenario runs one trigger setting: use `trigger`, not `variants`")
         by_name = {c.name: c for c in clips}
         for st in [st for _ in range(config.repetitions) for st in config.scenario]:
-            clip = by_name[resolve_clip(st.clip).name]
+            clip = by_name[resolve_clip(resolve_clip_name(st.clip)).name]
             turns.append(TurnSpec(clip, variants[0], False, bounds[clip.name], st.start, st.offset_ms,
                                   st.backchannel))
         return turns
@@ -242,7 +243,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     names = [t.clip for t in config.scenario] if config.scenario else (inputs or config.clips)
     if not names:
         raise ConfigError("no clips to run: the scenario or the config's `clips` is empty and no --input was given")
-    clips = list({c.name: c for c in (resolve_clip(n) for n in names)}.values())
+    clips = list({c.name: c for c in (resolve_clip(resolve_clip_name(n)) for n in names)}.values())
     for c in clips:
         _ = c.audio  # fail on bad audio before loading any model
     require_peers(config)

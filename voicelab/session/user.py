@@ -47,7 +47,7 @@ class ScriptedUser(TurnKeeper):
     Responsibilities:
 
     1. start each turn's clip on time: ``audio.turn_gap_ms`` (or the turn's
-       ``offset_ms``) after the previous turn is over, or, for a barge-in
+       ``offset_ms``) after every earlier turn is over, or, for a barge-in
        (``start: after_agent_starts``), that long after the previous reply started playing;
     2. log :class:`~voicelab.events.TurnPlanned` with the clip's true speech bounds on
        the session clock;
@@ -64,7 +64,7 @@ class ScriptedUser(TurnKeeper):
         self._watchdogs: list[asyncio.Task] = []
 
     async def run(self) -> None:
-        """Play every turn; return a turn gap after the last one is over."""
+        """Play every turn; return a turn gap after every turn is over and the microphone is idle."""
         ctx = self._ctx
         cfg, clock = ctx.config, ctx.clock
         next_start = max(cfg.audio.lead_in_ms, cfg.aec.quiet_until_ms())  # after an AEC calibration
@@ -76,8 +76,8 @@ class ScriptedUser(TurnKeeper):
                 if spec.start == "after_agent_starts":
                     await asyncio.wait({prev.started, prev.done}, return_when=asyncio.FIRST_COMPLETED)
                     base = prev.started.result() if prev.started.done() else prev.done.result()
-                else:
-                    base = await prev.done
+                else:  # every earlier reply over: one a barge-in talked over can outlast `prev`
+                    base = max([await s.done for s in self.states[:n]])
                 next_start = max(base, clock.now_ms()) + gap
             await clock.sleep_until(next_start)
             while ctx.mic.busy:
@@ -94,8 +94,10 @@ class ScriptedUser(TurnKeeper):
                 ctx.transition(n, "idle", "listening")
             deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
             self._watchdogs.append(asyncio.create_task(self._no_endpoint_watchdog(n, deadline)))
-        if self.states:
-            end = await self.states[-1].done
+        if self.states:  # every reply over and the last clip played out
+            end = max([await s.done for s in self.states])
+            while ctx.mic.busy:
+                await asyncio.sleep(ctx.mic.frame_ms / 1000.0)
             await clock.sleep_until(max(end, clock.now_ms()) + cfg.audio.turn_gap_ms)
 
     async def close(self) -> None:
