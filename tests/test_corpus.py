@@ -313,3 +313,37 @@ def test_the_real_corpus():
         assert it.audio.dtype == np.float32 and it.audio.ndim == 1 and len(it.audio) == round(it.duration_ms * 16)
         assert np.abs(it.audio).max() <= 1.0
     assert {"asterisk", "pocketsphinx", "bundled"} <= {it.source for it in items}
+
+
+def test_the_committed_plan_round_trips_and_refuses_other_recordings(tmp_path):
+    """The plan is written deterministically and read back only for the very recordings it was
+    made from: a changed recording is a clear error, not a silently different corpus."""
+    from voicelab.corpus.plan import read_plan, write_plan
+    from voicelab.corpus.recordings import Recording
+
+    root = tmp_path / "corpus"
+    (root / "sources").mkdir(parents=True)
+    recs = []
+    for name in ("a", "b"):
+        sf.write(root / "sources" / f"{name}.wav", np.full(800, 0.1, dtype=np.float32), 16000, subtype="PCM_16")
+        recs.append(Recording(id=f"x/{name}", source="fake", licence="CC0-1.0", transcript=f"say {name}",
+                              path=f"sources/{name}.wav"))
+    items = [{"id": "x/a", "kind": "eot"}]
+    path = write_plan(recs, root, items, [{"recording": "x/c", "reason": "none"}], "v1", tmp_path / "plan.json.gz")
+    again = write_plan(recs, root, items, [{"recording": "x/c", "reason": "none"}], "v1", tmp_path / "plan2.json.gz")
+    assert path.read_bytes() == again.read_bytes()                     # byte-identical: gzip mtime 0
+    assert read_plan(recs, root, path) == (items, [{"recording": "x/c", "reason": "none"}], "v1")
+    sf.write(root / "sources" / "b.wav", np.full(800, 0.2, dtype=np.float32), 16000, subtype="PCM_16")
+    with pytest.raises(CorpusError, match="differ from those the committed plan was made from"):
+        read_plan(recs, root, path)
+    with pytest.raises(CorpusError, match="no committed corpus plan"):
+        read_plan(recs, root, tmp_path / "none.json.gz")
+
+
+def test_the_real_corpus_is_the_committed_plan():
+    """Set-up renders the committed plan: the built items are exactly the plan's, on any CPU."""
+    from voicelab.corpus.plan import PLAN
+
+    plan = json.loads(gzip.decompress(PLAN.read_bytes()))
+    index = json.loads((corpus_store.corpus_dir() / "index.json").read_text())
+    assert index["items"] == plan["items"] and len(plan["items"]) >= 1000

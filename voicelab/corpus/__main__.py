@@ -1,4 +1,4 @@
-"""``python -m voicelab.corpus build [--force] | verify [--full] | summary``."""
+"""``python -m voicelab.corpus build [--force] | plan | verify [--full] | summary``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="fetch, check and build the corpus (skipped when intact)")
     p_build.add_argument("--force", action="store_true", help="rebuild even an intact corpus")
+    sub.add_parser("plan", help="plan the items again from each recording's reference (Whisper) and write "
+                   "the committed plan voicelab/data/corpus/plan.json.gz (a maintainer's step), then build")
     p_verify = sub.add_parser("verify", help="check the built corpus against its sha256 manifest")
     p_verify.add_argument("--full", action="store_true", help="re-hash every file")
     sub.add_parser("summary", help="items by source and kind")
@@ -26,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             print(build_corpus(force=args.force))
+        elif args.command == "plan":
+            print(build_corpus(replan=True))
         elif args.command == "verify":
             print(f"ok       {len(verify_corpus(full=args.full))} files in {corpus_dir()}")
         else:

@@ -1,12 +1,14 @@
-"""Building the corpus: fetch, check, extract, transcribe-align, plan the items, write.
+"""Building the corpus: fetch, check, extract, render the committed plan (or plan anew), write.
 
 :func:`build_corpus` is idempotent: a corpus already built from the same pins and still
 intact (``MANIFEST.sha256`` + ``.verified`` stamp, as the model assets have) is left as
 it is. Otherwise it is built in a temporary directory beside its place and moved there
-with one ``os.replace``, so a failed build never leaves a partial corpus. The slow part,
-the reference of each recording (Silero + band energy + Whisper tiny.en words,
-:class:`voicelab.truth.ReferenceFinder`), is cached by the sha256 of the samples in
-``<home>/truth/``, so a rebuild with the same truth code takes seconds.
+with one ``os.replace``, so a failed build never leaves a partial corpus. The items come from
+the committed plan (:mod:`voicelab.corpus.plan`), so set-up runs no model and every machine gets
+the same corpus; planning anew (``python -m voicelab.corpus plan``, or a non-default package set
+as in the tests) computes each recording's reference (Silero + band energy + Whisper tiny.en
+words, :class:`voicelab.truth.ReferenceFinder`, cached by the sha256 of the samples in
+``<home>/truth/``).
 
 Layout of ``<home>/corpus/``: ``sources/<source>/...`` (the recordings, as published),
 ``index.json`` (every item: id, source, licence, transcript, recording, cut, pause,
@@ -33,6 +35,7 @@ from voicelab.assets.store import MANIFEST, _format_manifest, _list_files, _sha2
 from voicelab.audio.clips import SPEECH_DIR
 from voicelab.audio.load import load_audio
 from voicelab.corpus.items import plan_items
+from voicelab.corpus.plan import read_plan, write_plan
 from voicelab.corpus.recordings import (
     LICENCES,
     SKIPPED,
@@ -71,8 +74,13 @@ def flags_for(transcript: str) -> tuple[str, ...]:
 
 
 def build_corpus(packages: Sequence[Package] = PACKAGES, force: bool = False, finder: Finder | None = None,
-                 speech_dir: Path | None = SPEECH_DIR, progress: bool = True) -> Path:
+                 speech_dir: Path | None = SPEECH_DIR, progress: bool = True, replan: bool = False) -> Path:
     """Build the corpus in ``<home>/corpus/`` (skipped when already built and intact).
+
+    With the default packages, bundled clips and finder the items come from the committed plan
+    (:mod:`voicelab.corpus.plan`: the same items on every machine, no Whisper run); otherwise, or
+    with ``replan``, each recording's reference is computed and the items planned from it
+    (``replan`` then writes the new plan to :data:`voicelab.corpus.plan.PLAN`).
 
     Args:
         packages: the pinned packages, by :attr:`Package.key`: ``asterisk-wav`` and
@@ -82,18 +90,21 @@ def build_corpus(packages: Sequence[Package] = PACKAGES, force: bool = False, fi
             :meth:`voicelab.truth.ReferenceFinder.find` (needs the Whisper asset).
         speech_dir: the bundled clips to add (``None``: none).
         progress: a tqdm bar on stderr.
+        replan: plan the items again and write the committed plan (a maintainer's step).
 
     Returns:
         The corpus directory.
 
     Raises:
         CorpusError: a package is missing (client failed) or does not match its pin, an
-            archive lacks the expected files, or no item could be made.
+            archive lacks the expected files, no item could be made, or the recordings are not
+            those the committed plan was made from.
     """
     root = corpus_dir()
     root.parent.mkdir(parents=True, exist_ok=True)
+    committed = finder is None and tuple(packages) == tuple(PACKAGES) and speech_dir == SPEECH_DIR
     with _lock(root.parent / ".corpus.lock"):
-        if not force and is_current(root, packages):
+        if not force and not replan and is_current(root, packages):
             _say(f"already built and verified in {root}, skipping")
             return root
         t0 = time.perf_counter()
@@ -104,10 +115,16 @@ def build_corpus(packages: Sequence[Package] = PACKAGES, force: bool = False, fi
         try:
             out = work / "corpus"
             recordings = _collect(packages, files, work, out, speech_dir)
-            items, skipped = _plan(recordings, out, finder, progress)
+            if committed and not replan:
+                items, skipped, truth_version = read_plan(recordings, out)
+            else:
+                items, skipped = _plan(recordings, out, finder, progress)
+                truth_version = _truth_version(finder)
+                if committed:
+                    _say(f"plan written to {write_plan(recordings, out, items, skipped, truth_version)}")
             if not items:
                 raise CorpusError("the corpus has no items: no recording gave a speech reference")
-            index = {"builder_version": builder_version(), "truth_version": _truth_version(finder),
+            index = {"builder_version": builder_version(), "truth_version": truth_version,
                      "packages": [_package_dict(p) for p in packages], "skipped": skipped, "items": items}
             (out / INDEX).write_text(json.dumps(index, indent=0) + "\n")
             (out / "NOTICE").write_text(notice(packages, items, skipped))

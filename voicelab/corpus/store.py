@@ -33,7 +33,7 @@ from voicelab.corpus.items import ItemPlan, render
 from voicelab.corpus.sources import REBUILD, CorpusError, Package
 
 INDEX = "index.json"
-_BUILDER_SOURCES = ("items.py", "recordings.py", "build.py")
+_BUILDER_SOURCES = ("items.py", "recordings.py", "build.py", "plan.py")
 LABELS = ("hold", "eot")
 
 
@@ -72,11 +72,14 @@ def verify_corpus(root: Path | None = None, full: bool = False) -> dict[str, str
 
 @functools.cache
 def builder_version() -> str:
-    """sha256 (12 hex digits) of the modules that make the items: a change to any of them
-    makes :func:`is_current` false, so ``make assets`` rebuilds the corpus."""
+    """sha256 (12 hex digits) of the modules that make the items and of the committed plan: a
+    change to any of them makes :func:`is_current` false, so ``make assets`` rebuilds the corpus."""
     h = hashlib.sha256()
     for name in _BUILDER_SOURCES:
         h.update((Path(__file__).parent / name).read_bytes())
+    plan = Path(__file__).resolve().parent.parent / "data" / "corpus" / "plan.json.gz"
+    if plan.is_file():
+        h.update(plan.read_bytes())
     return h.hexdigest()[:12]
 
 

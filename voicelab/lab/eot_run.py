@@ -60,7 +60,9 @@ def _cpu() -> str:
 
 
 def _signals_path(root: Path) -> Path:
-    key = hashlib.sha256((root / "index.json").read_bytes()).hexdigest()[:16]
+    """The cache of the signals, keyed by the corpus' items (not its build metadata)."""
+    items = json.loads((root / "index.json").read_text())["items"]
+    key = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:16]
     return voicelab_home() / "eot" / f"signals-{key}.pkl"
 
 
