@@ -101,3 +101,16 @@ def test_closed_form_known_values():
     sweep = voicelab_endpointer_sweep(eot_table([item]), sig, thresholds=[0.5], min_silences_ms=[200.0],
                                       max_silences_ms=[1000.0])
     assert sweep.fire_ms[0].tolist() == [992.0, 224.0, 224.0]
+
+
+def test_a_turn_ended_in_a_silence_the_vad_never_left_stays_ended():
+    """Silero hears 10 frames of speech, then silence to the end (it misses the last word, which
+    the labels put at 800-1200 ms). Min 200 ms, p 0.9 > 0.5: the turn ends at (10 + 7) * 32 = 544
+    ms, 224 ms into the hold (320-800): a cutoff; the eot (from 1200) begins in the same silence,
+    so it is answered already: offset 0 (without the rule it would wait forever)."""
+    probs = np.r_[np.full(10, 0.9), np.full(60, 0.05)].astype(np.float32)
+    item = as_eot_item("it", [(320.0, 800.0, "hold"), (1200.0, 2240.0, "eot")], "g")
+    sig = Signals(vad={"it": {"silero": probs}}, pause_scores={"it": {(200.0, 10): 0.9}})
+    sweep = voicelab_endpointer_sweep(eot_table([item]), sig, thresholds=[0.5], min_silences_ms=[200.0],
+                                      max_silences_ms=[1000.0])
+    assert sweep.fire_ms[0].tolist() == [224.0, 0.0]

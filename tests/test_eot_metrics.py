@@ -314,3 +314,35 @@ def test_vad_timeout_sweep_equals_the_generic_decision_path():
     assert fast.knobs["silence_ms"].tolist() == slow.knobs["silence_ms"].tolist() == grid
     with pytest.raises(KeyError):
         vad_timeout_sweep(table, {"i0": speech["i0"]}, grid)
+
+
+def test_early_decisions_fire_at_the_next_span_start():
+    """voicelab's extension for frame-based detectors: a decision in the speech right before a span
+    (after the previous silence, any length) fires at that span's start, offset 0. Item A: 800 is
+    in the speech before the first hold (0-1000): the hold is cut at offset 0; 1950 is in the speech
+    before the 300 ms hold (1500-2000): offset 0; 2900 in the speech before the eot (2300-3000):
+    latency 0. Without ``early`` the same decisions give 500 (1500 - 1000), 250 (2250 - 2000) and
+    400 (3400 - 3000) as in _DECISIONS' comments."""
+    table = SpanTable.from_items(_items())
+    a = {"A": [800, 1950, 2900], "B": [], "C": []}
+    got = fire_offsets(table, a, early=True)
+    assert got[:3].tolist() == [0.0, 0.0, 0.0]
+    assert fire_offsets(table, a)[:3].tolist() == [950.0, 900.0, math.inf]     # ignored: next decision after
+    assert table.speech_from_ms.tolist() == [0.0, 1500.0, 2300.0, 0.0, 1400.0, 0.0, 1300.0]
+    np.testing.assert_array_equal(fire_offsets(table, _DECISIONS, early=True)[3:], fire_offsets(table, _DECISIONS)[3:])
+
+
+def test_vad_sweep_keeps_a_turn_ended_while_the_vad_hears_nothing():
+    """Frames of 100 ms: speech in frames 0-4, then silence to the end (the VAD misses the last
+    word, 800-1000 ms). Labels: a hold 500-800 ms, the eot from 1000 ms. With a 200 ms timeout the
+    VAD ends the turn at 700 ms, inside the hold (a cutoff, offset 200); it hears nothing after, so
+    the eot is answered already: offset 0 with ``early``, never (inf) without."""
+    from voicelab.measure.eot_policy import vad_timeout_sweep
+
+    item = EotItem("v", (Silence(500, 800, H), Silence(1000, 3000, E)))
+    table = SpanTable.from_items([item])
+    speech = {"v": np.r_[np.ones(5, bool), np.zeros(25, bool)]}
+    with_early = vad_timeout_sweep(table, speech, timeouts_ms=[200.0], frame_ms=100.0, early=True)
+    without = vad_timeout_sweep(table, speech, timeouts_ms=[200.0], frame_ms=100.0)
+    assert with_early.fire_ms[0].tolist() == [200.0, 0.0]
+    assert without.fire_ms[0].tolist() == [200.0, math.inf]

@@ -160,14 +160,14 @@ def test_compute_signals_runs_pipecat_on_the_audio_with_the_tail_and_only_once()
 
     def fake_pipecat(x):
         calls.append(len(x))
-        return {3.0: [float(len(x)) / 16.0]}
+        return {3.0: [500.0, float(len(x)) / 16.0]}   # 500: in the lead-in, before the item: dropped
 
     items = _items()
     done = Signals(pause_scores={"a": {}, "b": {}})  # the other detectors already ran (an old cache)
     out = compute_signals(items, lambda i: np.zeros(16000, dtype=np.float32), lambda x: 0.5, done,
                           progress=False, pipecat=fake_pipecat)
-    assert calls == [16000 + 64000, 16000 + 64000]  # 1 s of audio + PIPECAT_TAIL_S = 4 s
-    assert out.pipecat == {"a": {3.0: [5000.0]}, "b": {3.0: [5000.0]}}
+    assert calls == [16000 + 16000 + 64000] * 2  # PIPECAT_LEAD_S = 1 s + 1 s of audio + PIPECAT_TAIL_S = 4 s
+    assert out.pipecat == {"a": {3.0: [5000.0]}, "b": {3.0: [5000.0]}}   # 6000 ms of input, less the 1 s lead
     compute_signals(items, lambda i: np.zeros(16000, dtype=np.float32), lambda x: 0.5, out, progress=False,
                     pipecat=fake_pipecat)
     assert len(calls) == 2

@@ -26,7 +26,11 @@ false-cutoff budget, bootstrap 95 % CIs resampled by source recording). The dete
   that timeout can fire (the recording's end is not the user's).
 
 Latencies are audio time from the start of the true final silence (the reference speech
-end); a decision inside a hold ends the turn early (a false cutoff).
+end); a decision inside a hold ends the turn early (a false cutoff). The detectors that decide on
+their own frames (the VADs, voicelab's endpointer, Pipecat's stack) can end the turn a little
+before the reference end (the VAD takes the last word's tail for silence): such a decision, in the
+speech right before a silence, fires at that silence's start (``early`` in
+:func:`voicelab.measure.eot.fire_offsets`): a hold is cut, an eot answered with latency 0.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from voicelab.measure.eot_budget import budget_figures_ci
 from voicelab.measure.eot_policy import (DEFAULT_THRESHOLDS, DEFAULT_TIMEOUTS_MS, decisions_sweep, silence_timeout_sweep,
                                          threshold_delay_sweep, vad_timeout_sweep)
 
-__all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_STOP_SECS", "PIPECAT_TAIL_S",
+__all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_LEAD_S", "PIPECAT_STOP_SECS", "PIPECAT_TAIL_S",
            "SCORE_POINT_MS", "Signals", "VADS", "budget_table", "compute_signals", "eot_table", "pipecat_sweep",
            "sweeps", "voicelab_endpointer_sweep"]
 
@@ -67,6 +71,12 @@ PIPECAT = "Pipecat stock turn stack"
 
 PIPECAT_STOP_SECS = (1.0, 2.0, 3.0)
 """Smart Turn ``stop_secs`` (s) run for Pipecat's stack (3: ``SmartTurnParams``' default)."""
+
+PIPECAT_LEAD_S = 1.0
+"""Digital silence fed to Pipecat's stack before each item: its VAD's volume gate is a rolling
+400 ms BS.1770 loudness window (``pipecat.audio.volume.AudioVolumeTracker``), which in a live
+stream is always full; fed cold, it misses speech that starts in an item's first 400 ms
+(91 of 1139 items without it: "ten", "Added.", ...). Decisions are shifted back by it."""
 
 PIPECAT_TAIL_S = 4.0
 """Digital silence (s) appended to an item for Pipecat's stack: its longest timeout (3 s after the
@@ -131,7 +141,8 @@ def compute_signals(items: Sequence[EotItem], audio: Callable[[str], np.ndarray]
             ``SmartTurnDetector().probability_complete``).
         signals: earlier results to extend (a resumed evaluation).
         progress: a tqdm bar on stderr.
-        pipecat: audio (with :data:`PIPECAT_TAIL_S` of silence appended) -> Pipecat's turn ends
+        pipecat: audio (with :data:`PIPECAT_LEAD_S` of silence before it and :data:`PIPECAT_TAIL_S`
+            after it) -> Pipecat's turn ends
             per Smart Turn ``stop_secs`` (default: the stock
             :class:`voicelab.peers.pipecat.turn_stack.PipecatTurnStack` over :data:`PIPECAT_STOP_SECS`,
             loaded when first needed; left out with a warning if Pipecat is not installed).
@@ -145,8 +156,11 @@ def compute_signals(items: Sequence[EotItem], audio: Callable[[str], np.ndarray]
             if not loaded:
                 pipecat, loaded = _stock_pipecat(), True
             if pipecat is not None:
+                lead = np.zeros(int(PIPECAT_LEAD_S * 16000), dtype=np.float32)
                 tail = np.zeros(int(PIPECAT_TAIL_S * 16000), dtype=np.float32)
-                out.pipecat[it.item_id] = pipecat(np.concatenate([x, tail]).astype(np.float32, copy=False))
+                ends = pipecat(np.concatenate([lead, x, tail]).astype(np.float32, copy=False))
+                shift = 1000.0 * PIPECAT_LEAD_S
+                out.pipecat[it.item_id] = {k: [t - shift for t in v if t >= shift] for k, v in ends.items()}
         if it.item_id in out.pause_scores:
             continue
         vads = {kind: vad_probabilities(x, kind, **params) for kind, (_, params) in VADS.items()}
@@ -171,10 +185,12 @@ def voicelab_endpointer_sweep(table: SpanTable, signals: Signals, thresholds: Se
     ``p > threshold`` decides there, else the turn ends at ``(i0 + b) * 32`` if ``n >= b``
     (the final run never ends). As :class:`voicelab.vad.endpointing.Endpointer` with
     ``max_silence_ms`` set decides (``tests/test_eot_eval.py`` checks it against the
-    endpointer itself).
+    endpointer itself). A span that begins later in a silence whose decision is already made
+    (the VAD heard no speech since) gets a decision at its start: the turn is still ended.
     """
     points = []
     runs = {k: silence_runs(speech_frames(signals.vad[k]["silero"])) for k in table.item_ids}
+    starts = {k: table.start_ms[table.item == j].tolist() for j, k in enumerate(table.item_ids)}
     for m in min_silences_ms:
         a = max(1, math.ceil(m / FRAME_MS - 1e-9))
         for mx in max_silences_ms:
@@ -196,9 +212,14 @@ def voicelab_endpointer_sweep(table: SpanTable, signals: Signals, thresholds: Se
                             d.append((i + a) * FRAME_MS)
                         elif last or n >= b:
                             d.append((i + b) * FRAME_MS)
+                        else:
+                            continue
+                        # a span that begins later in this same silence finds the turn already ended
+                        end = math.inf if last else (i + n) * FRAME_MS
+                        d += [t for t in starts[k] if d[-1] < t < end]
                     decisions[k] = d
                 points.append(({"min_silence_ms": m, "max_silence_ms": mx, "threshold": float(th)}, decisions, None))
-    return decisions_sweep(table, points)
+    return decisions_sweep(table, points, early=True)
 
 
 def pipecat_sweep(table: SpanTable, signals: Signals,
@@ -212,7 +233,7 @@ def pipecat_sweep(table: SpanTable, signals: Signals,
     return decisions_sweep(table, [({"smart_turn_stop_secs": s, "policy_timeout_ms": float(t)},
                                     {k: signals.pipecat[k][s] for k in table.item_ids},
                                     None if math.isinf(t) else float(t))
-                                   for s in values for t in policy_timeouts_ms])
+                                   for s in values for t in policy_timeouts_ms], early=True)
 
 
 def sweeps(table: SpanTable, signals: Signals) -> dict[str, Sweep]:
@@ -221,7 +242,7 @@ def sweeps(table: SpanTable, signals: Signals) -> dict[str, Sweep]:
     out = {"silence (labelled)": silence_timeout_sweep(table)}
     for kind, (label, _) in VADS.items():
         speech = {k: speech_frames(signals.vad[k][kind]) for k in table.item_ids}
-        out[f"silence ({label} VAD)"] = vad_timeout_sweep(table, speech)
+        out[f"silence ({label} VAD)"] = vad_timeout_sweep(table, speech, early=True)
     out["Smart Turn v3.2 (eot-bench)"] = threshold_delay_sweep(table, signals.span_scores)
     out["Smart Turn after Silero silence (voicelab)"] = voicelab_endpointer_sweep(table, signals)
     if all(k in signals.pipecat for k in table.item_ids):

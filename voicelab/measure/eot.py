@@ -163,6 +163,9 @@ class SpanTable:
     start_ms: np.ndarray    # float64
     end_ms: np.ndarray      # float64
     is_eot: np.ndarray      # bool
+    speech_from_ms: np.ndarray | None = None
+    """float64: where the speech right before each span begins (the end of the item's previous
+    silence of any length, scored or not; 0 for the first): see ``early`` in :func:`fire_offsets`."""
 
     @property
     def duration_ms(self) -> np.ndarray:
@@ -192,17 +195,18 @@ class SpanTable:
         ids = [it.item_id for it in items]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate item ids: {sorted({i for i in ids if ids.count(i) > 1})}")
-        rows = [(k, s.start_ms, s.end_ms, s.label == "eot") for k, it in enumerate(items)
-                for s in it.silences
+        rows = [(k, s.start_ms, s.end_ms, s.label == "eot", it.silences[i - 1].end_ms if i else 0.0)
+                for k, it in enumerate(items) for i, s in enumerate(it.silences)
                 if s.label == "eot" or min_hold_ms - EPS_MS <= s.duration_ms <= max_hold_ms + EPS_MS]
         if not rows:
             raise ValueError("no spans remain after hold-duration filtering")
-        k, start, end, eot = (np.asarray(c) for c in zip(*rows))
+        k, start, end, eot, speech_from = (np.asarray(c) for c in zip(*rows))
         return cls(tuple(ids), tuple(str(it.group) for it in items), k.astype(np.int64),
-                   start.astype(float), end.astype(float), eot.astype(bool))
+                   start.astype(float), end.astype(float), eot.astype(bool), speech_from.astype(float))
 
 
-def fire_offsets(table: SpanTable, decisions: Mapping[str, Sequence[float] | np.ndarray]) -> np.ndarray:
+def fire_offsets(table: SpanTable, decisions: Mapping[str, Sequence[float] | np.ndarray],
+                 early: bool = False) -> np.ndarray:
     """Per span, ms from its start to the detector's first decision at or after it.
 
     Args:
@@ -211,6 +215,14 @@ def fire_offsets(table: SpanTable, decisions: Mapping[str, Sequence[float] | np.
             would end the turn at one operating point (empty: never). A decision during
             speech before a span is not that span's; decisions inside holds dropped by
             the duration filter are not scored (as in eot-bench, which scores silences).
+        early: a voicelab extension for detectors that decide on their own audio frames
+            (a VAD's silence, a streaming turn stack), which can end the turn a little before
+            the reference says the speech ended (the VAD heard the last word's tail as
+            silence): a decision in the speech right before a span (from
+            :attr:`SpanTable.speech_from_ms` to its start) fires at the span's start, offset
+            0 (a hold is then cut; an eot answered at once). eot-bench's models are asked
+            inside silences only, so it has no such case; with ``early=False`` (default) such a
+            decision is ignored and the span waits for a later one.
 
     Returns:
         float64 ``(S,)``; ``inf`` where no decision follows the span start.
@@ -230,9 +242,10 @@ def fire_offsets(table: SpanTable, decisions: Mapping[str, Sequence[float] | np.
         if not np.isfinite(times).all():
             raise ValueError(f"{item_id}: decision times must be finite")
         spans = np.flatnonzero(table.item == k)
-        idx = np.searchsorted(times, table.start_ms[spans], side="left")
+        lower = table.speech_from_ms if early and table.speech_from_ms is not None else table.start_ms
+        idx = np.searchsorted(times, lower[spans], side="left")
         ok = idx < len(times)
-        out[spans[ok]] = times[idx[ok]] - table.start_ms[spans[ok]]
+        out[spans[ok]] = np.maximum(times[idx[ok]] - table.start_ms[spans[ok]], 0.0)
     return out
 
 

@@ -60,14 +60,15 @@ def _grid(values: Sequence[float], name: str) -> np.ndarray:
 
 
 def decisions_sweep(table: SpanTable, points: Sequence[tuple[Mapping[str, float],
-                                                             Mapping[str, Sequence[float]], float | None]]) -> Sweep:
+                                                             Mapping[str, Sequence[float]], float | None]],
+                    early: bool = False) -> Sweep:
     """A sweep from decision times: ``points`` are ``(knobs, decisions, timeout_ms)``,
-    ``decisions`` as for :func:`~voicelab.measure.eot.fire_offsets` (one entry per item),
-    ``timeout_ms`` the policy timeout (None: none). Raises as ``fire_offsets``."""
+    ``decisions`` as for :func:`~voicelab.measure.eot.fire_offsets` (one entry per item; ``early``
+    as there), ``timeout_ms`` the policy timeout (None: none). Raises as ``fire_offsets``."""
     if not points:
         raise ValueError("no operating points")
     knobs = pd.DataFrame([dict(k) for k, _, _ in points])
-    fire = np.stack([fire_offsets(table, d) for _, d, _ in points])
+    fire = np.stack([fire_offsets(table, d, early) for _, d, _ in points])
     timeout = np.array([math.inf if t is None else float(t) for _, _, t in points])
     return Sweep(knobs, fire, timeout)
 
@@ -141,7 +142,8 @@ def silence_timeout_decisions(speech: Sequence[bool] | np.ndarray, timeouts_ms: 
 
 
 def vad_timeout_sweep(table: SpanTable, speech: Mapping[str, Sequence[bool] | np.ndarray],
-                      timeouts_ms: Sequence[float] | None = None, frame_ms: float = FRAME_MS) -> Sweep:
+                      timeouts_ms: Sequence[float] | None = None, frame_ms: float = FRAME_MS,
+                      early: bool = False) -> Sweep:
     """The VAD-only baseline from per-item VAD frames (:func:`silence_timeout_decisions`,
     once per item for the whole grid). Knob ``silence_ms``; no policy timeout on top (the
     VAD's own silence clock is the timeout), so an eot the VAD never ends has infinite
@@ -152,6 +154,9 @@ def vad_timeout_sweep(table: SpanTable, speech: Mapping[str, Sequence[bool] | np
         speech: per item id, bool ``(n_frames,)`` VAD frames from the item's audio start.
         timeouts_ms: the grid; default :func:`vad_baseline_grid_ms`.
         frame_ms: frame length (ms).
+        early: as in :func:`~voicelab.measure.eot.fire_offsets` (a decision in the speech just
+            before a span fires at its start), and a span that begins while the VAD is still in
+            the silence of an earlier decision (it heard no speech since) fires at its start too.
 
     Raises:
         KeyError: ``speech`` misses an item or names an unknown one.
@@ -165,10 +170,27 @@ def vad_timeout_sweep(table: SpanTable, speech: Mapping[str, Sequence[bool] | np
     fire = np.full((len(grid), len(table.start_ms)), math.inf)
     for k, item_id in enumerate(table.item_ids):
         d = _decision_matrix(speech[item_id], grid, frame_ms, open_end=True)
+        s = np.asarray(speech[item_id], dtype=bool)
         for span in np.flatnonzero(table.item == k):
             start = table.start_ms[span]
-            fire[:, span] = np.where(d >= start, d, math.inf).min(axis=0, initial=math.inf) - start
+            lower = table.speech_from_ms[span] if early and table.speech_from_ms is not None else start
+            first = np.where(d >= lower, d, math.inf).min(axis=0, initial=math.inf)
+            fire[:, span] = np.maximum(first - start, 0.0)
+            if early:   # ended earlier and the VAD has heard no speech since: still ended
+                fire[:, span] = np.where(_silent_since(s, start, frame_ms, grid), 0.0, fire[:, span])
     return Sweep(pd.DataFrame({"silence_ms": grid}), fire, np.full(len(grid), math.inf))
+
+
+def _silent_since(speech: np.ndarray, t_ms: float, frame_ms: float, timeouts_ms: np.ndarray) -> np.ndarray:
+    """Per timeout: the VAD has been silent since a decision made at or before ``t_ms`` (the
+    silence run containing ``t_ms`` began after speech and reached the timeout by then)."""
+    f = min(int(t_ms // frame_ms), len(speech) - 1)
+    on = np.flatnonzero(speech[:f + 1])
+    if f < 0 or speech[f] or on.size == 0:
+        return np.zeros(len(timeouts_ms), dtype=bool)
+    run_start = on[-1] + 1
+    need = np.maximum(1, np.ceil(timeouts_ms / frame_ms - 1e-9))
+    return (run_start + need) * frame_ms <= t_ms + EPS_MS
 
 
 def _crossings(table: SpanTable, scores: Mapping[str, tuple[Sequence[float], Sequence[float]]],
