@@ -15,10 +15,9 @@ and a re-run only re-scores), scores them with eot-bench's metrics and writes in
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import pickle
-import platform
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 from voicelab.assets import voicelab_home
 from voicelab.corpus import corpus_dir, load_corpus, summary
+from voicelab.lab.node import node_info
 from voicelab.lab.eot_eval import PIPECAT, Signals, as_eot_item, budget_table, compute_signals, eot_table, sweeps
 from voicelab.reports.eot_report import budget_cells, curves_figure
 from voicelab.reports.html import md_table
@@ -50,13 +50,9 @@ setting, the old silence-only default, and Pipecat's stock turn stack (no policy
 
 
 def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The machine: CPU model, logical CPUs and the speed flags it has (:func:`voicelab.lab.node.node_info`)."""
+    info = node_info()
+    return f"{info['cpu_model']}, {info['cores']} logical CPUs, flags: {' '.join(info['flags']) or 'none of note'}"
 
 
 def _signals_path(root: Path) -> Path:
@@ -163,7 +159,7 @@ operating point is re-selected in every resample). Detectors: see `voicelab/lab/
 Corpus (`docs/corpus.md`): {len(items)} items, {table.n_holds} scored holds and {table.n_eots} eots
 from {len(set(table.groups))} recordings.
 
-{md_table(list(sizes.reset_index().columns), [[str(v) for v in r] for r in sizes.reset_index().values.tolist()])}
+{md_table(list(sizes.columns), [[f'{v:.2f}' if isinstance(v, float) else str(v) for v in r] for r in sizes.values.tolist()])}
 
 ## eot-bench budget figures (95 % CI)
 
@@ -194,7 +190,7 @@ is swept on top of it.
 {command}
 ```
 
-Ran on {_cpu()} (2 vCPUs): signals {t_signals / 60:.1f} min, total {wall / 60:.1f} min. Files:
+Ran on {_cpu()}: signals {t_signals / 60:.1f} min, total {wall / 60:.1f} min. Files:
 `budgets.csv` (every figure with its chosen knobs and CI), `curves.csv.gz` (every operating point),
 `operating_points.csv`, `run.json`.
 """
