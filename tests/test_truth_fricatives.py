@@ -109,7 +109,7 @@ PROMPTS = Path(os.environ.get("VOICELAB_ASTERISK_PROMPTS", "/nonexistent"))
 @pytest.mark.skipif(not PROMPTS.is_dir(), reason=(
     "no Asterisk prompts: set VOICELAB_ASTERISK_PROMPTS to the directory where "
     "`apt-get download asterisk-core-sounds-en-wav asterisk-core-sounds-en` and `dpkg-deb -x PKG.deb DIR` "
-    "extracted them (voicelab.corpus does not exist yet)"))
+    "extracted them (the built corpus keeps the prompts without the package tree this test reads)"))
 def test_a_real_fricative_final_prompt_keeps_its_s():
     from voicelab.truth import ReferenceFinder
     from voicelab.truth.prompts import Prompt, find_prompt_files, load_prompt
