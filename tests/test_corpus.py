@@ -19,6 +19,7 @@ from voicelab.corpus import CorpusError, Package, build_corpus, load_corpus, sum
 from voicelab.corpus import build as corpus_build
 from voicelab.corpus import store as corpus_store
 from voicelab.corpus.build import flags_for
+from voicelab.corpus import items as items_mod
 from voicelab.corpus.items import MIN_SILENCE_MS, PAUSE_RANGE_MS, gaps_ms, pause_for, plan_items, word_cuts_ms
 from voicelab.corpus.recordings import asterisk_transcripts
 from voicelab.corpus.sources import fetch
@@ -347,3 +348,46 @@ def test_the_real_corpus_is_the_committed_plan():
     plan = json.loads(gzip.decompress(PLAN.read_bytes()))
     index = json.loads((corpus_store.corpus_dir() / "index.json").read_text())
     assert index["items"] == plan["items"] and len(plan["items"]) >= 1000
+
+
+def test_a_tightly_trimmed_recording_gets_comfort_noise_of_its_floor_not_a_window_of_speech():
+    """A prompt with no 160 ms outside its speech (100 ms edges of a low-passed floor at -60 dBFS,
+    as the Asterisk prompts are trimmed: lead 80 ms, trail 119 ms, medians):
+    the quietest window holds speech, so the pause and tail are comfort noise whose level is
+    the quiet frames' level and whose spectrum is the floor's (low-passed: little above 4 kHz)."""
+    rate, rng = 16000, np.random.default_rng(7)
+    floor = np.convolve(rng.standard_normal(rate), np.ones(8) / 8, mode="same")  # a low-passed floor
+    floor *= 10 ** (-60 / 20) / np.sqrt(np.mean(floor ** 2))
+    floor = np.concatenate([floor, floor])
+    t = np.arange(int(1.8 * rate)) / rate
+    speech = 0.3 * np.sin(2 * np.pi * 300 * t) * (0.2 + np.abs(np.sin(2 * np.pi * 3 * t)))
+    audio = floor[:int(2.0 * rate)].copy()
+    audio[1600:1600 + len(speech)] += speech
+    audio = audio.astype(np.float32)
+    bounds = (100.0, 1900.0)
+    at = int(items_mod.room_tone_ms(audio, bounds) * 16)
+    assert np.sqrt(np.mean(audio[at:at + 2560] ** 2)) > 30 * 10 ** (-60 / 20)  # that window holds speech (+30 dB)
+    tone = items_mod.fill(audio, items_mod.room_tone_ms(audio, bounds))
+    assert len(tone) == 4000 * 16 and tone.dtype == np.float32
+    level = 20 * np.log10(np.sqrt(np.mean(tone.astype(np.float64) ** 2)))
+    assert -66 < level < -58  # the floor's level (the quietest tenth of frames), not the speech's -13 dB
+    spec = np.abs(np.fft.rfft(tone[:16000])) ** 2
+    assert spec[4000:].sum() < 0.05 * spec[:4000].sum()  # the floor's low-pass shape, not white
+    again = items_mod.fill(audio, items_mod.room_tone_ms(audio, bounds))
+    assert np.array_equal(tone, again)  # seeded: every build renders the same
+    # a recording with real room keeps its recorded window
+    roomy = np.concatenate([floor[:8000], audio, floor[8000:16000]]).astype(np.float32)
+    at = items_mod.room_tone_ms(roomy, (600.0, 2400.0))
+    assert not 600 <= at <= 2400
+    window = items_mod.fill(roomy, at)
+    assert np.array_equal(window, roomy[int(at * 16):int(at * 16) + int(items_mod.TONE_MS * 16)])
+
+
+def test_the_tail_is_the_tone_tiled_to_whole_frames():
+    audio = np.ones(1000, dtype=np.float32)
+    tone = np.arange(1, 161, dtype=np.float32)
+    out = items_mod.with_tail(audio, 100.0, tone)
+    assert len(out) % 512 == 0 and len(out) >= 1000 + 1600
+    assert np.array_equal(out[1000:1160], tone) and np.array_equal(out[1160:1320], tone)
+    silent = items_mod.with_tail(audio, 100.0)
+    assert len(silent) == len(out) and not silent[1000:].any()

@@ -4,14 +4,15 @@ Shared with the pause set of :mod:`voicelab.lab.turn_taking` (which keeps its ow
 of one cut and five pause lengths per clip). All times are ms from the item's first
 sample; all audio is float32 mono at 16 kHz.
 
-- **eot item**: the recording as it is, then :data:`TAIL_MS` of digital silence. Its
+- **eot item**: the recording as it is, then :data:`TAIL_MS` of its room tone
+  (:func:`fill`: its own background where it has room, else comfort noise of its floor). Its
   silences: every gap of at least :data:`MIN_SILENCE_MS` between band-energy runs
   (:func:`voicelab.truth.energy.energy_runs`) inside the reference speech
   ``[start_ms, end_ms]`` is a ``hold``; the last one, from the speech end to the item's
   end, is the ``eot``.
 - **hold item**: the recording cut between two words and a pause of
-  :data:`PAUSE_RANGE_MS` filled with the recording's own quietest room tone inserted
-  there (:func:`insert_pause`), then the same tail. Cut points (:func:`word_cuts_ms`)
+  :data:`PAUSE_RANGE_MS` of the same room tone inserted there (:func:`insert_pause`),
+  then the same tail. Cut points (:func:`word_cuts_ms`)
   come from the boundaries between Whisper's words (the reference's word timings, coarse
   by up to ~240 ms, see :mod:`voicelab.truth.consensus`), placed exactly with band
   energy: the middle of the widest gap between energy runs within
@@ -41,8 +42,8 @@ from voicelab.vad.base import FRAME_SAMPLES, SAMPLE_RATE
 SR_MS = SAMPLE_RATE // 1000
 """Samples per ms at the corpus rate (16 kHz)."""
 TAIL_MS = 2000.0
-"""Digital silence appended to every item so the longest silence timeout can run out
-(as :mod:`voicelab.lab.turn_taking` does)."""
+"""Room tone appended to every item so the longest silence timeout can run out (the pause
+set of :mod:`voicelab.lab.turn_taking` appends digital silence of this length)."""
 MIN_SILENCE_MS = 100.0
 """Shortest silence that is labelled (eot-bench: silences >= 100 ms inside a turn)."""
 PAUSE_RANGE_MS = (150, 1500)
@@ -65,6 +66,13 @@ MAX_HOLDS = 2
 """Hold items made per recording at most (different cut points)."""
 TONE_MS = 160.0
 """Length of the room-tone window that fills a pause (tiled as needed)."""
+ROOM_DB = 6.0
+"""The room-tone window is used as recorded only when its level lies within this much of the
+recording's floor (:func:`floor_db`); else it holds speech (a tightly trimmed prompt has no
+160 ms outside its speech) and :func:`comfort_noise` of the floor fills instead."""
+FLOOR_PERCENTILE = 5.0
+"""The recording's floor: this percentile of its 32 ms frame levels (and the frames at or
+below it are the ones whose spectrum :func:`comfort_noise` regenerates)."""
 
 Silence = tuple[float, float, str]
 """``(start_ms, end_ms, label)``, label ``"hold"`` or ``"eot"``."""
@@ -200,11 +208,72 @@ def insert_pause(audio: np.ndarray, cut_ms: float, tone: np.ndarray, pause_ms: f
     return np.concatenate([audio[:i], gap, audio[i:]]).astype(np.float32)
 
 
-def with_tail(audio: np.ndarray, tail_ms: float = TAIL_MS) -> np.ndarray:
-    """``audio`` then ``tail_ms`` of zeros, padded with zeros to whole 512-sample (32 ms)
-    frames (:data:`voicelab.vad.base.FRAME_SAMPLES`, the session's VAD frame)."""
-    x = np.concatenate([audio, np.zeros(int(tail_ms * SR_MS), dtype=np.float32)])
-    return np.concatenate([x, np.zeros(-len(x) % FRAME_SAMPLES, dtype=np.float32)]).astype(np.float32)
+def with_tail(audio: np.ndarray, tail_ms: float = TAIL_MS, tone: np.ndarray | None = None) -> np.ndarray:
+    """``audio`` then ``tail_ms`` of ``tone`` (tiled; zeros without one), padded the same way
+    to whole 512-sample (32 ms) frames (:data:`voicelab.vad.base.FRAME_SAMPLES`, the session's
+    VAD frame); float32."""
+    n = int(tail_ms * SR_MS)
+    n += -(len(audio) + n) % FRAME_SAMPLES
+    tail = np.zeros(n, dtype=np.float32) if tone is None or not len(tone) else np.resize(tone, n)
+    return np.concatenate([audio, tail]).astype(np.float32)
+
+
+def _frames(audio: np.ndarray) -> np.ndarray:
+    """Hann-windowed 512-sample frames at a 256 hop, shape ``(n_frames, 512)``, float64."""
+    x = audio.astype(np.float64)
+    if len(x) < FRAME_SAMPLES:
+        x = np.pad(x, (0, FRAME_SAMPLES - len(x)))
+    idx = np.arange(0, len(x) - FRAME_SAMPLES + 1, FRAME_SAMPLES // 2)[:, None] + np.arange(FRAME_SAMPLES)
+    return x[idx] * np.hanning(FRAME_SAMPLES)
+
+
+def floor_db(audio: np.ndarray) -> float:
+    """The recording's floor, dBFS: the :data:`FLOOR_PERCENTILE` th percentile of its
+    Hann-windowed 32 ms frame RMS levels (window energy compensated)."""
+    frames = _frames(audio)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1) / np.mean(np.hanning(FRAME_SAMPLES) ** 2))
+    return float(np.percentile(20 * np.log10(np.maximum(rms, 1e-10)), FLOOR_PERCENTILE))
+
+
+def comfort_noise(audio: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
+    """``n_samples`` of noise with the mean power spectrum of ``audio``'s quietest frames
+    (those at or below its :func:`floor_db`), float32: comfort noise in the sense of RFC 3389
+    (the background's spectral envelope, regenerated with random phase), overlap-added with
+    a periodic-Hann synthesis window at 50 % overlap (constant overlap-add), then scaled to
+    the quiet frames' RMS. ``seed`` makes it reproducible (:func:`render` uses the CRC-32 of
+    the recording's samples' length and tone start, so every build renders the same)."""
+    frames = _frames(audio)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    level = power.sum(axis=1)
+    quiet = level <= np.percentile(level, FLOOR_PERCENTILE)
+    spectrum = np.sqrt(power[quiet].mean(axis=0))
+    rng = np.random.default_rng(seed)
+    hop = FRAME_SAMPLES // 2
+    count = n_samples // hop + 2
+    phase = np.exp(2j * np.pi * rng.random((count, len(spectrum))))
+    chunks = np.fft.irfft(spectrum * phase, n=FRAME_SAMPLES, axis=1)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME_SAMPLES) / FRAME_SAMPLES)  # periodic Hann: COLA at hop N/2
+    out = np.zeros((count + 1) * hop)
+    for k, chunk in enumerate(chunks):
+        out[k * hop:k * hop + FRAME_SAMPLES] += chunk * window
+    out = out[hop:hop + n_samples]
+    target = np.sqrt(np.mean(frames[quiet] ** 2) / np.mean(np.hanning(FRAME_SAMPLES) ** 2))
+    rms = np.sqrt(np.mean(out ** 2)) if len(out) else 0.0
+    return (out * (target / rms if rms > 0 else 0.0)).astype(np.float32)
+
+
+def fill(audio: np.ndarray, tone_ms: float) -> np.ndarray:
+    """The room tone that fills an item's inserted pause and its tail: the :data:`TONE_MS`
+    window at ``tone_ms`` as recorded when its level is within :data:`ROOM_DB` of the
+    recording's :func:`floor_db` (real room), else 4 s of :func:`comfort_noise` of the floor
+    (a prompt trimmed so tightly that its quietest 160 ms window holds speech: 203 of the 551
+    Asterisk recordings, whose window lies within 30 dB of their speech level). float32."""
+    i = int(tone_ms * SR_MS)
+    window = audio[i:i + int(TONE_MS * SR_MS)]
+    rms = float(np.sqrt(np.mean(window.astype(np.float64) ** 2))) if len(window) else 0.0
+    if len(window) and 20 * np.log10(max(rms, 1e-10)) <= floor_db(audio) + ROOM_DB:
+        return window.astype(np.float32)
+    return comfort_noise(audio, 4000 * SR_MS, zlib.crc32(f"{len(audio)}@{tone_ms:.1f}".encode()))
 
 
 def _tail_len_ms(n_samples: int) -> float:
@@ -276,8 +345,9 @@ def _shift(gap: tuple[float, float], cut: float, pause: float) -> tuple[float, f
 
 
 def render(audio: np.ndarray, plan: ItemPlan) -> np.ndarray:
-    """The item's samples from its recording (float32 mono 16 kHz, ``duration_ms * 16``)."""
+    """The item's samples from its recording (float32 mono 16 kHz, ``duration_ms * 16``): the
+    pause and the tail are the recording's room tone (:func:`fill`)."""
+    tone = fill(audio, plan.tone_ms)
     if plan.kind == "hold":
-        i = int(plan.tone_ms * SR_MS)
-        audio = insert_pause(audio, plan.cut_ms, audio[i:i + int(TONE_MS * SR_MS)], plan.pause_ms)
-    return with_tail(audio)
+        audio = insert_pause(audio, plan.cut_ms, tone, plan.pause_ms)
+    return with_tail(audio, tone=tone)

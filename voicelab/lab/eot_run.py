@@ -2,7 +2,7 @@
 
 Loads the corpus (:func:`voicelab.corpus.load_corpus`), runs every detector once per item
 (:func:`voicelab.lab.eot_eval.compute_signals`; the signals are cached in
-``<home>/eot/signals-<key>.pkl`` by the corpus index's sha256, so an interrupted run resumes
+``<home>/eot/signals-<key>.pkl`` by the corpus items and builder version, so an interrupted run resumes
 and a re-run only re-scores), scores them with eot-bench's metrics and writes into ``out_dir``:
 
 - ``README.md``: the corpus, the budget table with 95 % CIs (resampled by recording), the
@@ -56,9 +56,11 @@ def _cpu() -> str:
 
 
 def _signals_path(root: Path) -> Path:
-    """The cache of the signals, keyed by the corpus' items (not its build metadata)."""
-    items = json.loads((root / "index.json").read_text())["items"]
-    key = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:16]
+    """The cache of the signals, keyed by the corpus' items and the version of the code that
+    renders their audio (``builder_version``), not by the rest of its build metadata."""
+    index = json.loads((root / "index.json").read_text())
+    keyed = {"items": index["items"], "builder_version": index.get("builder_version")}
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
     return voicelab_home() / "eot" / f"signals-{key}.pkl"
 
 
