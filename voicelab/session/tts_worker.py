@@ -21,9 +21,9 @@ async def tts_worker(ctx: SessionContext, turn: int,
 
     With ``tts.coalesce``, chunks that queued up while the previous request was
     synthesizing are joined into the next request, up to ``tts.coalesce_growth``
-    times the previous request's words. Kokoro synthesizes faster than real time
-    (RTF ~0.5 on one thread, MODELS.md), so a request about twice as long as the
-    previous one is ready before the previous one has finished playing.
+    times the previous request's words. Where Kokoro synthesizes faster than real time
+    (RTF 0.2-0.3 on 2 threads of a Zen 5, ``docs/results/tts_first_chunk``), a request about
+    twice as long as the previous one is ready before the previous one has finished playing.
 
     If a request fails (:class:`~voicelab.tts.process.TTSFailure`: the engine raised,
     timed out, or is restarting), :class:`~voicelab.events.TTSFailed` is logged and the rest

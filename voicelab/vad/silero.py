@@ -59,7 +59,7 @@ class SileroVAD(VAD):
 
     Args:
         threads: onnxruntime ``intra_op_num_threads`` (``inter_op_num_threads`` is 1).
-            Set explicitly so the VAD never grabs every core (see DESIGN.md).
+            Set explicitly so the VAD never grabs every core (four stages share two).
 
     Raises:
         ValueError: ``threads < 1``.

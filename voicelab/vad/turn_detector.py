@@ -1,7 +1,7 @@
 """Smart Turn v3.2 end-of-turn detection: is the utterance so far a finished turn?
 
 A VAD says *whether* someone is speaking; Smart Turn says whether what they said so
-far sounds *finished* (prosody, not words). Intended use (``FAST-PATHS.md`` section 1):
+far sounds *finished* (prosody, not words). Intended use (as Pipecat uses it):
 after a short VAD silence (~200 ms instead of 500 ms), ask :meth:`SmartTurnDetector.is_complete`
 on the whole utterance; if it says incomplete, keep listening and fall back to the
 longer silence timeout.
@@ -14,7 +14,7 @@ the code that ships the model:
    or, if shorter, **left**-padded with zeros to 8 s, so the end of speech is always at
    the end of the window. (Right padding would put up to 8 s of silence after the
    speech, and the model then answers "complete" almost always: half-cut clips scored
-   0.40-0.98 with right padding against 0.01-0.83 with left padding, ``FAST-PATHS.md``.)
+   0.40-0.98 with right padding against 0.01-0.83 with left padding, measured on the bundled clips.)
 2. Whisper log-mel features of that window, with the numpy functions transformers'
    ``WhisperFeatureExtractor`` is built from (``transformers.audio_utils``:
    ``mel_filter_bank``, ``window_function``, ``spectrogram``) and its parameters for
@@ -154,8 +154,7 @@ class SmartTurnDetector:
             asset, see :mod:`voicelab.assets.smart_turn`).
         threads: onnxruntime ``intra_op_num_threads`` (``inter_op_num_threads`` is 1,
             sequential execution, as pipecat sets them). Set explicitly so the detector
-            never grabs every core (1 and 2 threads ran about equally fast on 2 cores,
-            ``FAST-PATHS.md``).
+            never grabs every core (1 and 2 threads ran about equally fast on 2 cores).
 
     Raises:
         ValueError: ``threads < 1``.
@@ -217,7 +216,7 @@ class SmartTurnDetector:
 class ThreadedTurnDetector:
     """A detector for the session's event loop: :meth:`judge` runs
     :meth:`SmartTurnDetector.probability_complete` in a worker thread (40-90 ms of
-    features and ONNX on this CPU, FAST-PATHS.md), so microphone and speaker pacing go on."""
+    features and ONNX on a 2-core EPYC), so microphone and speaker pacing go on."""
 
     def __init__(self, detector: SmartTurnDetector) -> None:
         self.detector = detector
