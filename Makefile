@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup syslibs assets browser postgres run test test-notebooks clean-venv
+.PHONY: setup syslibs assets browser postgres run test test-notebooks docs clean-venv
 
 setup: $(STAMP) syslibs assets
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, from the local CPU wheel: nothing may resolve a newer (CUDA) build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,docs]'
 	# silero-vad only for its ONNX file: its dependencies pin torchaudio
 	$(PY) -m pip install -q --no-deps silero-vad==6.2.3
 	@touch $(STAMP)
@@ -49,8 +49,14 @@ postgres:
 # `# NBVAL_CHECK_OUTPUT`). A failing notebook cell fails `make test`.
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
 
-test: setup browser postgres
+test: setup browser postgres docs
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra tests notebooks $(NBVAL)
+
+# The documentation site (mkdocs.yml) into site/. --strict: a broken link, a missing anchor or a
+# missing page fails the build, and so `make test`. No model is loaded (the API pages are read
+# statically; the config reference imports voicelab.config only).
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 test-notebooks: setup
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra notebooks $(NBVAL) --durations=0
