@@ -14,10 +14,13 @@ class RoomConfig(Strict):
     (pyroomacoustics' image source method; wall absorption from ``rt60_s`` by Sabine's
     formula, ``pyroomacoustics.inverse_sabine``). Positions are metres from a corner."""
 
-    size_m: tuple[float, float, float] = (5.0, 4.0, 2.8)
+    size_m: tuple[float, float, float] = Field((5.0, 4.0, 2.8), description="the room's [x, y, z] extent, m "
+                                               "(length, width, height)")
     rt60_s: float = Field(0.35, gt=0.05, le=2.0, description="reverberation time (Sabine), s")
-    speaker_m: tuple[float, float, float] = (2.0, 2.0, 1.0)
-    mic_m: tuple[float, float, float] = (2.5, 2.2, 1.0)
+    speaker_m: tuple[float, float, float] = Field((2.0, 2.0, 1.0), description="the loudspeaker's [x, y, z], m; "
+                                                  "strictly inside the room")
+    mic_m: tuple[float, float, float] = Field((2.5, 2.2, 1.0), description="the microphone's [x, y, z], m; strictly "
+                                              "inside the room, not at speaker_m")
     max_ms: float = Field(400.0, gt=0.0, le=2000.0, description="the impulse response is cut after this")
 
     @model_validator(mode="after")
@@ -36,19 +39,21 @@ class EchoConfig(Strict):
 
     The played audio reaches the microphone ``delay_ms`` later (device latency), through a
     room impulse response (``room``: generated; ``rir_path``: a mono WAV, resampled to
-    16 kHz; neither: a single tap) scaled to unit energy, so ``gain_db`` is the echo's
-    level relative to the played signal (e.g. -20; None = no echo). ``noise_snr_db``:
-    white noise at this SNR against the clips' speech RMS; None = no noise. ``seed``
-    draws the noise. Every setting, and the RIR's measured RT60, is logged in the trace
+    16 kHz; neither: a single tap) scaled to unit energy, then by ``gain_db``. Every
+    setting, and the RIR's measured RT60, is logged in the trace
     (:class:`~voicelab.events.EchoPathConfigured`).
     """
 
-    gain_db: float | None = Field(None, le=20.0)
-    delay_ms: float = Field(20.0, ge=0.0, le=1000.0)
-    room: RoomConfig | None = None
+    gain_db: float | None = Field(None, le=20.0, description="the echo's level relative to the played signal, dB "
+                                  "(the RIR has unit energy), e.g. -20; null = no echo (no echo path at all)")
+    delay_ms: float = Field(20.0, ge=0.0, le=1000.0, description="device latency: the played audio reaches the "
+                            "microphone this much later, ms")
+    room: RoomConfig | None = Field(None, description="a generated shoebox room for the impulse response; null = "
+                                    "rir_path's WAV, or a single tap if neither is set")
     rir_path: str | None = Field(None, description="a mono WAV impulse response (any rate), instead of `room`")
-    noise_snr_db: float | None = None
-    seed: int = 0
+    noise_snr_db: float | None = Field(None, description="white noise added to the microphone at this SNR, dB, "
+                                       "against the clips' mean speech RMS (with or without echo); null = no noise")
+    seed: int = Field(0, description="seed of the microphone noise and, drawn apart, of the AEC calibration noise")
 
     @model_validator(mode="after")
     def _one_rir(self) -> "EchoConfig":
@@ -76,7 +81,9 @@ class AECConfig(Strict):
     of noise).
     """
 
-    kind: Literal["none", "speex"] = "none"
+    kind: Literal["none", "speex"] = Field(
+        "none", description="none = the microphone reaches its consumers as it is (no calibration noise either); "
+        "speex = Speex's MDF adaptive filter over tail_ms on 16 ms frames, then the suppressor if set")
     tail_ms: float = Field(300.0, ge=16.0, le=2000.0, description="echo path the filter covers, ms")
     suppressor: bool = Field(True, description="speex: residual echo suppression (speex_preprocess)")
     calibration_ms: float = Field(
@@ -110,13 +117,19 @@ class BargeInConfig(Strict):
     ``resume_after_ms`` after the detection, playback resumes where it paused.
     """
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="detect interruptions while the agent speaks; false = half duplex: an "
+                          "utterance that ends while the agent is talking is ignored")
     vad_kind: Literal["silero", "energy", "webrtc"] | None = Field(
         None, description="detector VAD; None = the endpointing VAD's probabilities")
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
-    echo_guard_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    min_barge_in_ms: float = Field(200.0, ge=0.0)
-    mode: Literal["cut", "pause_confirm"] = "cut"
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="speech probability (0..1) at or above which a "
+                             "microphone frame counts towards a barge-in")
+    echo_guard_threshold: float | None = Field(None, ge=0.0, le=1.0, description="replaces threshold while agent "
+                                               "audio plays: a higher bar against its own echo; null = threshold")
+    min_barge_in_ms: float = Field(200.0, ge=0.0, description="speech that fires the detector, ms, counted in 32 ms "
+                                   "frames (at least one); any frame below the threshold restarts the count")
+    mode: Literal["cut", "pause_confirm"] = Field(
+        "cut", description="cut = stop playback at the next output frame and cancel the reply when the detector "
+        "fires; pause_confirm = pause (or duck) it there and cut only once the barge-in is confirmed, else resume")
     confirm_ms: float = Field(500.0, gt=0.0, description="pause_confirm: speech after the detection that confirms")
     resume_after_ms: float = Field(1000.0, gt=0.0, description="pause_confirm: unconfirmed this long -> resume")
     duck_db: float | None = Field(None, gt=0.0, le=60.0, description="attenuation while unconfirmed; None = pause")

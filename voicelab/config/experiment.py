@@ -23,22 +23,21 @@ class SpeculateConfig(Strict):
     counted as wasted (a *miss*): it leaves no audio and no history.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="start a reply after after_silence_ms of silence, held until the "
+                          "endpoint; false = a reply starts only once the endpoint is decided")
     after_silence_ms: float = Field(96.0, ge=0.0, description="silence (ms) after which a speculative reply starts; "
                                     "32 ms frames, so 96 = 3 silent frames; must be below vad.min_silence_ms (or equal "
                                     "with a turn detector, which pauses there)")
 
 
 class ScenarioTurn(Strict):
-    """One scripted user turn.
+    """One scripted user turn."""
 
-    ``start``: ``after_reply`` = ``offset_ms`` after the previous reply finished
-    playing (a normal turn); ``after_agent_starts`` = ``offset_ms`` after the
-    previous reply's first sample played (a barge-in).
-    """
-
-    clip: str
-    start: Literal["after_reply", "after_agent_starts"] = "after_reply"
+    clip: str = Field(..., description="the user's audio: a bundled clip name, a path to an audio file, or a "
+                      "`corpus:` / `mix:` name (voicelab.lab.duplex_clips)")
+    start: Literal["after_reply", "after_agent_starts"] = Field(
+        "after_reply", description="after_reply = offset_ms after the previous reply finished playing (a normal "
+        "turn); after_agent_starts = offset_ms after the previous reply's first sample played (a barge-in)")
     offset_ms: float | None = Field(None, ge=0.0, description="None = audio.turn_gap_ms")
     backchannel: bool = Field(False, description="ground truth: the clip is listener feedback, not an interruption")
 
@@ -52,9 +51,13 @@ class Variant(Strict):
     unused (Pipecat's text aggregation decides).
     """
 
-    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
-    engine: Literal["voicelab", "pipecat"] = "voicelab"
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$",
+                      description="the variant's label in turns.csv, summaries and reports; unique among `variants`")
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig, description="this variant's trigger policy; omitted: "
+                                   "TriggerConfig's defaults (words-2), not the top-level `trigger`; unused by pipecat")
+    engine: Literal["voicelab", "pipecat"] = Field(
+        "voicelab", description="voicelab = voicelab's own agent with this variant's trigger; pipecat = a stock "
+        "Pipecat pipeline with the same models (the `pipecat` extra), set by `pipecat`")
     pipecat: PipecatConfig | None = Field(None, description="settings of `engine: pipecat` (default: Pipecat's)")
 
     @model_validator(mode="before")
@@ -71,18 +74,20 @@ class Variant(Strict):
 class SweepConfig(Strict):
     """A grid of overrides on the experiment config (``voicelab sweep``).
 
-    ``grid`` maps a dotted field path (``trigger.words``, ``vad.kind``, or a whole
-    section such as ``trigger``) to the values it takes; every combination is a
-    config point, run on every clip ``repetitions`` times. ``presets`` names sets of
-    overrides (each a mapping of dotted paths to values) compared one against another
-    rather than crossed, e.g. "today" vs "+ speculation" vs "all together"; they form
-    one more axis, ``preset``, crossed with the grid.
+    Every combination of the ``grid`` values is a config point, run ``repetitions`` times.
+    ``presets`` names sets of overrides (each a mapping of dotted paths to values) compared
+    one against another rather than crossed, e.g. "today" vs "+ speculation" vs "all
+    together"; they form one more axis, ``preset``, crossed with the grid.
     """
 
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="a dotted field path (`trigger.words`, "
+                                       "`vad.kind`) or a whole section (`trigger`) -> the values it takes (at least "
+                                       "one); the key `preset` is reserved for the presets axis")
     presets: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named override sets, an axis called `preset`")
-    repetitions: int = Field(3, ge=1)
+    repetitions: int = Field(3, ge=1, description="runs of every config point, each a whole experiment (with its "
+                             "own `repetitions`); each round rotates the point order by one, so machine drift "
+                             "favours no point")
     keep_audio: bool = Field(False, description="keep each run's agent.wav (about 4 MB per minute)")
 
     @model_validator(mode="after")
@@ -107,7 +112,8 @@ class SweepConfig(Strict):
 class ExperimentConfig(Strict):
     """A whole experiment (what ``voicelab run CONFIG.yaml`` reads)."""
 
-    name: str = "experiment"
+    name: str = Field("experiment", description="the experiment's name: `voicelab run` / `sweep` write to "
+                      "results/<name> unless given --out; also shown in summaries and progress bars")
     clips: list[str] = Field(
         default_factory=lambda: ["cmu_arctic_a0007"],
         min_length=1,
@@ -116,20 +122,29 @@ class ExperimentConfig(Strict):
     warmup_turns: int = Field(1, ge=0, description="labelled warm-up turns, excluded from statistics")
     repetitions: int = Field(1, ge=1, description="every clip is answered this many times by every variant; "
                              "repetitions are interleaved (all clips and variants once, then again)")
-    vad: VADConfig = Field(default_factory=VADConfig)
-    stt: STTConfig = Field(default_factory=STTConfig)
-    llm: LLMConfig = Field(default_factory=LLMConfig)
-    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    vad: VADConfig = Field(default_factory=VADConfig, description="voice activity detection, endpointing and turn "
+                           "detection")
+    stt: STTConfig = Field(default_factory=STTConfig, description="speech-to-text (faster-whisper)")
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="the reply's language model, prompt and sampling")
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig, description="when LLM text goes to TTS, with "
+                                   "`variants` empty (the one variant is then named by its label, e.g. `words-2`)")
     variants: list[Variant] = Field(default_factory=list, description="trigger variants (or peer engines, "
                                     "`engine: pipecat`) compared in one run; empty = just `trigger`")
-    tts: TTSConfig = Field(default_factory=TTSConfig)
-    audio: AudioConfig = Field(default_factory=AudioConfig)
+    tts: TTSConfig = Field(default_factory=TTSConfig, description="text-to-speech: engine, model, voice, and its "
+                           "supervision (timeout, restarts)")
+    audio: AudioConfig = Field(default_factory=AudioConfig, description="virtual microphone and speaker, and the "
+                               "silences around the clips")
     sweep: SweepConfig | None = Field(None, description="only read by `voicelab sweep`")
-    barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
-    echo: EchoConfig = Field(default_factory=EchoConfig)
-    aec: AECConfig = Field(default_factory=AECConfig)
-    speculate: SpeculateConfig = Field(default_factory=SpeculateConfig)
-    faults: FaultsConfig = Field(default_factory=FaultsConfig)
+    barge_in: BargeInConfig = Field(default_factory=BargeInConfig, description="interruptions while the agent "
+                                    "speaks (off by default: the agent is half duplex)")
+    echo: EchoConfig = Field(default_factory=EchoConfig, description="the agent's own voice and noise in the "
+                             "microphone (none by default)")
+    aec: AECConfig = Field(default_factory=AECConfig, description="acoustic echo cancellation on the microphone "
+                           "(off by default)")
+    speculate: SpeculateConfig = Field(default_factory=SpeculateConfig, description="replies started before the "
+                                       "endpoint is decided (on by default)")
+    faults: FaultsConfig = Field(default_factory=FaultsConfig, description="failures injected into the stages and "
+                                 "`voicelab serve`'s sink (none by default)")
     scenario: list[ScenarioTurn] | None = Field(None, description="scripted turns (with barge-ins); replaces `clips`")
 
     @model_validator(mode="after")

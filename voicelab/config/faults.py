@@ -11,17 +11,13 @@ from voicelab.config.base import Strict
 
 class StageFault(Strict):
     """One stage's injected failures: which requests fail (``at``, and each other one with
-    ``probability``) and how (``kind``).
+    ``probability``) and how (``kind``)."""
 
-    - ``raise``: the request raises at once;
-    - ``hang``: the request returns nothing for ``hang_ms``, then raises (a stage timeout,
-      e.g. ``tts.timeout_ms``, cuts it sooner);
-    - ``empty``: the request returns nothing (an empty transcript, no tokens, no audio);
-    - ``slow``: the request takes ``slow_factor`` times as long (the extra time is waited
-      after the real work; for the LLM, after each token).
-    """
-
-    kind: Literal["raise", "hang", "empty", "slow"]
+    kind: Literal["raise", "hang", "empty", "slow"] = Field(
+        ..., description="how a failing request fails: raise = at once; hang = returns nothing for hang_ms, then "
+        "raises (a stage timeout, e.g. tts.timeout_ms, cuts it sooner); empty = returns nothing (an empty "
+        "transcript, no tokens, no audio); slow = takes slow_factor times as long (the extra time is waited after "
+        "the real work; for the LLM, after each token)")
     at: list[int] = Field(default_factory=list, description="0-based request numbers of this stage that fail")
     probability: float = Field(0.0, ge=0.0, le=1.0, description="each other request fails with this probability "
                                "(drawn from faults.seed, the stage and the request number: reproducible)")
@@ -43,9 +39,14 @@ class FaultsConfig(Strict):
     ``degraded``, ``recovery_ms``)."""
 
     seed: int = Field(0, description="seed of the probabilistic faults")
-    stt: StageFault | None = None
-    llm: StageFault | None = None
-    tts: StageFault | None = None
+    stt: StageFault | None = Field(None, description="STT's failures; every transcription (barge-in interim ones "
+                                   "included) is a request; a failure drops the turn, the agent keeps listening; "
+                                   "null = none")
+    llm: StageFault | None = Field(None, description="the LLM's failures; every reply (speculative ones included) is "
+                                   "a request; a failure is answered with an apology; null = none")
+    tts: StageFault | None = Field(None, description="TTS's failures; every synthesis request (a chunk, or chunks "
+                                   "joined by coalesce) is one; a failure ends the reply's audio (it goes on as "
+                                   "text) and restarts TTS; null = none")
     sink: StageFault | None = Field(
         None, description="`voicelab serve`'s network sink: every frame sent to a client (text or audio, from "
         "session_started on) is a request. raise: the send fails, the connection is closed and the session is "

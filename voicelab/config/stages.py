@@ -20,14 +20,22 @@ class VADConfig(Strict):
     with the reply being prepared (docs/results/fast_path).
     """
 
-    kind: Literal["silero", "energy", "webrtc"] = "silero"
+    kind: Literal["silero", "energy", "webrtc"] = Field(
+        "silero", description="the detector scoring each 32 ms frame: silero = Silero VAD v6 (ONNX), a speech "
+        "probability; energy = 1 if the frame's 300-3400 Hz band RMS reaches energy_threshold, else 0; webrtc = "
+        "WebRTC's GMM VAD, the fraction of the frame's 10 ms sub-frames it judges voiced")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="speech probability threshold (0..1)")
     energy_threshold: float = Field(0.003, gt=0.0, description="energy VAD: band RMS threshold, linear full scale")
-    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
-    min_speech_ms: float = Field(250.0, ge=0.0)
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3, description="webrtc: WebRTC VAD mode, 0 (least aggressive "
+                                       "about filtering out non-speech) to 3 (most aggressive)")
+    min_speech_ms: float = Field(250.0, ge=0.0, description="speech (ms) needed before the user's speech is "
+                                 "confirmed: counted from a frame at or above threshold while no frame falls below "
+                                 "max(threshold - 0.15, 0.01); shorter blips are ignored. In 32 ms frames (250 -> 8)")
     min_silence_ms: float = Field(500.0, ge=0.0, description="silence that ends a user turn (endpointing)")
-    speech_pad_ms: float = Field(100.0, ge=0.0)
-    threads: int = Field(1, ge=1)
+    speech_pad_ms: float = Field(100.0, ge=0.0, description="audio (ms) kept before the detected start and after "
+                                 "the detected end of speech in the utterance handed to STT and the turn detector; "
+                                 "barge-in interim transcripts also get this much before the onset")
+    threads: int = Field(1, ge=1, description="silero: onnxruntime intra-op threads (energy and webrtc ignore it)")
     turn_detector: Literal["none", "smart-turn"] = Field(
         "smart-turn", description="none: min_silence_ms of silence ends a turn; smart-turn: it asks Smart "
                             "Turn v3.2 whether the utterance is complete, else keeps listening")
@@ -54,8 +62,10 @@ class STTConfig(Strict):
     """
 
     model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
-    beam_size: int = Field(1, ge=1)
-    language: str = "en"
+    beam_size: int = Field(1, ge=1, description="beam width of Whisper's decoding; 1 = greedy. In window `fit` a "
+                           "piece that loops is retried with 5 beams whatever this is")
+    language: str = Field("en", description="Whisper language code (e.g. `en`), fixed: no language detection; "
+                          "the `.en` models know English only")
     threads: int = Field(2, ge=1, description="CTranslate2 cpu_threads")
     window: Literal["full", "fit"] = Field(
         "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
@@ -68,12 +78,16 @@ class LLMConfig(Strict):
     """Token-streaming LLM with transformers."""
 
     model: str = Field("smollm2-135m-instruct", description="asset name or a transformers model directory")
-    system_prompt: str = (
-        "You are a friendly voice assistant. Answer in one or two short, plain sentences."
-    )
-    temperature: float = Field(0.3, ge=0.0)
-    top_p: float = Field(0.9, gt=0.0, le=1.0)
-    max_new_tokens: int = Field(250, ge=1)
+    system_prompt: str = Field(
+        "You are a friendly voice assistant. Answer in one or two short, plain sentences.",
+        description="the system message that opens every prompt, before the history and the user's turn "
+                    "(`engine: pipecat` variants get it too)")
+    temperature: float = Field(0.3, ge=0.0, description="sampling temperature; 0 = greedy decoding (no sampling, "
+                               "top_p unused)")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="nucleus sampling: each token is drawn from the most "
+                         "likely tokens whose probabilities sum to top_p (1 = all); only with temperature > 0")
+    max_new_tokens: int = Field(250, ge=1, description="most tokens generated for one reply; generation stops there, "
+                                "even mid-sentence")
     seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
     dtype: Literal["float32", "bfloat16"] = Field(
@@ -97,7 +111,11 @@ class LLMConfig(Strict):
 class TriggerConfig(Strict):
     """Text trigger policy: when LLM text is handed to TTS (see voicelab.trigger)."""
 
-    policy: Literal["words", "sentence", "debounce", "hybrid", "whole"] = "words"
+    policy: Literal["words", "sentence", "debounce", "hybrid", "whole"] = Field(
+        "words", description="words = a chunk every `words` complete words; sentence = at sentence boundaries "
+        "(abbreviation-aware; one shorter than min_words is joined with the next); debounce = the complete words "
+        "pending once no text arrived for debounce_ms; hybrid = the first `words` words, then sentences; whole = "
+        "the whole reply at once (the non-streaming baseline)")
     words: int = Field(2, ge=1, description="words / hybrid: words in the first chunk")
     min_words: int = Field(1, ge=1, description="sentence: shortest sentence sent alone")
     debounce_ms: float = Field(200.0, gt=0.0, description="debounce: quiet time before sending")
@@ -133,7 +151,9 @@ class TTSConfig(Strict):
     the first word is lost (round-trip WER 12-20 % at 2-6 frames: docs/results/tts_first_chunk).
     """
 
-    engine: Literal["kokoro", "piper"] = "kokoro"
+    engine: Literal["kokoro", "piper"] = Field(
+        "kokoro", description="kokoro = Kokoro-82M through kokoro-onnx (on `runtime`; voices, voice, lang and "
+        "edge_pad_cap apply); piper = a Piper voice on onnxruntime, resampled to 24 kHz (the voice is its model)")
     runtime: Literal["onnxruntime", "openvino"] = Field(
         "onnxruntime", description="Kokoro only: onnxruntime, or OpenVINO (CPU, bf16 where the CPU has it)")
     model: str | None = Field(None, description="asset name or an .onnx path; null = the engine's default")
@@ -141,8 +161,11 @@ class TTSConfig(Strict):
     voice: str = Field("af_heart", description="Kokoro voice name")
     edge_pad_cap: tuple[int, int] | None = Field(
         None, description="Kokoro only: [lead, trail] cap on the edge pad durations, 25 ms frames; null = no cap")
-    speed: float = Field(1.0, gt=0.25, le=4.0)
-    lang: str = "en-us"
+    speed: float = Field(1.0, gt=0.25, le=4.0, description="speaking rate relative to the voice's own (1 = as "
+                         "trained, 2 = twice as fast); kokoro-onnx accepts only 0.5-2.0 and fails a request outside "
+                         "it; Piper divides the voice's length_scale by it")
+    lang: str = Field("en-us", description="Kokoro only: the espeak-ng language its phonemizer reads the text in "
+                      "(e.g. `en-us`, `en-gb`; match the voice); Piper ignores it")
     threads: int = Field(2, ge=1, description="inference threads (onnxruntime intra-op / OpenVINO), every engine")
     coalesce: bool = Field(True, description="join chunks that queued while TTS was busy into one request")
     coalesce_growth: float | None = Field(2.0, gt=0.0, description="a joined request holds at most this many times "
@@ -184,7 +207,10 @@ class AudioConfig(Strict):
     """Virtual microphone and speaker."""
 
     mic_frame_ms: Literal[32] = Field(32, description="512 samples at 16 kHz (Silero's window)")
-    speaker_rate: Literal[24000] = 24000
-    speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0)
+    speaker_rate: Literal[24000] = Field(24000, description="speaker sample rate, Hz: fixed at the rate every TTS "
+                                         "engine delivers (Kokoro's own; Piper is resampled to it)")
+    speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0, description="speaker output frame (a sound card's "
+                                    "period), ms: audio arriving after the queue ran dry, a stop, a pause and a duck "
+                                    "take effect at the next frame boundary; 10 ms = 240 samples")
     turn_gap_ms: float = Field(1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip")
     lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")
