@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup syslibs assets browser postgres run test test-notebooks docs clean-venv
+.PHONY: setup syslibs assets browser postgres run test test-unit test-notebooks docs clean-venv
 
 setup: $(STAMP) syslibs assets
 
@@ -44,13 +44,21 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } \
 	  || echo "warning: could not install Debian postgresql; the PostgreSQL store tests will be skipped (and say so)"
 
-# Unit + integration + browser tests, then every notebook under nbval in quick mode
+# ruff first (pyproject.toml [tool.ruff]: a lint error fails `make test` before pytest starts),
+# then unit + integration + browser tests, then every notebook under nbval in quick mode
 # (VOICELAB_QUICK=1: one clip, no warm-up; outputs compared only in cells marked
 # `# NBVAL_CHECK_OUTPUT`). A failing notebook cell fails `make test`.
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
 
 test: setup browser postgres docs
+	$(VENV)/bin/ruff check voicelab tests benchmarks docs/hooks
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra tests notebooks $(NBVAL)
+
+# The fast subset while working on the code: every test not marked `integration` (the real
+# default models end to end) or `browser`, no notebooks, no docs build (about 2 minutes on 2 cores).
+test-unit: setup
+	$(VENV)/bin/ruff check voicelab tests benchmarks docs/hooks
+	$(VENV)/bin/pytest -q -m "not integration and not browser" tests
 
 # The documentation site (mkdocs.yml) into site/. --strict: a broken link, a missing anchor or a
 # missing page fails the build, and so `make test`. No model is loaded (the API pages are read

@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soak import ResourceSampler
 from voicelab.config import load_config, with_overrides
 from voicelab.events import LLMFinished, LLMStarted, PlaybackStarted, PlaybackStopped, ResponseCancelled
 from voicelab.lab.node import node_info
 from voicelab.lab.runner import run_experiment
+
+from soak import ResourceSampler
 
 
 def scenario(clips: list[str], n: int, max_offset_ms: float, seed: int) -> list[dict]:
@@ -49,7 +50,8 @@ def scenario(clips: list[str], n: int, max_offset_ms: float, seed: int) -> list[
 
 def terminal_events(trace) -> dict:
     started, finished = Counter(e.turn for e in trace.of(LLMStarted)), Counter(e.turn for e in trace.of(LLMFinished))
-    played, stopped = Counter(e.turn for e in trace.of(PlaybackStarted)), Counter(e.turn for e in trace.of(PlaybackStopped))
+    played, stopped = (Counter(e.turn for e in trace.of(PlaybackStarted)),
+                       Counter(e.turn for e in trace.of(PlaybackStopped)))
     return {"generations": sum(started.values()),
             "generations_not_one_finish": sorted(t for t in set(started) | set(finished) if finished[t] != 1),
             "replies_played": len(played),
@@ -69,7 +71,8 @@ def main() -> None:
     args = ap.parse_args()
     base = load_config(args.config)
     variant = base.resolved_variants()[0]
-    cfg = with_overrides(base, {"variants": [], "trigger": variant.trigger.model_dump(mode="json"), "barge_in.enabled": True,
+    cfg = with_overrides(base, {"variants": [], "trigger": variant.trigger.model_dump(mode="json"),
+                                "barge_in.enabled": True,
                                 "scenario": scenario(base.clips, args.barge_ins, args.max_offset_ms, args.seed)},
                          "barge_in_stress")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def _serve(config: Path, port: int, extra: list[str] = ()) -> subprocess.Popen:
 def _row(n: int, table: pd.DataFrame) -> dict:
     live = table[~table["warmup"].astype(bool)]
     v2v = live["voice_to_voice_latency_ms"].dropna()
-    pct = (lambda q: float(np.percentile(v2v, q)) if len(v2v) else float("nan"))
+    pct = (lambda q: float(np.percentile(v2v, q)) if len(v2v) else float("nan"))  # noqa: E731
     # the clip's speech ended before the client had received all of the previous turn's reply:
     # said over it (a half-duplex agent does not hear it)
     previous_end = live.groupby("client")["received_audio_end_ms"].shift()

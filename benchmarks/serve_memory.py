@@ -36,11 +36,12 @@ import psutil
 from matplotlib.figure import Figure
 from websockets.asyncio.client import connect
 
-from serve_load import _free_port, _serve
 from voicelab.audio.clips import resolve_clip
 from voicelab.config import load_config
 from voicelab.lab.node import node_info
 from voicelab.serve.protocol import encode_pcm16
+
+from serve_load import _free_port, _serve
 
 
 def rss_mb(pid: int) -> float:
@@ -130,8 +131,10 @@ def main() -> None:
     first = table[table["round"] == 1]["rss_mb"].to_numpy()
     steps = np.diff(first)
     summary = {"config": str(args.config), "node": node_info(), "sessions": args.sessions, "rounds": args.rounds,
-               "rss_models_loaded_mb": float(table["rss_mb"][0]), "rss_first_session_mb": float(first[0] - table["rss_mb"][0]),
-               "rss_per_extra_session_mb_p50": float(np.median(steps)), "rss_per_extra_session_mb_max": float(steps.max()),
+               "rss_models_loaded_mb": float(table["rss_mb"][0]),
+               "rss_first_session_mb": float(first[0] - table["rss_mb"][0]),
+               "rss_per_extra_session_mb_p50": float(np.median(steps)),
+               "rss_per_extra_session_mb_max": float(steps.max()),
                "rss_all_open_mb": float(first[-1]), "rss_after_close_mb": closed,
                "rss_growth_between_rounds_mb": float(closed[-1] - closed[0])}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

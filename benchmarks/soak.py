@@ -29,7 +29,6 @@ import threading
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 import pandas as pd
 import psutil
 from matplotlib.figure import Figure

@@ -34,11 +34,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import bootstrap
 
-from serve_load import _free_port, _serve
 from voicelab.bench.run import run_bench
 from voicelab.config import load_config
 from voicelab.lab.node import node_info
 from voicelab.lab.runner import load_stages, run_experiment
+
+from serve_load import _free_port, _serve
 
 V2V = "voice_to_voice_latency_ms"
 

@@ -9,17 +9,18 @@ import math
 import numpy as np
 import pytest
 
-from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import ChunkTriggered, PlaybackStall, PlaybackStarted, SpeechEnded, TTSStarted
 from voicelab.llm.scripted import ScriptedLLM
+from voicelab.measure.metrics import summarize, turns_table
+from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.stt.scripted import ScriptedSTT
 from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.oracle import OracleVAD
-from voicelab.measure.metrics import summarize, turns_table
 from voicelab.vad.endpointing import Endpointer
+from voicelab.vad.oracle import OracleVAD
+
 
 def ms(x):
     """Virtual time is a float sum of sleeps: equal up to float rounding (1 ns)."""
@@ -146,7 +147,8 @@ def test_summary_excludes_warmup_and_groups_by_variant(session):
     s = summarize(turns)
     assert list(s) == ["whole"]
     v2v = s["whole"]["voice_to_voice_latency_ms"]
-    assert {k: v2v[k] for k in ("p50", "p90", "n", "clips")} == {"p50": ms(1522.0), "p90": ms(1522.0), "n": 1, "clips": 1}
+    assert {k: v2v[k] for k in ("p50", "p90", "n", "clips")} == {"p50": ms(1522.0), "p90": ms(1522.0), "n": 1,
+                                                                 "clips": 1}
     # one clip: the intervals (resampled by clip) are undefined
     assert all(math.isnan(v2v[k]) for k in ("p50_lo", "p50_hi", "p90_lo", "p90_hi"))
 

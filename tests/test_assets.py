@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from voicelab import assets
-from voicelab.assets import catalog, kokoro, store
-from voicelab.assets import AssetError, AssetSpec, Download, asset_path, build, verify
+from voicelab.assets import AssetError, AssetSpec, Download, asset_path, build, catalog, kokoro, store, verify
 
 A_TXT = b"hello"
 B_BIN = bytes(10)

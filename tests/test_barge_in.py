@@ -4,18 +4,17 @@ clean cancellation, history truncated to what was played, false and missed inter
 import numpy as np
 import pytest
 
-from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
-from voicelab.events import (BargeInDetected, LLMFinished, PlaybackStopped, ResponseCancelled,
-                             StateChanged, TTSStarted)
+from voicelab.events import BargeInDetected, LLMFinished, PlaybackStopped, ResponseCancelled, StateChanged, TTSStarted
 from voicelab.llm.scripted import ScriptedLLM
+from voicelab.measure.metrics import turns_table
+from voicelab.session import Stages, TurnSpec, VoiceAgent
 from voicelab.stt.scripted import ScriptedSTT
 from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.oracle import OracleVAD
-from voicelab.measure.metrics import turns_table
 from voicelab.vad.endpointing import Endpointer
+from voicelab.vad.oracle import OracleVAD
 
 TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
 

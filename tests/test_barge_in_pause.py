@@ -24,9 +24,20 @@ import pytest
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ConfigError, ExperimentConfig, parse_config
-from voicelab.events import (BargeInConfirmed, BargeInDetected, BargeInTranscript, LLMFinished, PlaybackPaused,
-                             PlaybackResumed, PlaybackStarted, PlaybackStopped, ResponseCancelled, SpeechEnded,
-                             StateChanged, TTSAudio)
+from voicelab.events import (
+    BargeInConfirmed,
+    BargeInDetected,
+    BargeInTranscript,
+    LLMFinished,
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStarted,
+    PlaybackStopped,
+    ResponseCancelled,
+    SpeechEnded,
+    StateChanged,
+    TTSAudio,
+)
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
 from voicelab.session import Stages, TurnSpec, VoiceAgent
@@ -313,7 +324,8 @@ def test_backchannel_words_confirm_nothing():
 
 
 @pytest.mark.parametrize("barge_in, message", [
-    ({"mode": "pause_confirm", "confirm_ms": 800, "resume_after_ms": 800}, r"barge_in: .*confirm_ms \(800\) must be below resume_after_ms"),
+    ({"mode": "pause_confirm", "confirm_ms": 800, "resume_after_ms": 800},
+     r"barge_in: .*confirm_ms \(800\) must be below resume_after_ms"),
     ({"mode": "pause", "confirm_ms": 300}, "barge_in.mode"),
     ({"duck_db": 0}, "barge_in.duck_db"),
     ({"duck_db": -6}, "barge_in.duck_db"),

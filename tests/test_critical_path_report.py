@@ -47,8 +47,13 @@ from voicelab.config import ExperimentConfig
 from voicelab.events import TurnPlanned
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import CRITICAL_PATH_COLUMNS, CRITICAL_PATH_LABELS, summarize, turns_table
-from voicelab.reports.critical_path import (MISSING_NOTE, SEGMENT_COLORS, critical_path_points_figure,
-                                            critical_path_table, critical_path_turns_figure)
+from voicelab.reports.critical_path import (
+    MISSING_NOTE,
+    SEGMENT_COLORS,
+    critical_path_points_figure,
+    critical_path_table,
+    critical_path_turns_figure,
+)
 from voicelab.reports.html import escape, md_text
 from voicelab.reports.run_report import write_report
 from voicelab.reports.sweep_report import write_sweep_report

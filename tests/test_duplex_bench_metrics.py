@@ -7,8 +7,17 @@ import pandas as pd
 import pytest
 
 from voicelab.events import PlaybackPaused, PlaybackResumed, PlaybackStall, PlaybackStarted, PlaybackStopped, Trace
-from voicelab.measure.duplex_bench import (ITEM_COLUMNS, AgentWord, DuplexItem, UserSegment, agent_segments_from_trace,
-                                           item_row, item_rows, merge_segments, takes_turn)
+from voicelab.measure.duplex_bench import (
+    ITEM_COLUMNS,
+    AgentWord,
+    DuplexItem,
+    UserSegment,
+    agent_segments_from_trace,
+    item_row,
+    item_rows,
+    merge_segments,
+    takes_turn,
+)
 from voicelab.measure.duplex_bench_agg import AGG_METRICS, aggregate, cluster_bootstrap_ci
 
 U = UserSegment

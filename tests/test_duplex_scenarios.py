@@ -12,16 +12,25 @@ import numpy as np
 import pytest
 import yaml
 
-from duplex_fakes import eot, fake_corpus
 from voicelab.audio.clips import resolve_clip
 from voicelab.audio.load import AudioError
 from voicelab.config import parse_config
 from voicelab.lab import duplex_clips as dc
 from voicelab.lab.duplex_experiments import AGENTS, SEED, experiment_data, experiment_yaml
-from voicelab.lab.duplex_scenarios import (BACKCHANNEL_OFFSET_MS, BACKGROUND_LEVEL_DB, BACKGROUND_OFFSET_MS,
-                                           CATEGORIES, INTERRUPT_OFFSET_MS, chunk, generate_items,
-                                           items_of_scenario, pools)
+from voicelab.lab.duplex_scenarios import (
+    BACKCHANNEL_OFFSET_MS,
+    BACKGROUND_LEVEL_DB,
+    BACKGROUND_OFFSET_MS,
+    CATEGORIES,
+    INTERRUPT_OFFSET_MS,
+    chunk,
+    generate_items,
+    items_of_scenario,
+    pools,
+)
 from voicelab.lab.sweep import expand_grid
+
+from duplex_fakes import eot, fake_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 

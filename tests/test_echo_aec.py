@@ -15,8 +15,14 @@ import soundfile as sf
 
 from voicelab.aec import EchoCanceller, make_echo_canceller
 from voicelab.audio.clips import resolve_clip
-from voicelab.audio.echo_path import (EchoPath, load_impulse_response, make_echo_path, played_from_array,
-                                      room_impulse_response, rt60_ms)
+from voicelab.audio.echo_path import (
+    EchoPath,
+    load_impulse_response,
+    make_echo_path,
+    played_from_array,
+    room_impulse_response,
+    rt60_ms,
+)
 from voicelab.audio.mic import MicFrame
 from voicelab.config import AECConfig, ConfigError, EchoConfig, RoomConfig, parse_config
 from voicelab.events import AECWindow, PlaybackStarted, PlaybackStopped, Trace, TurnPlanned
@@ -80,7 +86,8 @@ def test_rir_from_a_wav(tmp_path):
     sf.write(tmp_path / "rir.wav", rir48, 48_000, subtype="FLOAT")
     rir = load_impulse_response(tmp_path / "rir.wav")
     assert len(rir) == 1600
-    path, info = make_echo_path(EchoConfig(gain_db=-10, rir_path=str(tmp_path / "rir.wav")), played_from_array(np.ones(10)))
+    path, info = make_echo_path(EchoConfig(gain_db=-10, rir_path=str(tmp_path / "rir.wav")),
+                                played_from_array(np.ones(10)))
     assert info.kind == "wav" and info.rir_ms == 100.0
     sf.write(tmp_path / "stereo.wav", np.zeros((100, 2)) + 0.1, 16_000)
     sf.write(tmp_path / "silent.wav", np.zeros(100), 16_000)
@@ -162,12 +169,14 @@ def test_front_end_counts_echo_only_frames_and_logs_windows():
         samples = rng.uniform(-0.3, 0.3, 512).astype(np.float32)
         frame = MicFrame(k, 32.0 * k, 32.0 * (k + 1), samples, user_audio=15 <= k <= 17)
         out = fe.process(frame)
-        assert out.samples is not frame.samples and (out.index, out.start_ms, out.user_audio) == (k, 32.0 * k, 15 <= k <= 17)
+        assert (out.samples is not frame.samples
+                and (out.index, out.start_ms, out.user_audio) == (k, 32.0 * k, 15 <= k <= 17))
         np.testing.assert_allclose(out.samples, 0.1 * samples, rtol=1e-6)
         outs.append(out)
     fe.close(800.0)
     windows = trace.of(AECWindow)
-    assert [(w.start_ms, w.t_ms, w.frames) for w in windows] == [(0.0, 320.0, 10), (320.0, 640.0, 10), (640.0, 800.0, 5)]
+    assert [(w.start_ms, w.t_ms, w.frames) for w in windows] == [(0.0, 320.0, 10), (320.0, 640.0, 10),
+                                                                 (640.0, 800.0, 5)]
     assert [w.echo_only_frames for w in windows] == [0, 7, 5] and WINDOW_FRAMES == 10
     for w in windows[1:]:
         assert erle_db(w.mic_energy, w.out_energy) == pytest.approx(20.0, abs=1e-4)
@@ -252,9 +261,9 @@ def test_calibration_noise_plays_first_and_the_first_clip_waits(monkeypatch):
     (-20 dB, 20 ms later) reaches the microphone; with a canceller that cancels nothing, every
     echo-only frame has an ERLE of exactly 0 dB. The oracle VAD calls the echo speech, but no
     user turn is open, so nothing is answered before the clip; the reply follows as usual."""
+    from voicelab.audio.clips import Clip
     from voicelab.clock import run_virtual
     from voicelab.config import ExperimentConfig
-    from voicelab.audio.clips import Clip
     from voicelab.events import AECCalibration, EchoPathConfigured
     from voicelab.llm.scripted import ScriptedLLM
     from voicelab.session import Stages, TurnSpec, VoiceAgent

@@ -5,7 +5,6 @@ Scripted VAD probabilities (32 ms frames) and a scripted turn detector: the deci
 :class:`voicelab.vad.endpointing.Endpointer` fed the same probabilities, at every grid point.
 """
 
-import math
 
 import numpy as np
 import pytest
@@ -46,7 +45,7 @@ def _p_turn(first_frame, min_ms):
 def _endpointer_decisions(probs, min_ms, max_ms, threshold):
     ep = Endpointer(ReplayVAD(probs), threshold=0.5, min_speech_ms=250, min_silence_ms=min_ms,
                     speech_pad_ms=100, max_silence_ms=max_ms)
-    out, pause_start = [], None
+    out = []
     silence_start = None
     for i in range(len(probs)):
         if probs[i] < 0.35 and silence_start is None:

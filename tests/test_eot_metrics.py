@@ -6,12 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicelab.measure.eot import (EotItem, Silence, SpanTable, Sweep, fire_offsets, score_operating_point,
-                                  sweep_curve)
+from voicelab.measure.eot import EotItem, Silence, SpanTable, Sweep, fire_offsets, score_operating_point, sweep_curve
 from voicelab.measure.eot_budget import budget_figures, budget_figures_ci, cluster_weights, select_at_budget
-from voicelab.measure.eot_policy import (DEFAULT_ACTION_DELAYS_MS, DEFAULT_THRESHOLDS, DEFAULT_TIMEOUTS_MS,
-                                         decisions_sweep, silence_timeout_decisions, silence_timeout_sweep,
-                                         threshold_delay_sweep, vad_baseline_grid_ms, vad_timeout_sweep)
+from voicelab.measure.eot_policy import (
+    DEFAULT_ACTION_DELAYS_MS,
+    DEFAULT_THRESHOLDS,
+    DEFAULT_TIMEOUTS_MS,
+    decisions_sweep,
+    silence_timeout_decisions,
+    silence_timeout_sweep,
+    threshold_delay_sweep,
+    vad_baseline_grid_ms,
+    vad_timeout_sweep,
+)
 
 H, E = "hold", "eot"
 

@@ -18,8 +18,8 @@ from voicelab.session.response import APOLOGY
 from voicelab.tts.scripted import ScriptedTTS
 from voicelab.tts.supervised import SupervisedTTS
 
-from test_agent_metrics import TOKENS, _clip
 from scripted_stages import scripted_stages
+from test_agent_metrics import TOKENS, _clip
 
 
 def _run(faults: dict, turns: int = 3, tts=None):

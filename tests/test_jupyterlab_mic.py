@@ -114,10 +114,10 @@ class _JupyterLab:
             try:
                 urllib.request.urlopen(f"{self.url}/api/status", timeout=2)
                 return
-            except OSError:
+            except OSError as err:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError(f"JupyterLab did not start; see {self.log.name}")
+                    raise RuntimeError(f"JupyterLab did not start; see {self.log.name}") from err
                 time.sleep(0.5)
 
     def wait_for_idle_kernel(self, timeout: float = 90) -> None:

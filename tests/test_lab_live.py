@@ -9,6 +9,7 @@ import asyncio
 
 import numpy as np
 import pytest
+import traitlets
 
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
@@ -187,5 +188,5 @@ def test_push_to_talk_mode_still_records_into_the_buffer():
     mic.receive({"type": "stop", "rate": 48_000, "frames": 4800})
     assert mic.mode == "push-to-talk" and not calls
     assert mic.buffer.duration_s == pytest.approx(0.1) and len(mic.buffer.audio()) == 1600
-    with pytest.raises(Exception):
+    with pytest.raises(traitlets.TraitError):  # traitlets.Enum rejects a value outside its list
         mic.mode = "walkie-talkie"

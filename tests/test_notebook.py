@@ -9,8 +9,15 @@ import soundfile as sf
 from voicelab.audio.browser import MicBuffer
 from voicelab.audio.load import AudioError
 from voicelab.config import load_config
-from voicelab.lab.notebook import (latency_table, notebook_config, quick_config, quick_mode, repo_root,
-                               wav_bytes, with_overrides)
+from voicelab.lab.notebook import (
+    latency_table,
+    notebook_config,
+    quick_config,
+    quick_mode,
+    repo_root,
+    wav_bytes,
+    with_overrides,
+)
 
 ROOT = repo_root(__file__)
 

@@ -15,9 +15,25 @@ import pytest
 from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ConfigError, ExperimentConfig, parse_config
-from voicelab.events import (ChunkTriggered, LLMFinished, LLMStarted, LLMToken, PeerReported, PlaybackStarted,
-                             SpeechEnded, SpeechPaused, SpeechStarted, STTStarted, Trace, TranscriptFinal, TTSAudio,
-                             TTSStarted, TurnPlanned, TurnPredicted, WordEmitted)
+from voicelab.events import (
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PeerReported,
+    PlaybackStarted,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPlanned,
+    TurnPredicted,
+    WordEmitted,
+)
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
 from voicelab.measure.peer import engine_comparison, peer_metrics
@@ -311,9 +327,16 @@ def test_peer_metrics_without_playback_have_no_error():
 # --- the Pipecat observer on real Pipecat frames --------------------------------------------
 def test_trace_observer_maps_pipecat_frames():
     pytest.importorskip("pipecat", reason="the `pipecat` extra is not installed")
-    from pipecat.frames.frames import (LLMContextFrame, LLMFullResponseEndFrame, LLMFullResponseStartFrame,
-                                       LLMTextFrame, MetricsFrame, TranscriptionFrame, VADUserStartedSpeakingFrame,
-                                       VADUserStoppedSpeakingFrame)
+    from pipecat.frames.frames import (
+        LLMContextFrame,
+        LLMFullResponseEndFrame,
+        LLMFullResponseStartFrame,
+        LLMTextFrame,
+        MetricsFrame,
+        TranscriptionFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
     from pipecat.metrics.metrics import TTFBMetricsData, TurnMetricsData
     from pipecat.observers.base_observer import FramePushed
     from pipecat.processors.aggregators.llm_context import LLMContext

@@ -6,8 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from voicelab.serve.protocol import (ERROR_CODES, ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16,
-                                     error_message, parse_client_message, server_message)
+from voicelab.serve.protocol import (
+    ERROR_CODES,
+    ProtocolError,
+    decode_base64_pcm,
+    decode_pcm16,
+    encode_pcm16,
+    error_message,
+    parse_client_message,
+    server_message,
+)
 
 
 @pytest.mark.parametrize("frame, kind, data", [

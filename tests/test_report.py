@@ -17,14 +17,32 @@ import pytest
 from matplotlib.figure import Figure
 
 from voicelab.events import (
-    ChunkTriggered, LLMFinished, LLMStarted, LLMToken, PlaybackStall, PlaybackStarted,
-    PlaybackStopped, SpeechEnded, SpeechStarted, STTStarted, Trace, TranscriptFinal, TTSAudio,
-    TTSStarted, TurnPlanned, WordEmitted,
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PlaybackStall,
+    PlaybackStarted,
+    PlaybackStopped,
+    SpeechEnded,
+    SpeechStarted,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPlanned,
+    WordEmitted,
 )
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize, turns_table
 from voicelab.reports import (
-    LANES, STAGE_COLORS, figure_to_png_base64,
-    latency_comparison_figure, select_timeline_turns, timeline_figure, write_report,
+    LANES,
+    STAGE_COLORS,
+    figure_to_png_base64,
+    latency_comparison_figure,
+    select_timeline_turns,
+    timeline_figure,
+    write_report,
 )
 
 from html_checks import embedded_pngs  # tests/html_checks.py

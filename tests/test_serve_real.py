@@ -17,7 +17,6 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-
 from sqlalchemy import select
 
 from voicelab.bench.run import run_bench

@@ -33,8 +33,16 @@ from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ConfigError, ExperimentConfig, parse_config
 from voicelab.events import (
-    LLMFinished, LLMStarted, PlaybackStarted, ResponseCancelled, SpeculationCommitted,
-    SpeculationDiscarded, SpeculationStarted, StateChanged, STTStarted, TTSAudio,
+    LLMFinished,
+    LLMStarted,
+    PlaybackStarted,
+    ResponseCancelled,
+    SpeculationCommitted,
+    SpeculationDiscarded,
+    SpeculationStarted,
+    StateChanged,
+    STTStarted,
+    TTSAudio,
 )
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table

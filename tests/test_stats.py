@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicelab.measure.stats import (bootstrap_difference_ci, bootstrap_mean_ci, bootstrap_percentile_ci, empirical_cdf,
-                                    percentile_table, told_apart)
+from voicelab.measure.stats import (
+    bootstrap_difference_ci,
+    bootstrap_mean_ci,
+    bootstrap_percentile_ci,
+    empirical_cdf,
+    percentile_table,
+    told_apart,
+)
 
 
 def test_estimate_is_numpy_linear_percentile():

@@ -42,7 +42,8 @@ def test_round_trip_and_resume(store_url):
                                    {"role": "assistant", "content": "Hello there."}]
         # a second session of the same conversation; resuming from either id gives both
         assert store.begin_session("sB", cid, {}, resumed_from="sA") == cid
-        store.add_messages(cid, "sB", 0, [{"role": "user", "content": "again"}, {"role": "assistant", "content": "Yes."}])
+        store.add_messages(cid, "sB", 0, [{"role": "user", "content": "again"},
+                                          {"role": "assistant", "content": "Yes."}])
         assert [m["content"] for m in store.resume("sA").result(30).history] == ["hello agent", "Hello there.",
                                                                                 "again", "Yes."]
         with pytest.raises(UnknownSession):

@@ -12,8 +12,19 @@ import pytest
 
 from voicelab.measure.metrics import truncated_words
 from voicelab.stt.fit_window import (
-    DECODER_TOKEN_LIMIT, Segment, count_words, covered_until, decode_problem, fit_token_budget,
-    fit_window_frames, parse_segments, rank, repeats, trim_loop, within_speech, words_of,
+    DECODER_TOKEN_LIMIT,
+    Segment,
+    count_words,
+    covered_until,
+    decode_problem,
+    fit_token_budget,
+    fit_window_frames,
+    parse_segments,
+    rank,
+    repeats,
+    trim_loop,
+    within_speech,
+    words_of,
 )
 from voicelab.stt.piece_decode import MAX_SEEKS, RETRY, Decode, DecodeOptions, transcribe_piece
 from voicelab.stt.pieces import Piece, split_at_pauses

@@ -103,7 +103,7 @@ class FakeRun:
 def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
     cfg = _config({"trigger.words": [1, 2, 3]})
     loads = []
-    load = lambda config, log: loads.append(1) or "stages"
+    load = lambda config, log: loads.append(1) or "stages"  # noqa: E731
     first = FakeRun(crash_at=4)
     with pytest.raises(Crash):
         run_sweep(cfg, tmp_path, log=lambda m: None, run_one=first, load=load)
@@ -130,7 +130,7 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
 
 def test_each_run_gets_models_loaded_for_its_turn_detector(tmp_path):
     cfg = _config({"trigger.words": [1, 2], "vad.turn_detector": ["none", "smart-turn"]})
-    load = lambda config, log: f"stages-{config.vad.turn_detector}"
+    load = lambda config, log: f"stages-{config.vad.turn_detector}"  # noqa: E731
     seen = []
     run = FakeRun()
 

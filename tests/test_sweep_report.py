@@ -23,12 +23,29 @@ import pytest
 from matplotlib.figure import Figure
 
 from voicelab.events import (
-    ChunkTriggered, LLMFinished, LLMStarted, LLMToken, PlaybackStarted, PlaybackStopped, SpeechEnded,
-    STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PlaybackStarted,
+    PlaybackStopped,
+    SpeechEnded,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPlanned,
+    WordEmitted,
 )
 from voicelab.measure.metrics import EXTRA_COLUMNS, LATENCY_COLUMNS, turns_table
 from voicelab.reports import (
-    box_figures, cdf_figure, headline_table, load_sweep, parameter_groups, representative_turn,
+    box_figures,
+    cdf_figure,
+    headline_table,
+    load_sweep,
+    parameter_groups,
+    representative_turn,
     tradeoff_figure,
     write_sweep_report,
 )

@@ -10,8 +10,13 @@ import pytest
 from voicelab.audio.clips import Clip, bundled_clip_names, resolve_clip
 from voicelab.stt.whisper import WordTiming
 from voicelab.truth import ReferenceFinder
-from voicelab.truth.consensus import (DISAGREEMENT_LIMIT_MS, MIN_WORD_MS, OFFSET_TOLERANCE_MS,
-                                      SILERO_END_LAG_MS, consensus)
+from voicelab.truth.consensus import (
+    DISAGREEMENT_LIMIT_MS,
+    MIN_WORD_MS,
+    OFFSET_TOLERANCE_MS,
+    SILERO_END_LAG_MS,
+    consensus,
+)
 from voicelab.truth.energy import EnergyAnalysis, energy_runs
 from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_from_dict, reference_to_dict
@@ -128,7 +133,7 @@ def test_silero_segmentation_rules():
 def test_energy_runs_bridge_gaps_and_drop_clicks():
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(16_000) * 1e-4).astype(np.float32)  # -80 dB hiss
-    tone = lambda a, b: np.sin(2 * np.pi * 1000 * np.arange(a * 16, b * 16) / 16_000) * 0.3
+    tone = lambda a, b: np.sin(2 * np.pi * 1000 * np.arange(a * 16, b * 16) / 16_000) * 0.3  # noqa: E731
     for a, b in [(100, 400), (450, 700), (800, 810)]:  # 50 ms gap bridged; 10 ms click dropped
         x[a * 16:b * 16] += tone(a, b)
     e = energy_runs(x)

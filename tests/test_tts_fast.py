@@ -17,7 +17,8 @@ import pytest
 import soxr
 from onnx import TensorProto, helper, numpy_helper
 
-from voicelab.assets import kokoro_fp32, piper as piper_asset
+from voicelab.assets import kokoro_fp32
+from voicelab.assets import piper as piper_asset
 from voicelab.assets.kokoro_graph import QUANTIZED_OPS, GraphEditError, cap_edge_pads, dequantize
 from voicelab.assets.store import AssetError
 from voicelab.config import ConfigError, ExperimentConfig, TTSConfig, parse_config
@@ -144,10 +145,10 @@ def test_cap_edge_pads_leaves_its_input_alone_and_checks_the_graph():
 
 def _float_graph(rng) -> onnx.ModelProto:
     """x [1, C, T] -> Conv(+bias) -> Transpose -> MatMul -> bidirectional LSTM -> y."""
-    C, O, H = 16, 12, 4
+    C, M, H = 16, 12, 4  # channels, MatMul width, LSTM hidden size
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in (
         ("conv_w", rng.standard_normal((C, C, 3)) * 0.3), ("conv_b", rng.standard_normal(C) * 0.1),
-        ("mm_w", rng.standard_normal((C, O)) * 0.3), ("lstm_w", rng.standard_normal((2, 4 * H, O)) * 0.3),
+        ("mm_w", rng.standard_normal((C, M)) * 0.3), ("lstm_w", rng.standard_normal((2, 4 * H, M)) * 0.3),
         ("lstm_r", rng.standard_normal((2, 4 * H, H)) * 0.3), ("lstm_b", rng.standard_normal((2, 8 * H)) * 0.1))]
     nodes = [helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["c"], pads=[1, 1], name="conv"),
              helper.make_node("Transpose", ["c"], ["ct"], perm=[2, 0, 1]),

@@ -140,7 +140,7 @@ def test_offline_evaluation_counts_premature_endpoints_exactly():
     item = PauseItem("x", audio, 1600.0, 400.0)
     vad = VADConfig(min_speech_ms=250, min_silence_ms=200, speech_pad_ms=100, turn_detector="smart-turn",
                     max_silence_ms=1000)
-    make = lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=200, speech_pad_ms=100,
+    make = lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=200, speech_pad_ms=100,  # noqa: E731
                               max_silence_ms=1000)
     # complete at the pause: decided at the end of the frame where 200 ms of silence is
     # reached (640 + 200 -> 864 ms), before the true end
@@ -152,7 +152,7 @@ def test_offline_evaluation_counts_premature_endpoints_exactly():
     assert not r.premature and r.pauses == 2 and r.endpoint_delay_ms == pytest.approx(224.0, abs=5.0)
     # no detector, 500 ms of silence: the 400 ms pause does not end the turn
     plain = VADConfig(min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100, turn_detector="none")
-    make500 = lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100)
+    make500 = lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=500, speech_pad_ms=100)  # noqa: E731
     r = evaluate_endpointing([item], plain, None, make500).iloc[0]
     assert not r.premature and r.endpoint_delay_ms == 512.0
     with pytest.raises(ValueError, match="needs a detector"):

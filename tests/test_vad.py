@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
+from voicelab.truth import ReferenceFinder
 from voicelab.vad import VADS, EnergyVAD, SileroVAD, WebRTCVAD, make_vad
 from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechStart
-from voicelab.truth import ReferenceFinder
 
 N = 512
 KINDS = ["silero", "energy", "webrtc"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,9 +29,10 @@ def _fail(err: Exception) -> None:
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="experiment YAML, e.g. experiments/quickstart.yaml"),
-    input: Optional[list[str]] = typer.Option(None, "--input", "-i",
-                                              help="audio file or bundled clip name (repeatable); default: the config's clips"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default results/<name>)"),
+    input: list[str] | None = typer.Option(None, "--input", "-i",
+                                           help="audio file or bundled clip name (repeatable); "
+                                                "default: the config's clips"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default results/<name>)"),
 ) -> None:
     """Run the agent on real speech and write turns.csv, events.jsonl, agent.wav, summary.json, report.html."""
     from voicelab.lab.runner import run_experiment
@@ -64,8 +64,8 @@ def serve(
     max_sessions: int = typer.Option(8, "--max-sessions", min=1, help="concurrent sessions; more get close code 1013"),
     max_frame_bytes: int = typer.Option(1 << 20, "--max-frame-bytes", min=1024,
                                         help="largest WebSocket frame; larger ones close with 1009"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL for the conversations (sqlite:///file.db, "
-                                     "postgresql://user@host/db); default: SQLite in $VOICELAB_HOME/voicelab.db"),
+    db: str | None = typer.Option(None, "--db", help="database URL for the conversations (sqlite:///file.db, "
+                                  "postgresql://user@host/db); default: SQLite in $VOICELAB_HOME/voicelab.db"),
 ) -> None:
     """Serve the streaming agent over WebSocket (protocol: docs/protocol.md) until Ctrl-C or SIGTERM."""
     import asyncio
@@ -89,8 +89,8 @@ def serve(
 def bench(
     url: str = typer.Argument(..., help="the agent's WebSocket URL, e.g. ws://127.0.0.1:8765"),
     clients: int = typer.Option(1, "--clients", "-n", min=1, help="concurrent scripted clients"),
-    clip: Optional[list[str]] = typer.Option(None, "--clips", "-c", help="bundled clip name or audio file "
-                                             "(repeatable); default: every bundled clip"),
+    clip: list[str] | None = typer.Option(None, "--clips", "-c", help="bundled clip name or audio file "
+                                          "(repeatable); default: every bundled clip"),
     out: Path = typer.Option(Path("results/bench"), "--out", "-o", help="output directory"),
     warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up turns per client (the first clip), "
                                "in a session of their own before the measured one"),
@@ -105,26 +105,25 @@ def bench(
     except (AudioError, OSError, RuntimeError, ValueError) as err:
         _fail(err)
     v2v = table.loc[~table["warmup"].astype(bool), "voice_to_voice_latency_ms"].dropna()
-    typer.echo(f"{len(table)} turns (+{warmup * clients} warm-up), {len(v2v)} answered; voice-to-voice p50 {v2v.median():.0f} ms "
-               f"(client-measured); results in {out}/")
+    typer.echo(f"{len(table)} turns (+{warmup * clients} warm-up), {len(v2v)} answered; "
+               f"voice-to-voice p50 {v2v.median():.0f} ms (client-measured); results in {out}/")
 
 
 @app.command()
 def sweep(
     config: Path = typer.Argument(..., help="experiment YAML with a `sweep:` section"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),
-    ray: Optional[str] = typer.Option(None, "--ray", help="run on Ray: 'local' (start an instance here), 'auto' "
-                                      "(the cluster this machine joined) or a head address (host:port)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="sweep directory (default results/<name>)"),
+    ray: str | None = typer.Option(None, "--ray", help="run on Ray: 'local' (start an instance here), 'auto' "
+                                   "(the cluster this machine joined) or a head address (host:port)"),
     sessions_per_node: int = typer.Option(1, "--sessions-per-node", min=1, help="with --ray local: concurrent "
                                           "sessions (more than 1 only to measure contention)"),
     retries: int = typer.Option(2, "--retries", min=0, help="with --ray: retries of a failed run"),
 ) -> None:
     """Run a grid of config points on every clip, N repetitions each; resumable; then report."""
-    from voicelab.lab.sweep import run_sweep
-    from voicelab.reports.sweep_report import write_sweep_report
-
     from voicelab.lab.cluster import ClusterError, RayExecutor
+    from voicelab.lab.sweep import run_sweep
     from voicelab.peers import PeerUnavailable
+    from voicelab.reports.sweep_report import write_sweep_report
 
     try:
         cfg = load_config(config)
@@ -139,7 +138,7 @@ def sweep(
 
 @app.command()
 def truth(
-    clips: Optional[list[str]] = typer.Argument(None, help="bundled clip names or audio files"),
+    clips: list[str] | None = typer.Argument(None, help="bundled clip names or audio files"),
     out: Path = typer.Option(Path("results/truth"), "--out", "-o", help="where the figures (and tables) go"),
     write: bool = typer.Option(False, "--write", help="save the computed reference as the sidecar <clip>.json"),
     force: bool = typer.Option(False, "--force", help="with --write: replace an existing sidecar"),
@@ -218,7 +217,7 @@ def report(
     from voicelab.lab.rescore import rescore_run
 
     if (directory / "sweep.json").is_file():
-        from voicelab.lab.sweep import expand_grid, build_results, is_finished
+        from voicelab.lab.sweep import build_results, expand_grid, is_finished
         from voicelab.reports.sweep_report import write_sweep_report
 
         meta = json.loads((directory / "sweep.json").read_text())
@@ -254,7 +253,7 @@ app.add_typer(duplex_app, name="duplex")
 @duplex_app.command("generate")
 def duplex_generate(
     out: Path = typer.Option(Path("experiments"), "--out", "-o", help="where duplex_<agent>.yaml go"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="generator seed (default: the committed files' seed)"),
+    seed: int | None = typer.Option(None, "--seed", help="generator seed (default: the committed files' seed)"),
 ) -> None:
     """Write experiments/duplex_{default,barge_in,pipecat}.yaml from the built corpus (seeded)."""
     from voicelab.corpus import CorpusError
@@ -273,8 +272,8 @@ def duplex_generate(
 @duplex_app.command("score")
 def duplex_score(
     directory: Path = typer.Argument(..., help="a duplex sweep directory (finished or not) or one run"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="page directory (default DIRECTORY/duplex)"),
-    title: Optional[str] = typer.Option(None, "--title", help="page title (default: from the directory name)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="page directory (default DIRECTORY/duplex)"),
+    title: str | None = typer.Option(None, "--title", help="page title (default: from the directory name)"),
     n_boot: int = typer.Option(2000, "--n-boot", min=1, help="bootstrap resamples per confidence interval"),
 ) -> None:
     """Score a duplex sweep with Full-Duplex-Bench's metrics: items.csv, aggregate.csv, README.md, duplex.png."""

@@ -44,7 +44,7 @@ class SessionClock:
 class _VirtualSelector:
     """Wraps a real selector: ready I/O is served at once, otherwise time jumps."""
 
-    def __init__(self, loop: "VirtualTimeLoop") -> None:
+    def __init__(self, loop: VirtualTimeLoop) -> None:
         self._selector = selectors.DefaultSelector()
         self._loop = loop
 

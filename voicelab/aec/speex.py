@@ -88,7 +88,7 @@ class SpeexEchoCanceller(EchoCanceller):
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the library may be gone
             pass
 
 

@@ -66,7 +66,7 @@ def _unique(names: set[str], base: str) -> str:
 # --------------------------------------------------------------------------- dequantize
 
 
-def dequantize(model: "onnx.ModelProto") -> "onnx.ModelProto":
+def dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
     """A float32 copy of an onnxruntime dynamically quantized (int8/uint8) graph.
 
     Rewrites, for each integer op ``Q`` with ``x_q, x_scale, x_zp = DynamicQuantizeLinear(x)``:
@@ -228,8 +228,8 @@ def _prune(graph) -> None:
 # --------------------------------------------------------------------------- edge pad cap
 
 
-def cap_edge_pads(model: "onnx.ModelProto", lead: int, trail: int,
-                  node_name: str = DURATION_NODE) -> "onnx.ModelProto":
+def cap_edge_pads(model: onnx.ModelProto, lead: int, trail: int,
+                  node_name: str = DURATION_NODE) -> onnx.ModelProto:
     """A copy of ``model`` whose first / last token duration is at most ``lead`` / ``trail`` frames.
 
     Inserts after ``node_name`` (output: float durations ``[..., T]``, one per token

@@ -31,7 +31,7 @@ class Clip:
         return load_audio(self.path, INPUT_RATE)
 
     @classmethod
-    def from_array(cls, name: str, audio: np.ndarray, reference_text: str = "") -> "Clip":
+    def from_array(cls, name: str, audio: np.ndarray, reference_text: str = "") -> Clip:
         """A clip from 16 kHz mono float32 samples already in memory (no file)."""
         clip = cls(name=name, path=Path(f"<memory:{name}>"), reference_text=reference_text)
         clip.__dict__["audio"] = np.asarray(audio, dtype=np.float32)

@@ -53,7 +53,7 @@ def probe_sound_card(kind: str = "input", device: int | str | None = None) -> st
         return str(err)
     try:
         info = sd.query_devices(device, kind=kind)
-    except Exception as err:  # sounddevice.PortAudioError / ValueError: no (default) device
+    except Exception as err:  # noqa: BLE001 - sounddevice.PortAudioError / ValueError: no (default) device
         return f"no {kind} device: {err}"
     if int(info.get(f"max_{kind}_channels", 0)) < 1:
         return f"device {info.get('name')!r} has no {kind} channels"

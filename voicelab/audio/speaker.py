@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicelab.clock import SessionClock
-from voicelab.events import (PlaybackPaused, PlaybackResumed, PlaybackStall, PlaybackStarted, PlaybackStopped,
-                             Trace)
+from voicelab.events import PlaybackPaused, PlaybackResumed, PlaybackStall, PlaybackStarted, PlaybackStopped, Trace
 
 
 @dataclass
@@ -181,7 +180,7 @@ class VirtualSpeaker:
         self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), delay / 1000.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 

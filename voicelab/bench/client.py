@@ -27,8 +27,18 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from voicelab.audio.clips import Clip
-from voicelab.events import (ChunkTriggered, LLMFinished, PeerReported, PlaybackStarted, PlaybackStopped, SpeechEnded, SpeechStarted,
-                             Trace, TranscriptFinal, TurnPlanned)
+from voicelab.events import (
+    ChunkTriggered,
+    LLMFinished,
+    PeerReported,
+    PlaybackStarted,
+    PlaybackStopped,
+    SpeechEnded,
+    SpeechStarted,
+    Trace,
+    TranscriptFinal,
+    TurnPlanned,
+)
 from voicelab.serve.protocol import INPUT_RATE, decode_pcm16, encode_pcm16
 
 PACKET = 512

@@ -15,10 +15,10 @@ from tqdm import tqdm
 from voicelab.audio.clips import resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound_ms
+from voicelab.events import PeerReported, PlaybackStopped
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
 from voicelab.lab.runner import clip_references
-from voicelab.events import PeerReported, PlaybackStopped
 from voicelab.measure.metrics import summarize, turns_table
 
 WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "received_audio_end_ms", "wire_delay_ms"]
@@ -127,7 +127,7 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
         results: list[WireResult] = await asyncio.gather(*(client(k) for k in range(clients)))
     finally:
         bar.close()
-    meta = {"url": url, "clients": clients, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    meta = {"url": url, "clients": clients, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "node": node_info(), "config_overrides": config or {}}
     tables = []
     for k, result in enumerate(results):

@@ -12,14 +12,22 @@ everything is importable from here.
 """
 
 from voicelab.config.duplex import BACKCHANNELS, AECConfig, BargeInConfig, EchoConfig, RoomConfig
+from voicelab.config.experiment import ExperimentConfig, ScenarioTurn, SpeculateConfig, SweepConfig, Variant
 from voicelab.config.faults import FaultsConfig, StageFault
-from voicelab.config.experiment import (ExperimentConfig, ScenarioTurn, SpeculateConfig, SweepConfig,
-                                        Variant)
 from voicelab.config.loading import ConfigError, load_config, parse_config, set_path, with_overrides
-from voicelab.config.stages import (TTS_DEFAULT_MODELS, TTS_MODEL_ASSETS, AudioConfig, LLMConfig, STTConfig,
-                                    TriggerConfig, TTSConfig, VADConfig)
+from voicelab.config.stages import (
+    TTS_DEFAULT_MODELS,
+    TTS_MODEL_ASSETS,
+    AudioConfig,
+    LLMConfig,
+    STTConfig,
+    TriggerConfig,
+    TTSConfig,
+    VADConfig,
+)
 
-__all__ = ["AECConfig", "BACKCHANNELS", "FaultsConfig", "StageFault", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS", "AudioConfig", "BargeInConfig",
+__all__ = ["AECConfig", "BACKCHANNELS", "FaultsConfig", "StageFault", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS",
+           "AudioConfig", "BargeInConfig",
            "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "RoomConfig", "STTConfig", "ScenarioTurn",
            "SpeculateConfig", "SweepConfig", "TTSConfig", "TriggerConfig", "VADConfig", "Variant",
            "load_config", "parse_config", "set_path", "with_overrides"]

@@ -24,7 +24,7 @@ class RoomConfig(Strict):
     max_ms: float = Field(400.0, gt=0.0, le=2000.0, description="the impulse response is cut after this")
 
     @model_validator(mode="after")
-    def _inside(self) -> "RoomConfig":
+    def _inside(self) -> RoomConfig:
         for name in ("speaker_m", "mic_m"):
             pos = getattr(self, name)
             if not all(0.0 < p < s for p, s in zip(pos, self.size_m)):
@@ -56,7 +56,7 @@ class EchoConfig(Strict):
     seed: int = Field(0, description="seed of the microphone noise and, drawn apart, of the AEC calibration noise")
 
     @model_validator(mode="after")
-    def _one_rir(self) -> "EchoConfig":
+    def _one_rir(self) -> EchoConfig:
         if self.room is not None and self.rir_path is not None:
             raise ValueError("set `room` or `rir_path`, not both")
         return self
@@ -134,12 +134,13 @@ class BargeInConfig(Strict):
     resume_after_ms: float = Field(1000.0, gt=0.0, description="pause_confirm: unconfirmed this long -> resume")
     duck_db: float | None = Field(None, gt=0.0, le=60.0, description="attenuation while unconfirmed; None = pause")
     min_words: int | None = Field(2, ge=1, description="non-backchannel words that confirm; None = no interim STT")
-    backchannels: list[str] = Field(default_factory=lambda: list(BACKCHANNELS), description="words that confirm nothing")
+    backchannels: list[str] = Field(default_factory=lambda: list(BACKCHANNELS),
+                                    description="words that confirm nothing")
     ignore_own_words: bool = Field(True, description="interim-transcript words that occur in the reply's text "
                                    "are its own echo heard back: they confirm nothing")
 
     @model_validator(mode="after")
-    def _confirm_before_resume(self) -> "BargeInConfig":
+    def _confirm_before_resume(self) -> BargeInConfig:
         if self.mode == "pause_confirm" and self.confirm_ms >= self.resume_after_ms:
             raise ValueError(f"confirm_ms ({self.confirm_ms:g}) must be below resume_after_ms "
                              f"({self.resume_after_ms:g}): the speech could never confirm in time")

@@ -10,7 +10,7 @@ from voicelab.config.base import Strict
 from voicelab.config.duplex import AECConfig, BargeInConfig, EchoConfig
 from voicelab.config.faults import FaultsConfig
 from voicelab.config.peers import PipecatConfig
-from voicelab.config.stages import AudioConfig, LLMConfig, STTConfig, TTSConfig, TriggerConfig, VADConfig
+from voicelab.config.stages import AudioConfig, LLMConfig, STTConfig, TriggerConfig, TTSConfig, VADConfig
 
 
 class SpeculateConfig(Strict):
@@ -91,7 +91,7 @@ class SweepConfig(Strict):
     keep_audio: bool = Field(False, description="keep each run's agent.wav (about 4 MB per minute)")
 
     @model_validator(mode="after")
-    def _non_empty_values(self) -> "SweepConfig":
+    def _non_empty_values(self) -> SweepConfig:
         if not self.grid and not self.presets:
             raise ValueError("needs a `grid` or `presets` (or both)")
         if "preset" in self.grid:
@@ -148,14 +148,14 @@ class ExperimentConfig(Strict):
     scenario: list[ScenarioTurn] | None = Field(None, description="scripted turns (with barge-ins); replaces `clips`")
 
     @model_validator(mode="after")
-    def _unique_variant_names(self) -> "ExperimentConfig":
+    def _unique_variant_names(self) -> ExperimentConfig:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
         return self
 
     @model_validator(mode="after")
-    def _speculation_precedes_endpoint(self) -> "ExperimentConfig":
+    def _speculation_precedes_endpoint(self) -> ExperimentConfig:
         sp, vad, detector = self.speculate, self.vad, self.vad.turn_detector != "none"
         if sp.enabled and (sp.after_silence_ms > vad.min_silence_ms or sp.after_silence_ms == vad.min_silence_ms
                            and not detector):

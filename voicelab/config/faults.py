@@ -25,7 +25,7 @@ class StageFault(Strict):
     slow_factor: float = Field(3.0, gt=1.0, description="kind slow: how many times as long a request takes")
 
     @model_validator(mode="after")
-    def _some_request_fails(self) -> "StageFault":
+    def _some_request_fails(self) -> StageFault:
         if not self.at and self.probability == 0.0:
             raise ValueError("give `at` (request numbers) or a `probability` > 0: as written nothing fails")
         if any(k < 0 for k in self.at):

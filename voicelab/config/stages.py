@@ -44,7 +44,7 @@ class VADConfig(Strict):
     turn_threshold: float = Field(0.5, ge=0.0, le=1.0, description="P(complete) above which the turn ends")
 
     @model_validator(mode="after")
-    def _max_silence_covers_min_silence(self) -> "VADConfig":
+    def _max_silence_covers_min_silence(self) -> VADConfig:
         if self.turn_detector != "none" and self.max_silence_ms < self.min_silence_ms:
             raise ValueError(f"max_silence_ms ({self.max_silence_ms}) must be >= min_silence_ms "
                              f"({self.min_silence_ms}) with a turn detector")
@@ -71,7 +71,8 @@ class STTConfig(Strict):
         "fit", description="encoder window: 'full' = faster-whisper's fixed 30 s window (3000 log-mel frames); 'fit' ="
         " the utterance cut at its pauses (>= 300 ms) into pieces, each encoded in a window of ceil(seconds)+1 s on "
         "CTranslate2 directly, in timestamp mode; a piece whose transcript stops short of its speech is decoded "
-        "again from its last segment, and one that loops is retried with 5 beams and a repetition penalty (rules in voicelab.stt)")
+        "again from its last segment, and one that loops is retried with 5 beams and a repetition penalty "
+        "(rules in voicelab.stt)")
 
 
 class LLMConfig(Strict):
@@ -182,7 +183,7 @@ class TTSConfig(Strict):
                                       "before each next one")
 
     @model_validator(mode="after")
-    def _engine_combination(self) -> "TTSConfig":
+    def _engine_combination(self) -> TTSConfig:
         if self.engine == "piper" and self.runtime != "onnxruntime":
             raise ValueError(f"runtime {self.runtime!r} is for Kokoro only; piper runs on onnxruntime")
         if self.engine == "piper" and self.edge_pad_cap is not None:
@@ -212,5 +213,6 @@ class AudioConfig(Strict):
     speaker_frame_ms: float = Field(10.0, gt=0.0, le=100.0, description="speaker output frame (a sound card's "
                                     "period), ms: audio arriving after the queue ran dry, a stop, a pause and a duck "
                                     "take effect at the next frame boundary; 10 ms = 240 samples")
-    turn_gap_ms: float = Field(1000.0, ge=0.0, description="silence between the end of the agent's reply and the next clip")
+    turn_gap_ms: float = Field(1000.0, ge=0.0,
+                               description="silence between the end of the agent's reply and the next clip")
     lead_in_ms: float = Field(500.0, ge=0.0, description="silence before the first clip")

@@ -15,21 +15,55 @@ every event type for :meth:`Event.from_dict`).
 """
 
 from voicelab.events.base import Event
-from voicelab.events.session import (ModelLoaded, TurnPlanned, StateChanged, SpeechStarted, SpeechEnded,
-                                     SpeechPaused, TurnPredicted, SpeculationStarted, SpeculationCommitted,
-                                     SpeculationDiscarded)
-from voicelab.events.pipeline import (STTStarted, TranscriptFinal, LLMStarted, LLMToken, WordEmitted,
-                                      LLMFinished, ChunkTriggered, TTSStarted, TTSAudio, TTSFailed, TTSRestarted, PlaybackStarted,
-                                      FaultInjected, TurnFailed,
-                                      PlaybackStall, PlaybackStopped)
-from voicelab.events.duplex import (AECCalibration, AECWindow, BargeInConfirmed, BargeInDetected, BargeInTranscript,
-                                    EchoPathConfigured, PlaybackPaused, PlaybackResumed, ResponseCancelled)
+from voicelab.events.duplex import (
+    AECCalibration,
+    AECWindow,
+    BargeInConfirmed,
+    BargeInDetected,
+    BargeInTranscript,
+    EchoPathConfigured,
+    PlaybackPaused,
+    PlaybackResumed,
+    ResponseCancelled,
+)
 from voicelab.events.peer import PeerReported
+from voicelab.events.pipeline import (
+    ChunkTriggered,
+    FaultInjected,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PlaybackStall,
+    PlaybackStarted,
+    PlaybackStopped,
+    STTStarted,
+    TranscriptFinal,
+    TTSAudio,
+    TTSFailed,
+    TTSRestarted,
+    TTSStarted,
+    TurnFailed,
+    WordEmitted,
+)
+from voicelab.events.session import (
+    ModelLoaded,
+    SpeculationCommitted,
+    SpeculationDiscarded,
+    SpeculationStarted,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    StateChanged,
+    TurnPlanned,
+    TurnPredicted,
+)
 from voicelab.events.trace import SPECULATIVE_PIPELINE_EVENTS, Trace
 
-__all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected", "BargeInTranscript", "ChunkTriggered", "Event",
+__all__ = ["AECCalibration", "AECWindow", "EchoPathConfigured", "BargeInConfirmed", "BargeInDetected",
+           "BargeInTranscript", "ChunkTriggered", "Event",
            "LLMFinished", "LLMStarted", "LLMToken", "ModelLoaded", "PeerReported", "PlaybackPaused", "PlaybackResumed",
            "PlaybackStall", "PlaybackStarted", "PlaybackStopped", "ResponseCancelled",
            "SPECULATIVE_PIPELINE_EVENTS", "STTStarted", "SpeculationCommitted", "SpeculationDiscarded",
-           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio", "TTSFailed", "TTSRestarted", "FaultInjected", "TurnFailed",
+           "SpeculationStarted", "SpeechEnded", "SpeechPaused", "SpeechStarted", "StateChanged", "TTSAudio",
+           "TTSFailed", "TTSRestarted", "FaultInjected", "TurnFailed",
            "TTSStarted", "Trace", "TranscriptFinal", "TurnPlanned", "TurnPredicted", "WordEmitted"]

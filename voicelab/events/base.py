@@ -12,7 +12,7 @@ class Event:
     """Base record. ``t_ms``: session-clock time at which the event happened."""
 
     t_ms: float
-    _registry: ClassVar[dict[str, type["Event"]]] = {}
+    _registry: ClassVar[dict[str, type[Event]]] = {}
 
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)
@@ -23,7 +23,7 @@ class Event:
         return {"type": type(self).__name__, **dataclasses.asdict(self)}
 
     @staticmethod
-    def from_dict(d: dict) -> "Event":
+    def from_dict(d: dict) -> Event:
         """Inverse of :meth:`to_dict`. Raises ``KeyError`` for an unknown type."""
         d = dict(d)
         cls = Event._registry[d.pop("type")]

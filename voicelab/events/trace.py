@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 from voicelab.events.base import Event
 from voicelab.events.duplex import ResponseCancelled
-from voicelab.events.pipeline import (ChunkTriggered, LLMFinished, LLMStarted, LLMToken, STTStarted, TranscriptFinal,
-                                      TTSAudio, TTSStarted, WordEmitted)
+from voicelab.events.pipeline import (
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    STTStarted,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    WordEmitted,
+)
 from voicelab.events.session import SpeculationCommitted, SpeculationDiscarded, SpeculationStarted
 
 E = TypeVar("E", bound=Event)
@@ -58,7 +68,7 @@ class Trace:
         """Every event of ``turn``, in trace order (costs that turn's events, not the session's)."""
         return list(self._by_turn.get(turn, ()))
 
-    def without_discarded(self) -> "Trace":
+    def without_discarded(self) -> Trace:
         """This trace without the pipeline events of discarded speculative replies: a discarded
         attempt's events (:data:`SPECULATIVE_PIPELINE_EVENTS` of its turn, in trace order between
         :class:`SpeculationStarted` and its :class:`SpeculationDiscarded`) describe work nobody
@@ -85,7 +95,7 @@ class Trace:
                 f.write(json.dumps(e.to_dict()) + "\n")
 
     @classmethod
-    def load_jsonl(cls, path: str | Path) -> "Trace":
+    def load_jsonl(cls, path: str | Path) -> Trace:
         """Read a trace written by :meth:`save_jsonl`. Raises ``ValueError`` on a bad line."""
         events = []
         with open(path) as f:

@@ -52,4 +52,5 @@ def with_faults(stages: Stages, config: FaultsConfig) -> Stages:
     return dataclasses.replace(stages, **changes)
 
 
-__all__ = ["FaultListener", "FaultPlan", "FaultyLLM", "FaultySend", "FaultySTT", "FaultyTTS", "InjectedFault", "fault_plans", "with_faults"]
+__all__ = ["FaultListener", "FaultPlan", "FaultyLLM", "FaultySend", "FaultySTT", "FaultyTTS", "InjectedFault",
+           "fault_plans", "with_faults"]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 

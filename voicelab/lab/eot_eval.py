@@ -48,10 +48,17 @@ from tqdm import tqdm
 from voicelab.lab.eot_signals import FRAME_MS, silence_runs, smart_turn_at, speech_frames, vad_probabilities
 from voicelab.measure.eot import EotItem, Silence, SpanTable, Sweep, sweep_curve
 from voicelab.measure.eot_budget import budget_figures_ci
-from voicelab.measure.eot_policy import (DEFAULT_THRESHOLDS, DEFAULT_TIMEOUTS_MS, decisions_sweep, silence_timeout_sweep,
-                                         threshold_delay_sweep, vad_timeout_sweep)
+from voicelab.measure.eot_policy import (
+    DEFAULT_THRESHOLDS,
+    DEFAULT_TIMEOUTS_MS,
+    decisions_sweep,
+    silence_timeout_sweep,
+    threshold_delay_sweep,
+    vad_timeout_sweep,
+)
 
-__all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_LEAD_S", "PIPECAT_STOP_SECS", "PIPECAT_TAIL_S",
+__all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_LEAD_S", "PIPECAT_STOP_SECS",
+           "PIPECAT_TAIL_S",
            "SCORE_POINT_MS", "Signals", "VADS", "budget_table", "compute_signals", "eot_table", "pipecat_sweep",
            "sweeps", "voicelab_endpointer_sweep"]
 

@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from voicelab.assets import voicelab_home
 from voicelab.corpus import corpus_dir, load_corpus, summary
-from voicelab.lab.node import node_info
 from voicelab.lab.eot_eval import PIPECAT, Signals, as_eot_item, budget_table, compute_signals, eot_table, sweeps
+from voicelab.lab.node import node_info
 from voicelab.reports.eot_report import budget_cells, curves_figure
 from voicelab.reports.html import md_table
 from voicelab.reports.style import figure_to_png
@@ -144,6 +144,7 @@ def _write_page(out_dir: Path, items, table, budgets: pd.DataFrame, points: pd.D
     op_rows = [[r["setting"], f"{100 * r['cutoff_rate']:.1f} %", ms(r["mean_latency_ms"]), ms(r["p50_latency_ms"]),
                 ms(r["p90_latency_ms"]), f"{100 * r['detect_rate']:.1f} %", str(r["n_eots"] - r["n_detected"])]
                for _, r in points.iterrows()]
+    size_rows = [[f'{v:.2f}' if isinstance(v, float) else str(v) for v in r] for r in sizes.values.tolist()]
     note = f" (first {limit} items only)" if limit else ""
     text = f"""# End-of-turn detection on the corpus, scored as eot-bench scores it{note}
 
@@ -161,7 +162,7 @@ operating point is re-selected in every resample). Detectors: see `voicelab/lab/
 Corpus (`docs/corpus.md`): {len(items)} items, {table.n_holds} scored holds and {table.n_eots} eots
 from {len(set(table.groups))} recordings.
 
-{md_table(list(sizes.columns), [[f'{v:.2f}' if isinstance(v, float) else str(v) for v in r] for r in sizes.values.tolist()])}
+{md_table(list(sizes.columns), size_rows)}
 
 ## eot-bench budget figures (95 % CI)
 

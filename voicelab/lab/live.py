@@ -39,8 +39,15 @@ import soxr
 from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ExperimentConfig
-from voicelab.events import (ChunkTriggered, Event, PlaybackPaused, PlaybackStopped, SpeculationDiscarded,
-                             StateChanged, TranscriptFinal)
+from voicelab.events import (
+    ChunkTriggered,
+    Event,
+    PlaybackPaused,
+    PlaybackStopped,
+    SpeculationDiscarded,
+    StateChanged,
+    TranscriptFinal,
+)
 from voicelab.lab.widgets import MicrophoneWidget
 from voicelab.measure.live import LiveTurnMeter
 from voicelab.session import SessionResult, Stages, VoiceAgent
@@ -133,7 +140,8 @@ class LiveLink:
 
     def _on_event(self, e: Event) -> None:
         self._meter.add(e)
-        cut = (isinstance(e, PlaybackStopped) and e.interrupted) or (isinstance(e, PlaybackPaused) and e.duck_db is None)
+        cut = ((isinstance(e, PlaybackStopped) and e.interrupted)
+               or (isinstance(e, PlaybackPaused) and e.duck_db is None))
         if cut and self._unflushed:  # a stop after a pause has nothing more to flush
             self.flushes, self._unflushed = self.flushes + 1, False
             self._send({"type": "flush", "turn": e.turn, "sample_index": e.sample_index}, [])

@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from voicelab.session import SessionResult, Stages, VoiceAgent
 from voicelab.audio.clips import Clip
 from voicelab.config import ExperimentConfig, load_config, parse_config
 from voicelab.measure.metrics import turns_table
 from voicelab.measure.quality import played_reply
+from voicelab.session import SessionResult, Stages, VoiceAgent
 
 QUICK_ENV = "VOICELAB_QUICK"
 """Environment variable that turns quick mode on (``1``, ``true`` or ``yes``)."""

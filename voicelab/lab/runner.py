@@ -30,27 +30,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from voicelab.peers import make_peers, require_peers
-from voicelab.reports.engines import summary_block as engines_summary
-from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
+from voicelab.assets.store import display_path
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
 from voicelab.events import Event, ModelLoaded, Trace
-from voicelab.lab.progress import TurnProgress
-from voicelab.assets.store import display_path
 from voicelab.faults import with_faults
 from voicelab.lab.duplex_clips import resolve_clip_name  # corpus: / mix: clip names -> files
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
+from voicelab.lab.progress import TurnProgress
 from voicelab.measure.echo import aec_summary
 from voicelab.measure.metrics import summarize, turns_table
 from voicelab.measure.quality import roundtrip_wer
-from voicelab.vad import make_vad
-from voicelab.vad.endpointing import Endpointer
+from voicelab.peers import make_peers, require_peers
+from voicelab.reports.engines import summary_block as engines_summary
+from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
 from voicelab.truth import ReferenceFinder, SpeechReference
 from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_to_dict
+from voicelab.vad import make_vad
+from voicelab.vad.endpointing import Endpointer
 
 VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
                       "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad",
@@ -270,7 +270,7 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     metrics = summarize(turns)
     summary = {
         "name": config.name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"),
         "config_hash": config_hash(config),
         "versions": _versions(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.reports.style import figure_to_png
@@ -79,7 +79,7 @@ def check_clip(name_or_path: str | Path, out_dir: Path, *, write: bool = False, 
 
 
 def write_evaluation(out_dir: Path, worst_ms: float = 100.0, prompts: Path | None = None,
-                     per_kind: int = 12) -> "pd.DataFrame":
+                     per_kind: int = 12) -> pd.DataFrame:
     """Run :func:`voicelab.truth.evaluate.evaluate` (with a progress bar) and write
     ``evaluation.csv`` (one row per clip and degradation), ``evaluation.md`` (median and
     max absolute error per degradation, then every row) and, for each degradation whose
@@ -151,7 +151,7 @@ def write_evaluation(out_dir: Path, worst_ms: float = 100.0, prompts: Path | Non
     return table
 
 
-def _summary(table: "pd.DataFrame") -> str:
+def _summary(table: pd.DataFrame) -> str:
     from voicelab.reports.html import md_table
 
     fmt = lambda v: f"{v:.0f}"  # noqa: E731

@@ -43,7 +43,7 @@ class PrefixCache:
         """
         with self._lock:
             best, best_n = None, 0
-            for key, (stored, cache) in self._entries.items():
+            for key, (stored, _cache) in self._entries.items():
                 n = _common_prefix(stored, ids, limit=len(ids) - 1)
                 if n > best_n:
                     best, best_n = key, n

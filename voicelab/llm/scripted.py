@@ -16,7 +16,7 @@ from voicelab.llm.base import LLM, Token, TokenStream
 
 
 class _ScriptedStream(TokenStream):
-    def __init__(self, llm: "ScriptedLLM", clock: SessionClock) -> None:
+    def __init__(self, llm: ScriptedLLM, clock: SessionClock) -> None:
         self._llm, self._clock = llm, clock
         self._i = 0
         self._cancel = False

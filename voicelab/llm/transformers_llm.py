@@ -10,11 +10,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
+from voicelab.assets.paths import resolve_model_path
 from voicelab.clock import SessionClock
 from voicelab.config import LLMConfig
 from voicelab.llm.base import LLM, Token, TokenStream
 from voicelab.llm.prefix_cache import PrefixCache
-from voicelab.assets.paths import resolve_model_path
 
 _END = object()
 
@@ -69,7 +69,7 @@ class _LoopStreamer(BaseStreamer):
 
 
 class _ThreadTokenStream(TokenStream):
-    def __init__(self, llm: "TransformersLLM", messages, seed: int, clock: SessionClock) -> None:
+    def __init__(self, llm: TransformersLLM, messages, seed: int, clock: SessionClock) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._cancel = threading.Event()
@@ -79,7 +79,7 @@ class _ThreadTokenStream(TokenStream):
                                        name="llm-generate", daemon=True)
         self.thread.start()
 
-    def _run(self, llm: "TransformersLLM", messages, seed: int, clock: SessionClock) -> None:
+    def _run(self, llm: TransformersLLM, messages, seed: int, clock: SessionClock) -> None:
         try:
             self._loop.call_soon_threadsafe(self._set_started, clock.now_ms())
             if llm.config.nice:
@@ -92,7 +92,7 @@ class _ThreadTokenStream(TokenStream):
             streamer = _LoopStreamer(llm.tokenizer, self._loop, self._queue, clock)
             torch.manual_seed(seed)
             llm.generate(inputs, streamer, StoppingCriteriaList([_CancelCriteria(self._cancel)]))
-        except BaseException as err:  # surfaced to the consumer
+        except BaseException as err:  # noqa: BLE001 - surfaced to the consumer
             self._error = err
             self._loop.call_soon_threadsafe(self._queue.put_nowait, (_END, clock.now_ms()))
             self._loop.call_soon_threadsafe(self._set_started, float("nan"))

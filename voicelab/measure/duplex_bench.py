@@ -33,9 +33,18 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from voicelab.measure.duplex_bench_items import (CATEGORY_EVENT, OVERLAP_CATEGORIES, ROLES, AgentWord, DuplexItem,
-                                                Segment, UserSegment, agent_segments_from_trace, merge_segments,
-                                                validate_item)
+from voicelab.measure.duplex_bench_items import (
+    CATEGORY_EVENT,
+    OVERLAP_CATEGORIES,
+    ROLES,
+    AgentWord,
+    DuplexItem,
+    Segment,
+    UserSegment,
+    agent_segments_from_trace,
+    merge_segments,
+    validate_item,
+)
 
 __all__ = ["AgentWord", "CATEGORY_EVENT", "DuplexItem", "ITEM_COLUMNS", "OVERLAP_CATEGORIES", "ROLES", "UserSegment",
            "agent_segments_from_trace", "item_row", "item_rows", "merge_segments", "takes_turn", "validate_item"]

@@ -25,8 +25,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from voicelab.measure.eot import (CUTOFF_BUDGETS, EPS_MS, EPS_RATE, LATENCY_BUDGETS_MS, METRIC_COLUMNS,
-                                  SpanTable, Sweep, outcomes, sweep_curve, tie_break_keys)
+from voicelab.measure.eot import (
+    CUTOFF_BUDGETS,
+    EPS_MS,
+    EPS_RATE,
+    LATENCY_BUDGETS_MS,
+    METRIC_COLUMNS,
+    SpanTable,
+    Sweep,
+    outcomes,
+    sweep_curve,
+    tie_break_keys,
+)
 from voicelab.measure.stats import cluster_draws
 
 __all__ = ["budget_figures", "budget_figures_ci", "cluster_weights", "select_at_budget"]

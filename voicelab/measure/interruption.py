@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import math
 
-from voicelab.events import (BargeInConfirmed, BargeInDetected, Event, PlaybackPaused, PlaybackResumed,
-                             PlaybackStarted, PlaybackStopped, Trace, TurnPlanned)
+from voicelab.events import (
+    BargeInConfirmed,
+    BargeInDetected,
+    Event,
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStarted,
+    PlaybackStopped,
+    Trace,
+    TurnPlanned,
+)
 
 NAN = math.nan
 

@@ -14,9 +14,24 @@ import numpy as np
 import pandas as pd
 
 from voicelab.events import (
-    ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PlaybackStall, PlaybackStarted, SpeculationCommitted,
-    SpeculationDiscarded, SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned,
-    TurnPredicted, WordEmitted,
+    ChunkTriggered,
+    Event,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PlaybackStall,
+    PlaybackStarted,
+    SpeculationCommitted,
+    SpeculationDiscarded,
+    SpeechEnded,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPlanned,
+    TurnPredicted,
+    WordEmitted,
 )
 from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
 from voicelab.measure.faults import fault_metrics

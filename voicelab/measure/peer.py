@@ -21,8 +21,20 @@ import math
 
 import pandas as pd
 
-from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMStarted, PeerReported, PlaybackStall,
-                             PlaybackStarted, PlaybackStopped, Trace, TTSAudio, TurnPlanned, WordEmitted)
+from voicelab.events import (
+    ChunkTriggered,
+    Event,
+    LLMFinished,
+    LLMStarted,
+    PeerReported,
+    PlaybackStall,
+    PlaybackStarted,
+    PlaybackStopped,
+    Trace,
+    TTSAudio,
+    TurnPlanned,
+    WordEmitted,
+)
 from voicelab.measure.stats import bootstrap_percentile_ci
 
 PEER_COLUMNS = ["peer_reported_v2v_ms", "peer_v2v_error_ms", "peer_stt_ttfb_ms", "peer_llm_ttfb_ms",

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import soxr
 
-from voicelab.session import SessionResult
 from voicelab.events import PlaybackStopped
 from voicelab.measure.metrics import wer
+from voicelab.session import SessionResult
 from voicelab.stt.base import STT
 
 

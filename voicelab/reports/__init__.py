@@ -34,12 +34,20 @@ from voicelab.reports.run_report import render_html, write_report
 from voicelab.reports.style import LABELS, STAGE_COLORS, empty_figure, figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, parameter_groups
 from voicelab.reports.sweep_figures import (
-    BOX_METRICS, box_figures, cdf_figure, interruption_figure, tradeoff_figure,
+    BOX_METRICS,
+    box_figures,
+    cdf_figure,
+    interruption_figure,
+    tradeoff_figure,
 )
 from voicelab.reports.sweep_report import write_sweep_report
 from voicelab.reports.sweep_tables import HEADLINE_LATENCIES, headline_table, interruption_table
 from voicelab.reports.timeline import (
-    LANES, MAX_TIMELINES, representative_turn, select_timeline_turns, timeline_figure,
+    LANES,
+    MAX_TIMELINES,
+    representative_turn,
+    select_timeline_turns,
+    timeline_figure,
 )
 
 __all__ = [

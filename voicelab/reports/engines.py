@@ -132,8 +132,8 @@ def write_side_by_side(out_dir: Path, turns: pd.DataFrame) -> list[Path]:
     md = out_dir / "engines.md"
     md.write_text("Milliseconds over non-warm-up turns; brackets: 95% bootstrap intervals resampled by clip; "
                   "self-report error = the framework's own voice-to-voice minus the measured one; a false start: "
-                  "the engine abandoned a reply it had begun to speak for another.\n\n" + md_table(HEADER, table_rows(table)) + "\n\n"
-                  + ratio_sentence(v2v_ratio(table)) + "\n")
+                  "the engine abandoned a reply it had begun to speak for another.\n\n"
+                  + md_table(HEADER, table_rows(table)) + "\n\n" + ratio_sentence(v2v_ratio(table)) + "\n")
     png = out_dir / "engines.png"
     png.write_bytes(figure_to_png(engines_figure(turns), dpi=110))
     return [md, png]

@@ -48,7 +48,7 @@ def budget_cells(budgets: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     for det in pd.unique(budgets["detector"]):
         g = budgets[budgets["detector"] == det]
 
-        def at(figure: str, budget: float) -> pd.Series:
+        def at(figure: str, budget: float, g: pd.DataFrame = g, det=det) -> pd.Series:  # this iteration's g, det
             r = g[(g["figure"] == figure) & ((g["budget"] - budget).abs() < 1e-9)]
             if r.empty:
                 raise KeyError(f"{det}: no {figure} row at budget {budget}")
@@ -83,8 +83,8 @@ def curves_figure(curves: pd.DataFrame, marks: Mapping[str, tuple[str, Mapping[s
         c = c[c["mean_latency_ms"] <= max_latency_ms]
         if c.empty:
             continue
-        ax.step(c["mean_latency_ms"], 100 * c["cutoff_rate"], where="post", color=VARIANT_COLORS[k % len(VARIANT_COLORS)],
-                label=str(det), linewidth=1.6)
+        ax.step(c["mean_latency_ms"], 100 * c["cutoff_rate"], where="post",
+                color=VARIANT_COLORS[k % len(VARIANT_COLORS)], label=str(det), linewidth=1.6)
     for label, (det, knobs) in (marks or {}).items():
         g = curves[curves["detector"] == det]
         for col, v in knobs.items():

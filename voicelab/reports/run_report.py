@@ -26,13 +26,19 @@ from matplotlib.figure import Figure
 from voicelab.events import Trace, TurnPlanned
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
 from voicelab.measure.peer import engine_comparison
+from voicelab.reports.critical_path import (
+    EXPLANATION,
+    MISSING_NOTE,
+    critical_path_cells,
+    critical_path_notes,
+    critical_path_table,
+    critical_path_turns_figure,
+    has_critical_path,
+)
 from voicelab.reports.engines import HEADER as ENGINE_HEADER
 from voicelab.reports.engines import engines_figure, has_peers, ratio_sentence, v2v_ratio, write_side_by_side
 from voicelab.reports.engines import table_rows as engine_rows
-from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
-                                            critical_path_table, critical_path_turns_figure, has_critical_path)
-from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
-                                   kv_table)
+from voicelab.reports.html import CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table, kv_table
 from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
 from voicelab.reports.run_figures import echo_cancellation_figure, latency_comparison_figure
 from voicelab.reports.style import LABELS, figure_to_png_base64, format_ms

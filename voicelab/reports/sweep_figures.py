@@ -21,8 +21,16 @@ from matplotlib.figure import Figure
 
 from voicelab.measure.stats import empirical_cdf
 from voicelab.reports.frames import V2V, has_values, live_rows, numeric, unique_in_order
-from voicelab.reports.style import (FONT, LABELS, METRIC_COLORS, STAGE_COLORS, empty_figure, point_styles,
-                                    style_axes, truncate)
+from voicelab.reports.style import (
+    FONT,
+    LABELS,
+    METRIC_COLORS,
+    STAGE_COLORS,
+    empty_figure,
+    point_styles,
+    style_axes,
+    truncate,
+)
 from voicelab.reports.sweep_data import parameter_groups
 from voicelab.reports.sweep_tables import headline_table
 

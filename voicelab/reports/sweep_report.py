@@ -29,17 +29,41 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace
 from voicelab.measure.faults import fault_table, has_faults
-from voicelab.reports.critical_path import (EXPLANATION, MISSING_NOTE, critical_path_cells, critical_path_notes,
-                                            critical_path_points_figure, critical_path_table, has_critical_path)
+from voicelab.reports.critical_path import (
+    EXPLANATION,
+    MISSING_NOTE,
+    critical_path_cells,
+    critical_path_notes,
+    critical_path_points_figure,
+    critical_path_table,
+    has_critical_path,
+)
 from voicelab.reports.frames import V2V, live_rows, numeric
-from voicelab.reports.html import (CSS, ENVIRONMENT_SECTIONS, escape, format_value, html_figure, html_table,
-                                   kv_table, md_table, md_text)
+from voicelab.reports.html import (
+    CSS,
+    ENVIRONMENT_SECTIONS,
+    escape,
+    format_value,
+    html_figure,
+    html_table,
+    kv_table,
+    md_table,
+    md_text,
+)
 from voicelab.reports.references import REFERENCE_HEADER, reference_rows, reference_warnings
 from voicelab.reports.style import figure_to_png_base64, format_ms
 from voicelab.reports.sweep_data import SweepData, load_sweep, value_label
 from voicelab.reports.sweep_figures import box_figures, cdf_figure, interruption_figure, tradeoff_figure
-from voicelab.reports.sweep_tables import (headline_cells, headline_table, indistinguishable_points, interruption_cells,
-                                           interruption_table, node_cells, node_table, node_warning)
+from voicelab.reports.sweep_tables import (
+    headline_cells,
+    headline_table,
+    indistinguishable_points,
+    interruption_cells,
+    interruption_table,
+    node_cells,
+    node_table,
+    node_warning,
+)
 from voicelab.reports.timeline import representative_turn, timeline_figure
 
 __all__ = ["write_sweep_report"]

@@ -16,13 +16,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from voicelab.measure.stats import (CLUSTER, bootstrap_difference_ci, bootstrap_mean_ci, bootstrap_percentile_ci,
-                                    percentile_table, told_apart)
+from voicelab.measure.stats import (
+    CLUSTER,
+    bootstrap_difference_ci,
+    bootstrap_mean_ci,
+    bootstrap_percentile_ci,
+    percentile_table,
+    told_apart,
+)
 from voicelab.reports.frames import V2V, live_rows, numeric, unique_in_order
 from voicelab.reports.style import LABELS, format_ms
 
 __all__ = ["HEADLINE_EXTRAS", "HEADLINE_LATENCIES", "HEADLINE_QS", "headline_cells", "headline_table",
-           "indistinguishable_points", "interruption_cells", "interruption_table", "node_cells", "node_table", "node_warning"]
+           "indistinguishable_points", "interruption_cells", "interruption_table", "node_cells", "node_table",
+           "node_warning"]
 
 HEADLINE_LATENCIES = ["voice_to_voice_latency_ms", "first_word_latency_ms", "word_to_audio_latency_ms"]
 """Latencies of the headline table, each as p50/p90/p99 with bootstrap CIs."""
@@ -249,8 +256,8 @@ def interruption_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]
     header = ["point", "barge-ins", "interruption p50 (ms)", "p95 (ms)", "detect p50 (ms)",
               "cancel p50 (ms)", "early", "false interruptions", "missed", "false pauses",
               "resume gap p50 (ms)", "ERLE p50 (dB)"]
-    db = lambda v: "–" if pd.isna(v) else f"{v:.1f}"
-    ci = lambda r, name: (r.get(name, np.nan), r.get(f"{name}_lo", np.nan), r.get(f"{name}_hi", np.nan))
+    db = lambda v: "–" if pd.isna(v) else f"{v:.1f}"  # noqa: E731
+    ci = lambda r, name: (r.get(name, np.nan), r.get(f"{name}_lo", np.nan), r.get(f"{name}_hi", np.nan))  # noqa: E731
     rows = [[r["point"], str(int(r["barge_ins"])), _fmt_ci(*ci(r, "interruption_p50_ms")),
              _fmt_ci(*ci(r, "interruption_p95_ms")), format_ms(r["detect_p50_ms"]), format_ms(r["cancel_p50_ms"]),
              str(int(r.get("early_detections", 0))), _fmt_rate(*ci(r, "false_interruption_rate")),

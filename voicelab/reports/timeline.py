@@ -19,8 +19,20 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from voicelab.events import (
-    ChunkTriggered, LLMFinished, LLMStarted, PlaybackStall, PlaybackStarted, PlaybackStopped,
-    SpeechEnded, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted, TurnPlanned, WordEmitted,
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    PlaybackStall,
+    PlaybackStarted,
+    PlaybackStopped,
+    SpeechEnded,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPlanned,
+    WordEmitted,
 )
 from voicelab.reports.frames import V2V, live_rows, numeric, unique_in_order
 from voicelab.reports.style import FONT, STAGE_COLORS, format_seconds, style_axes, truncate

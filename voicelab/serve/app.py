@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 import signal
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from voicelab.serve.models import ModelManager
-from voicelab.serve.protocol import (CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message)
+from voicelab.serve.protocol import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message
 from voicelab.serve.session import ServerSession
 from voicelab.store import ConversationStore
 
@@ -38,7 +38,8 @@ class VoiceServer:
 
     ``GET /health`` answers ``200`` with JSON (sessions running, limit); ``GET /`` is a web
     page that speaks the protocol (microphone with echo cancellation, playback, transcript,
-    reply, per-turn latencies); a WebSocket upgrade on any path opens a session. Frames over ``max_frame_bytes`` close the connection with
+    reply, per-turn latencies); a WebSocket upgrade on any path opens a session.
+    Frames over ``max_frame_bytes`` close the connection with
     code 1009 (``websockets``' ``max_size``); a client beyond ``max_sessions`` gets an
     ``error`` (``session_limit``) and close code 1013. :meth:`shutdown` closes every session.
 

@@ -7,8 +7,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMToken, PlaybackStopped, SpeechEnded,
-                             SpeechPaused, SpeechStarted, StateChanged, TranscriptFinal, TTSAudio, TTSFailed)
+from voicelab.events import (
+    ChunkTriggered,
+    Event,
+    LLMFinished,
+    LLMToken,
+    PlaybackStopped,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    StateChanged,
+    TranscriptFinal,
+    TTSAudio,
+    TTSFailed,
+)
 from voicelab.measure.live import LiveTurnMeter
 from voicelab.serve.protocol import server_message
 

@@ -16,8 +16,15 @@ from voicelab.faults import FaultPlan, FaultySend, InjectedFault
 from voicelab.lab.runner import with_config_endpointer
 from voicelab.serve.models import ModelManager
 from voicelab.serve.persist import SessionRecorder
-from voicelab.serve.protocol import (ProtocolError, decode_base64_pcm, decode_pcm16, encode_pcm16, error_message,
-                                     parse_client_message, server_message)
+from voicelab.serve.protocol import (
+    ProtocolError,
+    decode_base64_pcm,
+    decode_pcm16,
+    encode_pcm16,
+    error_message,
+    parse_client_message,
+    server_message,
+)
 from voicelab.serve.publish import EventPublisher
 from voicelab.session import SessionResult, VoiceAgent
 from voicelab.session.context import SessionContext
@@ -252,7 +259,7 @@ class ServerSession:
                 continue
             try:
                 await self._send(frame)
-            except Exception as err:  # the client is gone: drop what is left, the session closes
+            except Exception as err:  # noqa: BLE001 - the client is gone: drop what is left, the session closes
                 if isinstance(err, InjectedFault):
                     self.end_reason = "send_failed"
                 if self._hangup is not None:  # a connection still open is closed (its receive loop ends)

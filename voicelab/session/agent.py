@@ -16,25 +16,35 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from voicelab.audio.degrade import speech_rms
-from voicelab.audio.load import INPUT_RATE
 from voicelab.aec import make_echo_canceller
+from voicelab.audio.degrade import speech_rms
 from voicelab.audio.echo_path import EchoPathInfo, make_echo_path
+from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import (AECCalibration, EchoPathConfigured, Event, FaultInjected, SpeechEnded, STTStarted,
-                             Trace, TranscriptFinal, TTSRestarted, TurnFailed)
+from voicelab.events import (
+    AECCalibration,
+    EchoPathConfigured,
+    Event,
+    FaultInjected,
+    SpeechEnded,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSRestarted,
+    TurnFailed,
+)
 from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
+from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.listener import MicListener
 from voicelab.session.live_user import LiveUser
-from voicelab.session.response import Response, ResponseStreamer
-from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
+from voicelab.session.response import Response, ResponseStreamer
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
@@ -194,8 +204,8 @@ class VoiceAgent:
                 plan.listeners.remove(faults)
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
-        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate, turns or [st.spec for st in user.states],
-                             aec.timeline() if aec is not None else None)
+        return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate,
+                             turns or [st.spec for st in user.states], aec.timeline() if aec is not None else None)
 
     def _log_tts_restarts(self, ctx: SessionContext):
         """A supervised TTS's restart attempts go into this session's trace; the listener

@@ -130,7 +130,7 @@ class MicListener:
         asked = ctx.clock.now_ms()
         try:
             p = float(await self._detector.judge(audio))
-        except Exception:  # a failing detector must not end the session: max_silence_ms still ends the turn
+        except Exception:  # noqa: BLE001 - a failing detector must not end the session; max_silence_ms ends the turn
             p = float("nan")
         complete = p > ctx.config.vad.turn_threshold  # strictly above, as pipecat decides
         ctx.trace.append(TurnPredicted(ctx.clock.now_ms(), turn, p, complete, asked, len(audio) / 16.0))

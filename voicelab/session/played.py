@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from voicelab.events import PlaybackPaused, PlaybackResumed, PlaybackStarted, PlaybackStopped, Trace, TTSAudio, TTSStarted
+from voicelab.events import (
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStarted,
+    PlaybackStopped,
+    Trace,
+    TTSAudio,
+    TTSStarted,
+)
 
 
 def pause_gaps(trace: Trace, turn: int) -> list[tuple[float, float, int, int]]:

@@ -6,8 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 
 from voicelab.config import Variant
-from voicelab.events import (ChunkTriggered, LLMFinished, LLMStarted, LLMToken, ResponseCancelled, TurnFailed,
-                             WordEmitted)
+from voicelab.events import (
+    ChunkTriggered,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    ResponseCancelled,
+    TurnFailed,
+    WordEmitted,
+)
 from voicelab.llm.base import TokenStream
 from voicelab.session.context import SessionContext
 from voicelab.session.played import played_text

@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from voicelab.events import (
-    LLMStarted, LLMToken, SpeculationCommitted, SpeculationDiscarded, SpeculationStarted, TTSAudio,
+    LLMStarted,
+    LLMToken,
+    SpeculationCommitted,
+    SpeculationDiscarded,
+    SpeculationStarted,
+    TTSAudio,
 )
 from voicelab.session.context import SessionContext
 from voicelab.session.response import Response

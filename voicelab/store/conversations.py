@@ -7,15 +7,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from voicelab.store.database import open_engine
-from voicelab.store.schema import (TURN_METRICS, ConversationRow, MessageRow, SessionRow, TraceEventRow,
-                                   TurnRow)
+from voicelab.store.schema import TURN_METRICS, ConversationRow, MessageRow, SessionRow, TraceEventRow, TurnRow
 from voicelab.store.writer import StoreWriter
 
 
@@ -94,7 +93,7 @@ class ConversationStore:
 
     def end_session(self, session_id: str, reason: str, duration_s: float) -> None:
         """Mark a session ended (``reason``: stop, disconnect, send_failed, shutdown)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.writer.submit(lambda s: s.execute(update(SessionRow).where(SessionRow.id == session_id).values(
             ended_at=now, end_reason=reason, duration_s=duration_s)) and None)
 

@@ -12,7 +12,7 @@ session's first audio sample), as in every trace.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,7 +31,7 @@ interruption latency and the WERs. Every other column of the turn's row is in ``
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -54,7 +54,8 @@ class ConversationRow(Base):
 
 class SessionRow(Base):
     """One connection. ``end_reason``: ``stop`` (the client asked), ``disconnect``,
-    ``send_failed`` (a send to the client failed), ``shutdown`` (the server stopped), or NULL while it runs (or if the server died)."""
+    ``send_failed`` (a send to the client failed), ``shutdown`` (the server stopped),
+    or NULL while it runs (or if the server died)."""
 
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

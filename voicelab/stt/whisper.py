@@ -27,12 +27,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.config import STTConfig
 from voicelab.assets.paths import resolve_model_path
+from voicelab.config import STTConfig
 from voicelab.stt.base import STT
 from voicelab.stt.fit_window import (
-    LOG_PROB_THRESHOLD, NO_SPEECH_THRESHOLD, SAMPLE_RATE, covered_until,
-    fit_token_budget, fit_window_frames, parse_segments, within_speech,
+    LOG_PROB_THRESHOLD,
+    NO_SPEECH_THRESHOLD,
+    SAMPLE_RATE,
+    covered_until,
+    fit_token_budget,
+    fit_window_frames,
+    parse_segments,
+    within_speech,
 )
 from voicelab.stt.piece_decode import RETRY, Decode, DecodeOptions, TranscriptionDetail, transcribe_piece
 from voicelab.stt.pieces import split_at_pauses

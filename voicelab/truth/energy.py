@@ -13,7 +13,8 @@ In noise, the quiet ends of words sink under that threshold. Each run's edges ar
 extended outwards while the level, smoothed over :data:`SMOOTH_MS`, stays above the
 *noise* by :data:`EXTEND_MARGIN_DB` plus twice the noise's own spread (its 90th minus
 50th percentile), then trimmed back to the outermost windows whose own level passes
-that threshold (smoothing smears edges by half its width): the noise is measured on the windows outside the speech segments
+that threshold (smoothing smears edges by half its width):
+the noise is measured on the windows outside the speech segments
 given (Silero's), so a steady hiss gives a threshold just above itself and babble a
 high one (never above the activity threshold).
 

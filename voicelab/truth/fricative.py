@@ -10,7 +10,8 @@ that are *fricative-like*:
 - their :data:`FRICATIVE_BAND_HZ` level is at least :data:`MARGIN_DB` above the
   noise's own level in that band (its median over the frames outside the speech
   segments given, plus twice its 50th-minus-10th percentile spread, as in
-  :mod:`voicelab.truth.energy`; the lower half, which a missed speech frame does not move), and within :data:`RANGE_DB` of the clip's loud
+  :mod:`voicelab.truth.energy`; the lower half, which a missed speech frame does not move),
+  and within :data:`RANGE_DB` of the clip's loud
   speech in that band (its 99th percentile), so a digitally silent floor does not
   make dither speech; and
 - at least :data:`MIN_HIGH_FRACTION` of their power lies in that band (a vowel,

@@ -39,7 +39,7 @@ def make_tts(config: TTSConfig) -> TTS:
     return KokoroTTS(config)
 
 
-def make_supervised_tts(config: TTSConfig) -> "SupervisedTTS":
+def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
     """:func:`make_tts` under a :class:`~voicelab.tts.supervised.SupervisedTTS`: in a worker
     process when ``config.isolation`` is ``process``, with ``config.timeout_ms`` per request
     and ``config.restart_attempts`` restarts, ``config.restart_backoff_ms`` apart, doubling.

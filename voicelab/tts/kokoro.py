@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from voicelab.config import TTSConfig
 from voicelab.assets.paths import resolve_model_path
+from voicelab.config import TTSConfig
 from voicelab.tts.base import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, ThreadedTTS, trailing_pause_s, with_trailing_pause
 
 __all__ = ["CLAUSE_PAUSE_S", "KokoroTTS", "SENTENCE_PAUSE_S", "trailing_pause_s"]

@@ -8,8 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import soxr
 
-from voicelab.config import TTSConfig
 from voicelab.assets.paths import resolve_model_path
+from voicelab.config import TTSConfig
 from voicelab.tts.base import SENTENCE_PAUSE_S, ThreadedTTS, with_trailing_pause
 
 TRIM_TOP_DB = 60.0

@@ -48,7 +48,7 @@ class SupervisedTTS(TTS):
         self._listeners: list[RestartListener] = []
 
     @classmethod
-    def around(cls, other: "SupervisedTTS", wrap: Callable[[TTS], TTS]) -> "SupervisedTTS":
+    def around(cls, other: SupervisedTTS, wrap: Callable[[TTS], TTS]) -> SupervisedTTS:
         """A supervisor of ``wrap(engine)`` for ``other``'s running engine, with its settings;
         a restart builds ``wrap(new engine)``. ``other`` keeps its engine (a run that injects
         faults does not touch the stages other runs share)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from voicelab.vad.base import VAD
-from voicelab.vad.endpointing import EndpointEvent, Endpointer, SpeechEnd, SpeechStart
+from voicelab.vad.endpointing import Endpointer, EndpointEvent, SpeechEnd, SpeechStart
 from voicelab.vad.energy import EnergyVAD
 from voicelab.vad.silero import SileroVAD
 from voicelab.vad.webrtc import WebRTCVAD

@@ -15,8 +15,13 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from pipecat.frames.frames import (Frame, LLMContextFrame, LLMFullResponseEndFrame, LLMFullResponseStartFrame,
-                                   LLMTextFrame)
+from pipecat.frames.frames import (
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings

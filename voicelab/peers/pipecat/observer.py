@@ -46,9 +46,24 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from voicelab.events import (ChunkTriggered, Event, LLMFinished, LLMStarted, LLMToken, PeerReported, SpeechEnded,
-                             SpeechPaused, SpeechStarted, STTStarted, Trace, TranscriptFinal, TTSAudio, TTSStarted,
-                             TurnPredicted, WordEmitted)
+from voicelab.events import (
+    ChunkTriggered,
+    Event,
+    LLMFinished,
+    LLMStarted,
+    LLMToken,
+    PeerReported,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    STTStarted,
+    Trace,
+    TranscriptFinal,
+    TTSAudio,
+    TTSStarted,
+    TurnPredicted,
+    WordEmitted,
+)
 from voicelab.trigger.words import WordTracker
 
 ENGINE = "pipecat"

@@ -15,14 +15,19 @@ smallest ones that keep the measurement honest:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 from pipecat.clocks.base_clock import BaseClock
-from pipecat.frames.frames import (BotStoppedSpeakingFrame, Frame, InputAudioRawFrame, InterruptionFrame,
-                                   OutputAudioRawFrame, StartFrame)
+from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    StartFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport

@@ -71,8 +71,12 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.audio.vad.vad_controller import VADController
 from pipecat.clocks.system_clock import SystemClock
-from pipecat.frames.frames import (InputAudioRawFrame, MetricsFrame, VADUserStartedSpeakingFrame,
-                                   VADUserStoppedSpeakingFrame)
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    MetricsFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.metrics.metrics import TurnMetricsData
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
