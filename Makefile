@@ -64,7 +64,7 @@ test-unit: setup
 # missing page fails the build, and so `make test`. No model is loaded (the API pages are read
 # statically; the config reference imports voicelab.config only).
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 test-notebooks: setup
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra notebooks $(NBVAL) --durations=0

@@ -159,7 +159,7 @@ def test_run_report_has_the_section_with_the_medians(tmp_path, turns):
     from voicelab.events import Trace  # the figures need no trace: an empty one draws no timelines
 
     doc = write_report(tmp_path / "r.html", Trace(), turns, {"metrics": summarize(turns)}).read_text()
-    section = doc.split("<h2>Critical path per turn</h2>")[1].split("<h2>")[0]
+    section = doc.split("<h2>Voice-to-voice and its critical path</h2>")[1].split("<h2>")[0]
     for c in CRITICAL_PATH_COLUMNS:
         assert f"<th class=num>{escape(CRITICAL_PATH_LABELS[c])}</th>" in section
     assert _row_html("words-2", ["86.0", "250", "150", "100", "230", "5.0", "821", "2"]) in section
@@ -168,6 +168,12 @@ def test_run_report_has_the_section_with_the_medians(tmp_path, turns):
                   "chunk” for whole (300 of 1021 ms).") in section
     embedded_pngs(doc)
     assert section.count("<img") == 1 and 'alt="critical path per turn"' in section
+    # the critical path leads; the stage table follows, saying which columns are signed and why
+    assert doc.index("<h2>Voice-to-voice and its critical path</h2>") < doc.index("<h2>Stage latencies</h2>")
+    stages = doc.split("<h2>Stage latencies</h2>")[1].split("<h2>")[0]
+    assert "do not add up to voice-to-voice" in stages
+    assert escape("stt_latency_ms: the transcript was ready before the endpoint was decided") in stages
+    assert "<code>voice_to_voice_latency_ms</code>" in stages
 
 
 def test_turns_figure_stacks_each_turn_and_draws_negative_segments_left_of_zero(turns):
@@ -203,12 +209,12 @@ def test_run_report_without_critical_path_columns_says_so(tmp_path, turns):
     old = turns.drop(columns=CRITICAL_PATH_COLUMNS)      # an old turns.csv; its summary.json has metrics
     metrics = {"words-2": {V2V: {"p50": 821.0, "p90": 1201.0, "n": 2}}}
     doc = write_report(tmp_path / "r.html", Trace(), old, {"metrics": metrics}).read_text()
-    section = doc.split("<h2>Critical path per turn</h2>")[1].split("<h2>")[0]
+    section = doc.split("<h2>Voice-to-voice and its critical path</h2>")[1].split("<h2>")[0]
     assert escape(MISSING_NOTE) in section and "<img" not in section
     # present but never complete (e.g. no reply was played): a dash table and an empty figure
     blank = turns.assign(**{c: np.nan for c in CRITICAL_PATH_COLUMNS})
     doc = write_report(tmp_path / "b.html", Trace(), blank, {}).read_text()
-    section = doc.split("<h2>Critical path per turn</h2>")[1].split("<h2>")[0]
+    section = doc.split("<h2>Voice-to-voice and its critical path</h2>")[1].split("<h2>")[0]
     assert _row_html("words-2", ["–"] * 6 + ["821", "0"]) in section
     assert "No variant has a turn with a complete critical path." in section
     assert isinstance(critical_path_turns_figure(blank), Figure)

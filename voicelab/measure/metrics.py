@@ -55,6 +55,17 @@ LATENCY_COLUMNS = [
 ]
 """The per-turn latency columns, in pipeline order (all milliseconds)."""
 
+SIGNED_COLUMNS = {
+    "endpoint_delay_ms": "endpointing decided before the true end of speech (a premature endpoint)",
+    "stt_latency_ms": "the transcript was ready before the endpoint was decided (speculation ran STT on a "
+                      "short silence while endpointing still waited)",
+    "framework_overhead_ms": "the measured stage times cover slightly more than the whole span (a remainder)",
+    "trigger_wait_ms": "a peer engine stamped its TTS request before its words (stamped at different places)",
+    "word_to_audio_latency_ms": "as trigger_wait_ms, for a peer engine",
+}
+"""The columns of :data:`LATENCY_COLUMNS` that can be negative, with what a negative value means:
+each is a difference of two timestamps whose order is not fixed (the rest are durations)."""
+
 QUALITY_COLUMNS = ["stt_wer", "tts_roundtrip_wer", "tts_requests", "mean_chunk_words"]
 """Quality and chunking columns reported beside latency (WER ratios, counts, words)."""
 

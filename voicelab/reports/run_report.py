@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from voicelab.events import Trace, TurnPlanned
-from voicelab.measure.metrics import LATENCY_COLUMNS, summarize
+from voicelab.measure.metrics import LATENCY_COLUMNS, SIGNED_COLUMNS, summarize
 from voicelab.measure.peer import engine_comparison
 from voicelab.reports.critical_path import (
     EXPLANATION,
@@ -120,9 +120,20 @@ def _turns_table(turns: pd.DataFrame) -> str:
     return f"<div class=scroll><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
+CRITICAL_PATH_TITLE = "Voice-to-voice and its critical path"
+STAGES_TITLE = "Stage latencies"
+
+
+def _signed_note() -> str:
+    """Which stage columns can be negative, and why (:data:`voicelab.measure.metrics.SIGNED_COLUMNS`)."""
+    items = "; ".join(f"{col}: {why}" for col, why in SIGNED_COLUMNS.items())
+    return ("Each stage measured on its own clock span. These overlap and do not add up to voice-to-voice "
+            "(the critical path above does). Signed columns, negative when: " + items + ".")
+
+
 def _critical_path_section(turns: pd.DataFrame) -> list[str]:
     """Per variant: the median of each critical-path segment, and one stacked bar per turn."""
-    parts = ["<h2>Critical path per turn</h2>"]
+    parts = [f"<h2>{CRITICAL_PATH_TITLE}</h2>"]
     if not has_critical_path(turns):
         return parts + [f"<p class=sub>{escape(MISSING_NOTE)}</p>"]
     table = critical_path_table(turns, "variant")
@@ -199,19 +210,21 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
         cfg = json.dumps(summary["config"], indent=2, default=str)
         parts.append(f"<details><summary>config</summary><pre>{escape(cfg)}</pre></details>")
 
-    # headline
+    # headline: what the user hears, split into the consecutive segments that add up to it
     metrics = summary.get("metrics")
-    parts.append("<h2>Headline latencies</h2>")
     if not metrics and len(turns) and "warmup" in turns:
         metrics = summarize(turns)
-        parts.append("<p class=sub>(computed from the turns table: the summary has no metrics)</p>")
+    parts += _critical_path_section(turns)
     for sentence in _streaming_sentences(summary.get("streaming_vs_baseline")):
         parts.append(f"<p class=headline>{escape(sentence)}</p>")
+    parts.append(f"<h2>{STAGES_TITLE}</h2>")
     if metrics:
+        if not summary.get("metrics"):
+            parts.append("<p class=sub>(computed from the turns table: the summary has no metrics)</p>")
         parts.append("<p class=sub>Milliseconds, percentiles over non-warm-up turns; n = turns "
                      "with a value. Brackets: 95% bootstrap interval that resamples whole clips "
-                     "(turns of one clip are not independent); none with a single clip.</p>"
-                     + _headline_table(metrics))
+                     "(turns of one clip are not independent); none with a single clip. "
+                     f"{escape(_signed_note())}</p>" + _headline_table(metrics))
     else:
         parts.append("<p>No metrics.</p>")
 
@@ -228,7 +241,6 @@ def render_html(trace: Trace, turns: pd.DataFrame, summary: dict) -> str:
                       "Per-turn values over non-warm-up turns, in ms."))
 
     parts += _engines_section(turns)
-    parts += _critical_path_section(turns)
     parts += _echo_cancellation_section(trace, summary.get("aec"))
 
     # timelines
