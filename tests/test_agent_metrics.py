@@ -57,6 +57,33 @@ def _session(variants, listeners=()):
     return result, llm, tts
 
 
+def test_an_exception_in_the_agent_loop_fails_the_session_instead_of_hanging(monkeypatch):
+    """The second turn's answer raises: the session ends at once with SessionError (caused by that
+    exception) instead of the scenario waiting forever for the reply (a sweep run that hung)."""
+    import asyncio
+
+    from voicelab.session.agent import SessionError
+
+    real = VoiceAgent._answer
+
+    async def answer(self, turn, utterance, speculation=None):
+        if turn == 1:
+            raise RuntimeError("boom in turn 1")
+        return await real(self, turn, utterance, speculation)
+
+    monkeypatch.setattr(VoiceAgent, "_answer", answer)
+    run = VoiceAgent.run
+
+    def bounded(self, *args, **kwargs):  # virtual seconds: a regression fails, it does not hang
+        return asyncio.wait_for(run(self, *args, **kwargs), timeout=120.0)
+
+    monkeypatch.setattr(VoiceAgent, "run", bounded)
+    with pytest.raises(SessionError, match=r"'agent' task failed .*RuntimeError: boom in turn 1") as info:
+        _session([{"name": "words-2", "trigger": {"policy": "words", "words": 2}},
+                  {"name": "whole", "trigger": {"policy": "whole"}}])
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
 @pytest.fixture(scope="module")
 def session():
     return _session([{"name": "words-2", "trigger": {"policy": "words", "words": 2}},

@@ -187,7 +187,7 @@ class VoiceAgent:
             tasks += [asyncio.create_task(router.run(), name="mic-router"),
                       *(asyncio.create_task(p.run(), name=f"peer-{p.variant}") for p in self.peers)]
         try:
-            await user.run()
+            await _supervised(user.run(), tasks[:3])
         finally:
             await speculator.close()
             await barge_in.close()
@@ -340,6 +340,35 @@ class VoiceAgent:
         self._conversation.record(name, text, said, spec.warmup, turn)
         ctx.transition(turn, "interrupted" if interrupted else "speaking", "idle")
         user.finish(turn)
+
+
+class SessionError(RuntimeError):
+    """A task the session cannot go on without (microphone listener, speaker, agent loop) failed
+    while the scenario was still playing."""
+
+
+async def _supervised(scenario, tasks: Sequence[asyncio.Task]) -> None:
+    """Await ``scenario`` (the user's run) while watching ``tasks``: if one of them fails (an
+    exception in the agent loop, say), the scenario is cancelled and :class:`SessionError` raised
+    with that exception as its cause, instead of every later turn waiting for a reply that will
+    never come. A watched task that returns (a live microphone closed by its client) is fine.
+
+    Raises:
+        SessionError: a watched task raised before the scenario ended.
+    """
+    main = asyncio.ensure_future(scenario)
+    pending: set[asyncio.Future] = {main, *tasks}
+    while True:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if main in done:
+            return main.result()
+        dead = next((t for t in tasks if t in done and not t.cancelled() and t.exception() is not None), None)
+        if dead is not None:
+            main.cancel()
+            await asyncio.gather(main, return_exceptions=True)
+            err = dead.exception()
+            raise SessionError(f"the session's {dead.get_name()!r} task failed while the scenario was playing "
+                               f"({type(err).__name__}: {err})") from err
 
 
 def _noise_rms(cfg: ExperimentConfig, turns: list[TurnSpec]) -> float:
