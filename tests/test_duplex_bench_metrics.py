@@ -290,3 +290,31 @@ def test_cluster_bootstrap_resamples_groups_not_items():
         cluster_bootstrap_ci([1, 2], ["a", "b"], "p90")
     with pytest.raises(KeyError):
         aggregate(pd.DataFrame({"category": []}))
+
+
+# ---- a stop is a yield only when the agent cut its reply (cuts known) -----------------------
+
+def test_a_reply_that_was_over_during_the_event_is_not_a_yield():
+    user = (U(0, 1000, "turn"), U(3000, 3400, "background"))
+    agent = ((1500, 3250),)
+    cut = item_row(DuplexItem("c", "background_speech", user, agent, end_ms=9000, cuts=(3250.0,)))
+    assert (cut["tor"], cut["yielded"], cut["ended_in_event"]) == (True, True, False)
+    over = item_row(DuplexItem("o", "background_speech", user, agent, end_ms=9000, cuts=(2000.0,)))
+    assert (over["tor"], over["yielded"], over["ended_in_event"]) == (False, False, True)
+    assert over["stop_latency_ms"] == 250.0                          # FDB's overlap timing is unchanged
+    unknown = item_row(DuplexItem("u", "background_speech", user, agent, end_ms=9000))
+    assert (unknown["tor"], unknown["ended_in_event"]) == (True, False)   # audio only: any stop counts
+    with pytest.raises(ValueError, match="cuts must be finite"):
+        item_row(DuplexItem("n", "background_speech", user, agent, end_ms=9000, cuts=(math.nan,)))
+
+
+def test_cuts_from_trace_are_interrupted_stops_and_unducked_pauses():
+    from voicelab.events import PlaybackPaused, PlaybackResumed, PlaybackStarted, PlaybackStopped, Trace
+    from voicelab.measure.duplex_bench import agent_cuts_from_trace, agent_segments_from_trace
+
+    trace = Trace([PlaybackStarted(100.0, 1, 0, 0), PlaybackPaused(300.0, 1, 10, -12.0),
+                   PlaybackResumed(400.0, 1, 20), PlaybackStopped(900.0, 1, 0, False),
+                   PlaybackStarted(1000.0, 2, 0, 0), PlaybackPaused(1200.0, 2, 30),
+                   PlaybackResumed(1800.0, 2, 40), PlaybackStopped(2500.0, 2, 0, True)])
+    assert agent_cuts_from_trace(trace) == [1200.0, 2500.0]
+    assert agent_segments_from_trace(trace) == [(100.0, 900.0), (1000.0, 1200.0), (1800.0, 2500.0)]

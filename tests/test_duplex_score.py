@@ -127,3 +127,16 @@ def test_a_trace_that_does_not_match_its_scenario_is_refused(tmp_path):
         run_items(_write_run(tmp_path / "b", SCENARIO[:6]), META.__getitem__)
     with pytest.raises(DuplexScoreError, match="no finished run"):
         score_runs(tmp_path / "empty", META.__getitem__)
+
+
+def test_a_reply_that_ends_during_the_background_speech_is_not_a_yield(tmp_path):
+    ev = [e for e in _trace() if not (isinstance(e, PlaybackStopped) and e.turn == 7)]
+    ev.append(PlaybackStopped(53000.0, 7, 0, False))            # the reply was over, not cut
+    items, _ = run_items(_write_run(tmp_path / "run", trace=Trace(sorted(ev, key=lambda e: e.t_ms))),
+                         META.__getitem__, "r0")
+    bg = items[4]
+    assert bg.agent == ((1900, 3000),) and bg.cuts == ()
+    rows, _ = score_runs(tmp_path / "run", META.__getitem__, n_boot=10)
+    r = rows.set_index("category").loc["background_speech"]
+    assert (r["tor"], r["yielded"], r["ended_in_event"], r["stop_latency_ms"]) == (False, False, True, 500)
+    assert items[2].cuts == (2800.0,)                              # the interrupted reply's cut, item clock

@@ -108,7 +108,8 @@ def write_page(out_dir: Path, rows: pd.DataFrame, agg: pd.DataFrame, *, title: s
         f"measured on {_environment(sweep_dir)}.", "",
         "Estimate [95 % CI] (n items with a value). CIs: percentile bootstrap resampling *source "
         "recordings* (`voicelab/measure/duplex_bench_agg.py`). TOR = turn-over rate (FDB's take-turn rule; "
-        "for user backchannel and background speech: the agent yielded the floor). Latency: agent onset - "
+        "for user backchannel and background speech: the agent yielded the floor, i.e. cut its own reply short "
+        "during the event; a reply that was simply over then is not a yield). Latency: agent onset - "
         "user end (smooth turn-taking) or interruption end (user interruption), TOR 1 items only. Stop "
         "latency: overlap of the agent's speech with the overlap event (v1.5). Response latency: event end to "
         "the next agent onset (v1.5). Agent speech = played audio from the trace (TTS edge silence included).",
@@ -117,6 +118,10 @@ def write_page(out_dir: Path, rows: pd.DataFrame, agg: pd.DataFrame, *, title: s
         "e.g. it endpointed in a pause but its audio came after the user resumed): "
         + ", ".join(f"{c} {int((g['agent_over_user_ms'] > 0).sum())}/{len(g)}"
                     for c, g in rows.groupby("category", sort=False)) + ".", "",
+        "Replies that simply ended during an overlap event (`ended_in_event`, not counted as yielding): "
+        + (", ".join(f"{c} {int(g['ended_in_event'].fillna(False).sum())}/{int(g['overlapped'].fillna(False).sum())}"
+                     " overlapped" for c, g in rows.groupby("category", sort=False) if g["overlapped"].notna().any())
+           or "none") + ".", "",
         "Files: `items.csv` (one row per item), `aggregate.csv` (every metric per category).",
     ]
     if command:

@@ -9,7 +9,9 @@ placed at its clip's start; the second turn of an overlap item becomes its ``int
 ``backchannel`` segment. An item runs from its first clip's start to the next item's (the last
 one to the trace's last event); the agent's speech in it is the played audio
 (:func:`voicelab.measure.duplex_bench.agent_segments_from_trace`, which counts the edge silence
-of TTS requests as speech) cut to that window. Item times are shifted to the window's start, as
+of TTS requests as speech) cut to that window, with the times the agent cut its own speech
+(:func:`~voicelab.measure.duplex_bench.agent_cuts_from_trace`), so that a reply that was simply
+over during an overlap event is not scored as yielding to it. Item times are shifted to the window's start, as
 FDB's per-item ``output.wav`` starts at 0.
 """
 
@@ -25,7 +27,13 @@ from voicelab.events import Trace, TurnPlanned
 from voicelab.lab.duplex_clips import clip_meta, clip_stem
 from voicelab.lab.duplex_scenarios import items_of_scenario
 from voicelab.lab.sweep import is_finished
-from voicelab.measure.duplex_bench import DuplexItem, UserSegment, agent_segments_from_trace, item_rows
+from voicelab.measure.duplex_bench import (
+    DuplexItem,
+    UserSegment,
+    agent_cuts_from_trace,
+    agent_segments_from_trace,
+    item_rows,
+)
 from voicelab.measure.duplex_bench_agg import aggregate
 
 SECOND_ROLE = {"user_interruption": "interruption", "user_backchannel": "backchannel"}
@@ -77,6 +85,7 @@ def run_items(run_dir: Path, meta_of: Callable[[str], dict] = clip_meta,
     metas = {t["clip"]: meta_of(t["clip"]) for t in scenario}
     groups = items_of_scenario(scenario, lambda c: metas[c]["kind"])
     agent = agent_segments_from_trace(trace)
+    cuts = agent_cuts_from_trace(trace)
     end = max(e.t_ms for e in trace)
     items, rows = [], []
     for k, (cat, idx) in enumerate(groups):
@@ -92,7 +101,8 @@ def run_items(run_dir: Path, meta_of: Callable[[str], dict] = clip_meta,
                    for s, e in segs for u in user if u.role == "turn")
         items.append(DuplexItem(f"{run_id}#{k:02d}", cat, tuple(user), tuple((s - w0, e - w0) for s, e in segs),
                                 end_ms=max(w1 - w0, *(u.end_ms for u in user)),
-                                group=metas[scenario[idx[0]]["clip"]]["group"]))
+                                group=metas[scenario[idx[0]]["clip"]]["group"],
+                                cuts=tuple(c - w0 for c in cuts if w0 <= c <= w1)))
         rows.append({"run_id": run_id, "index": k, "clips": " ; ".join(scenario[i]["clip"] for i in idx),
                      "offset_ms": float(scenario[idx[1]]["offset_ms"]) if len(idx) > 1 else float("nan"),
                      "start_ms": w0, "agent_over_user_ms": over})

@@ -41,13 +41,14 @@ from voicelab.measure.duplex_bench_items import (
     DuplexItem,
     Segment,
     UserSegment,
+    agent_cuts_from_trace,
     agent_segments_from_trace,
     merge_segments,
     validate_item,
 )
 
 __all__ = ["AgentWord", "CATEGORY_EVENT", "DuplexItem", "ITEM_COLUMNS", "OVERLAP_CATEGORIES", "ROLES", "UserSegment",
-           "agent_segments_from_trace", "item_row", "item_rows", "merge_segments", "takes_turn", "validate_item"]
+           "agent_cuts_from_trace", "agent_segments_from_trace", "item_row", "item_rows", "merge_segments", "takes_turn", "validate_item"]
 
 NAN = math.nan
 
@@ -79,6 +80,10 @@ MODEL_MERGE_GAP_MS = 500.0
 ``get_timing.py:24``; merge rule ``s - pe <= gap_thr``, :67). (FDB also merges *user* VAD
 segments with ``USER_MERGE_GAP = 0.6`` s, :23; here the user's segments are the scenario's known
 sources, not VAD output, so they are used as given.)"""
+
+CUT_TOLERANCE_MS = 1.0
+"""A segment end this close to a cut time (:attr:`DuplexItem.cuts`) is that cut: both come from
+the same trace event, so they agree up to float rounding after the item's time shift."""
 
 RELEVANCE_RANGE = (0.0, 5.0)
 """v1 interruption relevance: an LLM judge (``gpt-4-turbo``, seed 0, ``eval_user_interruption.py:32-33``)
@@ -151,16 +156,19 @@ def _overlap_timing(item: DuplexItem, ev: UserSegment, yield_grace_ms: float) ->
     merged = merge_segments(item.agent, MODEL_MERGE_GAP_MS)
     hit = next(((s, e) for s, e in merged if min(ev.end_ms, e) > max(ev.start_ms, s)), None)
     nxt = next((s for s, _ in merged if s > ev.end_ms), None)
-    row = {"overlapped": hit is not None, "yielded": pd.NA, "stop_latency_ms": NAN,
+    row = {"overlapped": hit is not None, "yielded": pd.NA, "ended_in_event": pd.NA, "stop_latency_ms": NAN,
            "response_latency_ms": NAN if nxt is None else nxt - ev.end_ms}
     if hit is not None:
         row["stop_latency_ms"] = min(ev.end_ms, hit[1]) - max(ev.start_ms, hit[0])
-        row["yielded"] = hit[1] <= ev.end_ms + yield_grace_ms
+        stopped = hit[1] <= ev.end_ms + yield_grace_ms
+        cut = item.cuts is None or any(abs(c - hit[1]) <= CUT_TOLERANCE_MS for c in item.cuts)
+        row["yielded"] = stopped and cut
+        row["ended_in_event"] = stopped and not cut
     return row
 
 
 ITEM_COLUMNS = ["item_id", "category", "group", "tor", "latency_ms", "onset_offset_ms", "overlapped", "yielded",
-                "stop_latency_ms", "response_latency_ms", "backchannels", "backchannel_freq_hz", "relevance"]
+                "ended_in_event", "stop_latency_ms", "response_latency_ms", "backchannels", "backchannel_freq_hz", "relevance"]
 """Columns of :func:`item_rows`; NaN / NA where a metric does not apply to the category."""
 
 RelevanceScorer = Callable[[DuplexItem, Sequence[AgentWord]], float]
@@ -192,9 +200,10 @@ def item_row(item: DuplexItem, *, relevance: RelevanceScorer | None = None, back
       (:func:`_overlap_timing`): ``overlapped`` (agent speech overlapped the event at all),
       ``stop_latency_ms`` (the overlap's length: if the agent stopped within the event, the time
       from the later of event onset and agent onset to the stop), ``yielded`` (that merged agent
-      segment ended by the event's end + ``yield_grace_ms``; NA if not ``overlapped``; FDB's
-      overlap interval cannot see a stop after the event ended, hence the default grace 0; a
-      short "okay" is over before most agents can stop, so widen it for those), and
+      segment ended by the event's end + ``yield_grace_ms``, at one of the item's ``cuts`` when it
+      has them: a reply that was simply over is ``ended_in_event``, not a yield; both NA if not
+      ``overlapped``; FDB's overlap interval cannot see a stop after the event ended, hence the
+      default grace 0; a short "okay" is over before most agents can stop, so widen it for those), and
       ``response_latency_ms`` (event end to the next agent onset strictly after it).
     - ``user_interruption`` (higher TOR, lower latency): ``tor`` on the agent speech after the
       interruption's end (FDB crops the output there before ASR, ``asr.py:33-45``, so an agent
@@ -220,7 +229,7 @@ def item_row(item: DuplexItem, *, relevance: RelevanceScorer | None = None, back
         raise ValueError(f"yield_grace_ms must be >= 0, got {yield_grace_ms}")
     row: dict = {c: NAN for c in ITEM_COLUMNS}
     row.update(item_id=item.item_id, category=item.category, group=item.group, tor=pd.NA, overlapped=pd.NA,
-               yielded=pd.NA)
+               yielded=pd.NA, ended_in_event=pd.NA)
     cat, end = item.category, _end(item)
     if cat == "backchannel":
         tor, n_bc = _v1_backchannel(item, backchannel_rule)
@@ -252,12 +261,13 @@ def item_row(item: DuplexItem, *, relevance: RelevanceScorer | None = None, back
 
 def item_rows(items: Sequence[DuplexItem], **kw) -> pd.DataFrame:
     """:func:`item_row` for each item: one tidy row per item, columns :data:`ITEM_COLUMNS`
-    (``tor``, ``overlapped``, ``yielded``: nullable ``boolean``; times float ms; ``backchannels``
+    (``tor``, ``overlapped``, ``yielded``, ``ended_in_event``: nullable ``boolean``; times float ms; ``backchannels``
     float, NaN outside the backchannel category). Keyword arguments go to :func:`item_row`."""
     df = pd.DataFrame([item_row(it, **kw) for it in items], columns=ITEM_COLUMNS)
-    for c in ("tor", "overlapped", "yielded"):
+    flags = ("tor", "overlapped", "yielded", "ended_in_event")
+    for c in flags:
         df[c] = df[c].astype("boolean")
     for c in ITEM_COLUMNS[4:]:
-        if c not in ("overlapped", "yielded"):
+        if c not in flags:
             df[c] = df[c].astype(float)
     return df

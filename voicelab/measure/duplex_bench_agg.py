@@ -23,6 +23,7 @@ __all__ = ["AGG_METRICS", "aggregate", "cluster_bootstrap_ci"]
 AGG_METRICS = [
     ("tor_rate", "tor", "mean"),
     ("yield_rate", "yielded", "mean"),
+    ("ended_in_event_rate", "ended_in_event", "mean"),
     ("latency_ms_mean", "latency_ms", "mean"),
     ("latency_ms_p50", "latency_ms", "p50"),
     ("stop_latency_ms_mean", "stop_latency_ms", "mean"),

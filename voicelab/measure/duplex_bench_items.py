@@ -54,6 +54,9 @@ class DuplexItem:
     """One scored item: the user's segments, the agent's audible speech and optionally its words.
 
     ``agent``: sorted, non-overlapping ``(start_ms, end_ms)`` segments of agent speech.
+    ``cuts``: the times (ms) at which the agent cut its own speech short (a barge-in stop or a
+    pause: :func:`agent_cuts_from_trace`), so that a segment ending at one of them was stopped, not
+    finished; None when not known (audio only), and then any end of speech counts as a stop.
     ``end_ms``: end of the item's recording (the time-aligned output's length); default the last
     user or agent end. ``group``: the source recording (clusters for the bootstrap CIs).
     """
@@ -65,6 +68,7 @@ class DuplexItem:
     words: tuple[AgentWord, ...] | None = None
     end_ms: float | None = None
     group: str = ""
+    cuts: tuple[float, ...] | None = None
 
 
 def _check_segments(segs: Sequence[Segment], what: str, allow_empty: bool = False) -> None:
@@ -89,7 +93,7 @@ def validate_item(item: DuplexItem) -> None:
             of non-positive duration (words: negative), unsorted or overlapping; a category's
             event segment missing or repeated (exactly one ``hold_pause`` / ``interruption`` /
             ``backchannel`` / ``side_talk`` / ``background``; at least one ``turn`` for smooth
-            turn-taking); ``end_ms`` before a segment's end.
+            turn-taking); ``end_ms`` before a segment's end; a cut time not finite.
     """
     if item.category not in CATEGORY_EVENT:
         raise ValueError(f"{item.item_id}: unknown category {item.category!r}; one of {sorted(CATEGORY_EVENT)}")
@@ -100,6 +104,8 @@ def validate_item(item: DuplexItem) -> None:
     _check_segments(item.agent, f"{item.item_id}: agent")
     if item.words is not None:
         _check_segments([(w.start_ms, w.end_ms) for w in item.words], f"{item.item_id}: words", allow_empty=True)
+    if item.cuts is not None and not all(math.isfinite(c) for c in item.cuts):
+        raise ValueError(f"{item.item_id}: cuts must be finite, got {item.cuts}")
     role = CATEGORY_EVENT[item.category]
     n = sum(u.role == role for u in item.user)
     if role == "turn" and n == 0:
@@ -174,3 +180,15 @@ def agent_segments_from_trace(trace: Trace) -> list[Segment]:
             gaps.append((paused_at, span[1]))
         segs.extend(_subtract(span, gaps))
     return merge_segments(segs, 0.0)
+
+
+def agent_cuts_from_trace(trace: Trace) -> list[float]:
+    """When the agent cut its own speech short, ms on the session clock, sorted: every
+    :class:`~voicelab.events.PlaybackStopped` with ``interrupted`` (a barge-in stop, or a peer's
+    own interruption: Pipecat's ``InterruptionFrame`` stops the speaker the same way) and every
+    un-ducked :class:`~voicelab.events.PlaybackPaused` (pause-then-confirm). A reply whose audio
+    simply ran out ends at a :class:`~voicelab.events.PlaybackStopped` without ``interrupted`` and
+    is not a cut. The times equal the segment ends :func:`agent_segments_from_trace` gives there."""
+    cuts = [e.t_ms for e in trace.of(PlaybackStopped) if e.interrupted]
+    cuts += [e.t_ms for e in trace.of(PlaybackPaused) if e.duck_db is None]
+    return sorted(cuts)
