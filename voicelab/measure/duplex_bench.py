@@ -48,7 +48,8 @@ from voicelab.measure.duplex_bench_items import (
 )
 
 __all__ = ["AgentWord", "CATEGORY_EVENT", "DuplexItem", "ITEM_COLUMNS", "OVERLAP_CATEGORIES", "ROLES", "UserSegment",
-           "agent_cuts_from_trace", "agent_segments_from_trace", "item_row", "item_rows", "merge_segments", "takes_turn", "validate_item"]
+           "agent_cuts_from_trace", "agent_segments_from_trace", "item_row", "item_rows", "merge_segments",
+           "takes_turn", "validate_item"]
 
 NAN = math.nan
 
@@ -168,7 +169,8 @@ def _overlap_timing(item: DuplexItem, ev: UserSegment, yield_grace_ms: float) ->
 
 
 ITEM_COLUMNS = ["item_id", "category", "group", "tor", "latency_ms", "onset_offset_ms", "overlapped", "yielded",
-                "ended_in_event", "stop_latency_ms", "response_latency_ms", "backchannels", "backchannel_freq_hz", "relevance"]
+                "ended_in_event", "stop_latency_ms", "response_latency_ms", "backchannels", "backchannel_freq_hz",
+                "relevance"]
 """Columns of :func:`item_rows`; NaN / NA where a metric does not apply to the category."""
 
 RelevanceScorer = Callable[[DuplexItem, Sequence[AgentWord]], float]
