@@ -54,8 +54,8 @@ test: setup browser postgres docs
 	$(VENV)/bin/ruff check voicelab tests benchmarks docs/hooks
 	VOICELAB_QUICK=1 $(VENV)/bin/pytest -ra tests notebooks $(NBVAL)
 
-# The fast subset while working on the code: every test not marked `integration` (the real
-# default models end to end) or `browser`, no notebooks, no docs build (about 2 minutes on 2 cores).
+# The fast subset while working on the code: every test not marked `integration` (it loads a real
+# model) or `browser`, no notebooks, no docs build (about 2 minutes on 2 cores).
 test-unit: setup
 	$(VENV)/bin/ruff check voicelab tests benchmarks docs/hooks
 	$(VENV)/bin/pytest -q -m "not integration and not browser" tests

@@ -36,7 +36,8 @@ from matplotlib.figure import Figure
 from voicelab.config import load_config, with_overrides
 from voicelab.events import Event, StateChanged
 from voicelab.lab.node import node_info
-from voicelab.lab.runner import load_stages, run_experiment
+from voicelab.lab.runner import run_experiment
+from voicelab.stages import load_stages
 
 WINDOW = 20
 """Turns at each end of the session whose p50 is compared (issue 17: first 20 vs last 20)."""

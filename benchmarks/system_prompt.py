@@ -2,7 +2,9 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/system_prompt.py --out docs/results/system_prompt
+    .venv/bin/python benchmarks/system_prompt.py --out docs/results/system_prompt          # round 1
+    .venv/bin/python benchmarks/system_prompt.py --out docs/results/system_prompt/full_length \
+        --max-new-tokens 250 --candidates old,helpful,helpful-examples,helpful-rp1.2,...   # round 2
 
 The default chat model (SmolLM2-135M-Instruct, the only chat model voicelab ships from a
 registry) answered the old quickstart's audiobook lines by repeating them or by talking
@@ -18,11 +20,13 @@ user turns, the share of replies that
   confusion", "I'm sorry for your loss": SmolLM2's tics when it does not understand);
 - **loop**: one sentence of the reply comes back :data:`LOOP_REPEATS` times or more;
 
-for each candidate :data:`CANDIDATES` (the old default first), through the stage class
+for each candidate :data:`CANDIDATES` (the old default first; a candidate is a system prompt,
+example exchanges and sampling overrides such as ``repetition_penalty``), through the stage class
 (:class:`voicelab.llm.transformers_llm.TransformersLLM`) with the agent's sampling settings
 (temperature 0.3, top-p 0.9, seed 0 re-seeded per turn as the agent does, float32,
-prefix cache off) and at most :data:`MAX_NEW_TOKENS` new tokens (an echo or a spelling remark
-shows in the first sentence). Turns: the six bundled clips' texts (the old quickstart), the
+prefix cache off) and at most :data:`MAX_NEW_TOKENS` new tokens (``--max-new-tokens``: round 1
+used 60, since an echo or a spelling remark shows in the first sentence; round 2 the agent's
+full 250, since a loop shows later). Turns: the six bundled clips' texts (the old quickstart), the
 new quickstart's corpus prompts, and every :data:`STRIDE`-th Asterisk prompt of 3-12 words
 (sorted by id): the same list on every machine with the corpus built (``make assets``).
 
@@ -70,16 +74,24 @@ EXAMPLES = [("What time does the pharmacy close?",
 DIRECT = ("You are a voice assistant on a phone call. The user's words come from speech recognition. Answer "
           "their request or question directly, in one short sentence, in your own words.")
 OLD = "You are a friendly voice assistant. Answer in one or two short, plain sentences."
-CANDIDATES: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "old": (OLD, []),
-    "helpful": ("You are a helpful voice assistant talking with a user on the phone. Reply to what the user "
-                "wants in one or two short sentences.", []),
-    "helpful-examples": ("You are a helpful voice assistant talking with a user on the phone. Reply to what "
-                         "the user wants in one or two short sentences.", EXAMPLES),
-    "direct": (DIRECT, []),
-    "direct-examples": (DIRECT, EXAMPLES),
+HELPFUL = ("You are a helpful voice assistant talking with a user on the phone. Reply to what the user "
+           "wants in one or two short sentences.")
+CANDIDATES: dict[str, tuple[str, list[tuple[str, str]], dict]] = {
+    "old": (OLD, [], {}),
+    "helpful": (HELPFUL, [], {}),
+    "helpful-examples": (HELPFUL, EXAMPLES, {}),
+    "direct": (DIRECT, [], {}),
+    "direct-examples": (DIRECT, EXAMPLES, {}),
+    "helpful-rp1.2": (HELPFUL, [], {"repetition_penalty": 1.2}),
+    "helpful-examples-rp1.1": (HELPFUL, EXAMPLES, {"repetition_penalty": 1.1}),
+    "helpful-examples-rp1.2": (HELPFUL, EXAMPLES, {"repetition_penalty": 1.2}),
+    "helpful-examples-rp1.3": (HELPFUL, EXAMPLES, {"repetition_penalty": 1.3}),
+    "helpful-examples-ng4": (HELPFUL, EXAMPLES, {"no_repeat_ngram_size": 4}),
 }
-"""name -> (system prompt, example exchanges placed after it as user/assistant turns)."""
+"""name -> (system prompt, example exchanges placed after it as user/assistant turns,
+:class:`voicelab.config.LLMConfig` overrides)."""
+ROUND_1 = ["old", "helpful", "helpful-examples", "direct", "direct-examples"]
+"""The candidates run by default (the first round)."""
 
 
 FLAGS = ("echo", "spelling", "apology", "loop", "any")
@@ -126,28 +138,33 @@ def user_turns() -> list[tuple[str, str, str]]:
     return turns
 
 
-def generate_replies() -> pd.DataFrame:
-    """Every candidate's reply to every turn of :func:`user_turns` (columns ``candidate``,
-    ``set``, ``item``, ``user``, ``reply``)."""
-    llm = TransformersLLM(LLMConfig(prefix_cache=False, nice=0))
+def generate_replies(candidates: list[str], max_new_tokens: int) -> pd.DataFrame:
+    """Each named candidate's reply to every turn of :func:`user_turns` (columns ``candidate``,
+    ``set``, ``item``, ``user``, ``reply``, ``tokens``: new tokens generated)."""
+    base = LLMConfig(prefix_cache=False, nice=0)
+    llm = TransformersLLM(base)
     turns = user_turns()
     rows = []
-    for name, (system, examples) in CANDIDATES.items():
+    for name in candidates:
+        system, examples, overrides = CANDIDATES[name]
+        llm.config = base.model_copy(update=overrides)
         shots = [m for u, a in examples for m in ({"role": "user", "content": u}, {"role": "assistant", "content": a})]
         for k, (group, item, text) in enumerate(turns):
             messages = [{"role": "system", "content": system}, *shots, {"role": "user", "content": text}]
             inputs = llm.encode(messages)
             torch.manual_seed(llm.config.seed)
-            out = llm.generate(inputs, None, max_new_tokens=MAX_NEW_TOKENS)
-            reply = llm.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-            rows.append({"candidate": name, "set": group, "item": item, "user": text, "reply": reply})
+            out = llm.generate(inputs, None, max_new_tokens=max_new_tokens)
+            new = out[0, inputs["input_ids"].shape[1]:]
+            reply = llm.tokenizer.decode(new, skip_special_tokens=True).strip()
+            rows.append({"candidate": name, "set": group, "item": item, "user": text, "reply": reply,
+                         "tokens": int(new.shape[0])})
             print(f"{name} {k + 1}/{len(turns)}: {reply[:90]!r}", file=sys.stderr)
     return pd.DataFrame(rows)
 
 
 def score(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with one bool column per flag of :data:`FLAGS` (``any``: any of the others)."""
-    df = df[["candidate", "set", "item", "user", "reply"]].copy()
+    df = df[["candidate", "set", "item", "user", "reply", *(["tokens"] if "tokens" in df else [])]].copy()
     df["reply"] = df["reply"].fillna("")
     df["echo"] = [echoes(u, r) for u, r in zip(df["user"], df["reply"])]
     df["spelling"] = df["reply"].map(talks_spelling)
@@ -161,20 +178,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--rescore", action="store_true", help="re-score OUT/replies.csv; no model")
+    ap.add_argument("--candidates", default=",".join(ROUND_1), help=f"comma-separated, of {', '.join(CANDIDATES)}")
+    ap.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     args = ap.parse_args()
+    names = [c for c in args.candidates.split(",") if c]
+    unknown = [c for c in names if c not in CANDIDATES]
+    if unknown:
+        ap.error(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}")
     t0 = time.monotonic()
     if args.rescore:
         previous = json.loads((args.out / "summary.json").read_text())
         df = score(pd.read_csv(args.out / "replies.csv"))
-        machine = {k: previous[k] for k in ("cpu", "flags", "python", "torch", "wall_s")}
+        machine = {k: previous[k] for k in ("cpu", "flags", "python", "torch", "wall_s", "max_new_tokens")
+                   if k in previous}
     else:
-        df = score(generate_replies())
+        df = score(generate_replies(names, args.max_new_tokens))
         info = node_info()
         machine = {"cpu": info["cpu_model"], "flags": info["flags"], "python": platform.python_version(),
-                   "torch": torch.__version__, "wall_s": round(time.monotonic() - t0, 1)}
+                   "torch": torch.__version__, "wall_s": round(time.monotonic() - t0, 1),
+                   "max_new_tokens": args.max_new_tokens}
     args.out.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out / "replies.csv", index=False)
-    shares = {"n": ("reply", "size"), **{f: (f, "mean") for f in FLAGS}}
+    shares = {"n": ("reply", "size"), **{f: (f, "mean") for f in FLAGS},
+              **({"tokens_mean": ("tokens", "mean")} if "tokens" in df else {})}
     by_set = df.groupby(["candidate", "set"], sort=False).agg(**shares).reset_index()
     overall = df.groupby("candidate", sort=False).agg(**shares).reset_index()
     (args.out / "summary.json").write_text(json.dumps(

@@ -37,7 +37,8 @@ from scipy.stats import bootstrap
 from voicelab.bench.run import run_bench
 from voicelab.config import load_config
 from voicelab.lab.node import node_info
-from voicelab.lab.runner import load_stages, run_experiment
+from voicelab.lab.runner import run_experiment
+from voicelab.stages import load_stages
 
 from serve_load import _free_port, _serve
 

@@ -3,7 +3,7 @@
 Uses Debian's ``postgresql`` package (``make postgres`` installs it). initdb refuses to run
 as root, so as root the cluster belongs to the ``postgres`` system user (``runuser``). The
 server listens on loopback at a free port, trusts local connections, and is stopped (and its
-files removed with the temp dir) when the fixture ends.
+files removed with the temp dir) when the context ends (the ``pg_url`` fixture in conftest.py).
 """
 
 from __future__ import annotations
@@ -11,26 +11,19 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from ports import free_port
 
 
 def pg_bindir() -> Path | None:
     """Directory of Debian's PostgreSQL server binaries (newest major version), or None."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -42,7 +35,7 @@ def postgres_server() -> Iterator[str]:
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     tmp = Path(tempfile.mkdtemp(prefix="voicelab-pg-"))  # directly under /tmp: the postgres user can enter it
-    data, port = tmp / "pgdata", _free_port()
+    data, port = tmp / "pgdata", free_port()
     if as_root:
         shutil.chown(tmp, "postgres")
         os.chmod(tmp, 0o700)
@@ -62,12 +55,3 @@ def postgres_server() -> Iterator[str]:
                        capture_output=True, timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
 
-
-@pytest.fixture(scope="module")
-def pg_url():
-    """A throw-away PostgreSQL server's URL for a test module (skips, saying why, without
-    Debian's server binaries)."""
-    if pg_bindir() is None:
-        pytest.skip("no PostgreSQL server binaries: `make postgres` installs Debian's postgresql")
-    with postgres_server() as url:
-        yield url

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 
-from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import ChunkTriggered, PlaybackStall, PlaybackStarted, SpeechEnded, TTSStarted
@@ -21,20 +20,12 @@ from voicelab.tts.scripted import ScriptedTTS
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.oracle import OracleVAD
 
+from scripted_stages import scripted_stages, speech_clip
+
 
 def ms(x):
     """Virtual time is a float sum of sleeps: equal up to float rounding (1 ns)."""
     return pytest.approx(x, abs=1e-6)
-
-
-TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
-
-
-def _clip() -> Clip:
-    # 320 ms digital silence, 1000 ms of "speech" (a 0.1 constant), 320 ms silence
-    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
-    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
-    return Clip.from_array("fake", audio, "hello agent")
 
 
 def _session(variants, listeners=()):
@@ -46,12 +37,9 @@ def _session(variants, listeners=()):
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "tts": {"coalesce": True},
     })
-    llm = ScriptedLLM(TOKENS, ttft_ms=100, token_ms=50, end_ms=50)
-    tts = ScriptedTTS(base_ms=230, audio_ms_per_char=10)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
-                                       min_silence_ms=500, speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=300), llm, tts)
-    clip = _clip()
+    stages = scripted_stages()
+    llm, tts = stages.llm, stages.tts
+    clip = speech_clip()  # 320 ms digital silence, 1000 ms of "speech" (a 0.1 constant), 320 ms silence
     turns = [TurnSpec(clip, v, False, (320.0, 1320.0)) for v in cfg.resolved_variants()]
     result = run_virtual(VoiceAgent(cfg, stages).run(turns, listeners))
     return result, llm, tts
@@ -63,15 +51,16 @@ def test_an_exception_in_the_agent_loop_fails_the_session_instead_of_hanging(mon
     import asyncio
 
     from voicelab.session.agent import SessionError
+    from voicelab.session.running import RunningSession
 
-    real = VoiceAgent._answer
+    real = RunningSession.answer
 
     async def answer(self, turn, utterance, speculation=None):
         if turn == 1:
             raise RuntimeError("boom in turn 1")
         return await real(self, turn, utterance, speculation)
 
-    monkeypatch.setattr(VoiceAgent, "_answer", answer)
+    monkeypatch.setattr(RunningSession, "answer", answer)
     run = VoiceAgent.run
 
     def bounded(self, *args, **kwargs):  # virtual seconds: a regression fails, it does not hang
@@ -193,7 +182,7 @@ def test_coalesced_requests_grow_geometrically(growth, sizes):
     tts = ScriptedTTS(base_ms=500, audio_ms_per_char=10)
     stages = Stages(lambda: Endpointer(OracleVAD(), min_speech_ms=250, min_silence_ms=500),
                     ScriptedSTT("hi", delay_ms=100), ScriptedLLM(words, ttft_ms=10, token_ms=10), tts)
-    turns = [TurnSpec(_clip(), cfg.resolved_variants()[0], False, (320.0, 1320.0))]
+    turns = [TurnSpec(speech_clip(), cfg.resolved_variants()[0], False, (320.0, 1320.0))]
     result = run_virtual(VoiceAgent(cfg, stages).run(turns))
     assert [len(t.split()) for t in tts.requests] == sizes
     assert " ".join(tts.requests) == " ".join(w.strip() for w in words)

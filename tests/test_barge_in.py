@@ -4,32 +4,20 @@ clean cancellation, history truncated to what was played, false and missed inter
 import numpy as np
 import pytest
 
-from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import BargeInDetected, LLMFinished, PlaybackStopped, ResponseCancelled, StateChanged, TTSStarted
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
+from voicelab.session import TurnSpec, VoiceAgent
 
-TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
+from scripted_stages import REPLY_TOKENS, scripted_stages, speech_clip
 
 
 def ms(x):
     return pytest.approx(x, abs=1e-6)
 
 
-def _clip(name="fake"):
-    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
-    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
-    return Clip.from_array(name, audio, "hello agent")
-
-
-def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None, bounds=(320.0, 1320.0)):
+def _run(scenario, tokens=REPLY_TOKENS, token_ms=50.0, barge_in=True, echo_db=None, bounds=(320.0, 1320.0)):
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
@@ -37,13 +25,10 @@ def _run(scenario, tokens=TOKENS, token_ms=50.0, barge_in=True, echo_db=None, bo
         "echo": {"gain_db": echo_db, "delay_ms": 20},
         "vad": {"turn_detector": "none"}, "speculate": {"enabled": False},
     })
-    llm = ScriptedLLM(tokens, ttft_ms=100, token_ms=token_ms, end_ms=50)
-    tts = ScriptedTTS(base_ms=230, audio_ms_per_char=60)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
-                                       min_silence_ms=500, speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=300), llm, tts)
+    stages = scripted_stages(tokens=tokens, token_ms=token_ms, tts_ms_per_char=60)
+    llm, tts = stages.llm, stages.tts
     variant = cfg.resolved_variants()[0]
-    turns = [TurnSpec(_clip(), variant, False, bounds, start, offset) for start, offset in scenario]
+    turns = [TurnSpec(speech_clip(), variant, False, bounds, start, offset) for start, offset in scenario]
     agent = VoiceAgent(cfg, stages)
     result = run_virtual(agent.run(turns))
     return result, llm, tts, agent

@@ -18,6 +18,8 @@ its last 60 ms = 1440 samples kept for a resume).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -38,16 +40,13 @@ from voicelab.events import (
     StateChanged,
     TTSAudio,
 )
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
+from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.session.barge_in import content_words
 from voicelab.stt.scripted import ScriptedSTT
 from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
 
-TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
+from scripted_stages import REPLY_TOKENS, scripted_stages
 
 
 def ms(x):
@@ -82,7 +81,7 @@ def _clip(speech_ms: float) -> Clip:
     return Clip.from_array(f"speech{speech_ms:g}", audio, "hello agent")
 
 
-def _run(scenario, barge_in=None, tokens=TOKENS, token_ms=50.0, echo_db=None, interim="mm-hm"):
+def _run(scenario, barge_in=None, tokens=REPLY_TOKENS, token_ms=50.0, echo_db=None, interim="mm-hm"):
     """``scenario``: (start, offset_ms, speech_ms, backchannel) per turn."""
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2},
@@ -92,11 +91,10 @@ def _run(scenario, barge_in=None, tokens=TOKENS, token_ms=50.0, echo_db=None, in
         "echo": {"gain_db": echo_db, "delay_ms": 20},
         "vad": {"turn_detector": "none"}, "speculate": {"enabled": False},
     })
-    llm = ScriptedLLM(tokens, ttft_ms=100, token_ms=token_ms, end_ms=50)
     stt = InterimSTT(interim)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
-                                       min_silence_ms=500, speech_pad_ms=100),
-                    stt, llm, RampTTS(base_ms=230, audio_ms_per_char=60))
+    stages = dataclasses.replace(scripted_stages(tokens=tokens, token_ms=token_ms), stt=stt,
+                                 tts=RampTTS(base_ms=230, audio_ms_per_char=60))
+    llm = stages.llm
     variant = cfg.resolved_variants()[0]
     turns = [TurnSpec(_clip(sp), variant, False, (320.0, 320.0 + sp), start, offset, bc)
              for start, offset, sp, bc in scenario]

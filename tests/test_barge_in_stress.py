@@ -12,25 +12,15 @@ from collections import Counter
 
 import numpy as np
 
-from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import LLMFinished, LLMStarted, PlaybackStarted, PlaybackStopped, ResponseCancelled
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
+from voicelab.session import TurnSpec, VoiceAgent
+
+from scripted_stages import scripted_stages, speech_clip
 
 N_BARGE_INS = 1000
-
-
-def _clip():
-    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
-    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
-    return Clip.from_array("fake", audio, "hello agent")
 
 
 def test_a_thousand_random_barge_ins_end_cleanly():
@@ -45,12 +35,9 @@ def test_a_thousand_random_barge_ins_end_cleanly():
     rng = np.random.default_rng(17)
     offsets = rng.uniform(0, 3000, N_BARGE_INS)
     words = [f" w{i}" for i in range(25)]
-    llm = ScriptedLLM(words, ttft_ms=100, token_ms=40, end_ms=50)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
-                                       min_silence_ms=500, speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=300), llm, ScriptedTTS(base_ms=230, audio_ms_per_char=60))
+    stages = scripted_stages(tokens=words, token_ms=40, tts_ms_per_char=60)
     variant = cfg.resolved_variants()[0]
-    clip = _clip()
+    clip = speech_clip()
     turns = [TurnSpec(clip, variant, False, (320.0, 1320.0))]
     turns += [TurnSpec(clip, variant, False, (320.0, 1320.0), "after_agent_starts", float(o)) for o in offsets]
     agent = VoiceAgent(cfg, stages)

@@ -34,6 +34,11 @@ def _bench(turns, clients=1):
     return run_virtual(main())
 
 
+ANNOTATED_CLIP = "librivox_sense_and_sensibility_0880"
+"""A bundled clip with annotated speech bounds: its reference needs no model (an unannotated
+clip's would run Silero and Whisper on a cold reference cache)."""
+
+
 def _clip(name="tone") -> WireTurn:
     # the tone of tests/test_serve: 320..1320 ms of a 1.64 s clip
     return WireTurn(Clip.from_array(name, _speech(1.64), "hello agent"), (320.0, 1320.0))
@@ -104,7 +109,7 @@ def test_bench_writes_what_a_run_writes(tmp_path):
         server = VoiceServer(_manager(), log=lambda m: None)
         port = await server.start("127.0.0.1", 0)
         try:
-            return await bench(f"ws://127.0.0.1:{port}", ["cmu_arctic_a0007"], tmp_path, clients=2, report=False,
+            return await bench(f"ws://127.0.0.1:{port}", [ANNOTATED_CLIP], tmp_path, clients=2, report=False,
                                log=lambda m: None)
         finally:
             await server.shutdown()
@@ -166,7 +171,7 @@ def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):
         server = VoiceServer(manager, log=lambda m: None)
         port = await server.start("127.0.0.1", 0)
         try:
-            table = await bench(f"ws://127.0.0.1:{port}", ["cmu_arctic_a0007"], tmp_path, warmup_turns=2,
+            table = await bench(f"ws://127.0.0.1:{port}", [ANNOTATED_CLIP], tmp_path, warmup_turns=2,
                                 report=False, log=lambda m: None)
             return table, server
         finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,21 +24,15 @@ pytest.importorskip("ray", reason="Ray is not installed: `make setup` installs v
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
-def ray_head():
+def ray_head(free_port):
     """A head on loopback with one session slot. Ray 2.60 turns token authentication on by
     default; this throw-away loopback cluster turns it off (RAY_AUTH_MODE=disabled) for the
     head and the driver alike."""
     cli = shutil.which("ray", path=str(BIN))
     assert cli, "the `ray` command is missing from the venv: `make setup` installs voicelab[ray]"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    port = _free_port()
+    port = free_port
     start = [cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
              "--disable-usage-stats", f"--resources={json.dumps({'voicelab_session': 1})}"]
     proc = subprocess.run(start, capture_output=True, text=True, timeout=120, env=env)

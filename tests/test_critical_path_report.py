@@ -45,7 +45,6 @@ from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import TurnPlanned
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import CRITICAL_PATH_COLUMNS, CRITICAL_PATH_LABELS, summarize, turns_table
 from voicelab.reports.critical_path import (
     MISSING_NOTE,
@@ -57,16 +56,12 @@ from voicelab.reports.critical_path import (
 from voicelab.reports.html import escape, md_text
 from voicelab.reports.run_report import write_report
 from voicelab.reports.sweep_report import write_sweep_report
-from voicelab.session import Stages, TurnSpec, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
-from voicelab.vad.endpointing import Endpointer
-from voicelab.vad.oracle import OracleVAD
+from voicelab.session import TurnSpec, VoiceAgent
 
 from html_checks import embedded_pngs  # tests/html_checks.py
+from scripted_stages import scripted_stages
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKENS = ["Hello", " there", ",", " how", " are", " you", "?"]
 V2V = "voice_to_voice_latency_ms"
 
 # (endpoint, STT, LLM, trigger, TTS, playout) per turn: the module docstring
@@ -99,11 +94,7 @@ def turns() -> pd.DataFrame:
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10},
         "tts": {"coalesce": True},
     })
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=500,
-                                       speech_pad_ms=100),
-                    ScriptedSTT("hello agent", delay_ms=250),
-                    ScriptedLLM(TOKENS, ttft_ms=100, token_ms=50, end_ms=50),
-                    ScriptedTTS(base_ms=230, audio_ms_per_char=10))
+    stages = scripted_stages(stt_ms=250)
     fake = _clip("fake", [(320, 1320)])
     pause = _clip("pause", [(320, 1320), (1920, 2220)])
     words, whole = cfg.resolved_variants()
@@ -194,6 +185,9 @@ def test_turns_figure_stacks_each_turn_and_draws_negative_segments_left_of_zero(
     ticks = [round(line.get_xdata()[0], 6) for line in words.get_lines() if line.get_marker() == "|"]
     assert ticks == [821, 1274, 368]
     assert words.get_xlim()[0] < -364 and whole.get_xlim()[1] > 1472
+    assert [ax.get_title(loc="left") for ax in (words, whole)] == [
+        "words-2: 2 turns; median stack on top", "whole: 2 turns; median stack on top"]
+    assert whole.get_xlabel() == "ms from the true speech end"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         CRITICAL_PATH_LABELS[c] for c in CRITICAL_PATH_COLUMNS] + ["voice-to-voice"]
 
@@ -218,6 +212,8 @@ def test_run_report_without_critical_path_columns_says_so(tmp_path, turns):
     assert _row_html("words-2", ["–"] * 6 + ["821", "0"]) in section
     assert "No variant has a turn with a complete critical path." in section
     assert isinstance(critical_path_turns_figure(blank), Figure)
+    assert [t.get_text() for t in critical_path_turns_figure(blank).axes[0].texts] == [
+        "no non-warm-up turn with a complete critical path"]
 
 
 # --- the sweep report -----------------------------------------------------------------------------
@@ -273,6 +269,8 @@ def test_points_figure_follows_the_point_order_and_stacks_the_medians(tmp_path, 
     assert [round(line.get_xdata()[0], 6) for line in ax.get_lines() if line.get_marker() == "|"] == [1021, 821]
     texts = [t.get_text() for t in ax.texts]
     assert "  1021 ms" in texts and "300" in texts
+    assert ax.get_title(loc="left") == "Median critical path per config point"
+    assert ax.get_xlabel() == "ms from the true speech end (medians over non-warm-up turns)"
     assert [t.get_text() for t in critical_path_points_figure(res).axes[0].get_yticklabels()] == POINTS[::-1]
 
 

@@ -10,8 +10,9 @@ from voicelab.config import ExperimentConfig
 from voicelab.lab import duplex_clips as dc
 from voicelab.lab.duplex_scenarios import generate_items
 from voicelab.lab.duplex_score import run_items
-from voicelab.lab.runner import load_stages, run_experiment
+from voicelab.lab.runner import run_experiment
 from voicelab.measure.duplex_bench import item_rows
+from voicelab.stages import load_stages
 
 pytestmark = pytest.mark.integration
 

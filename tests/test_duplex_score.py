@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from voicelab.events import PlaybackStarted, PlaybackStopped, StateChanged, Trace, TurnPlanned
 from voicelab.lab.duplex_clips import clip_stem
@@ -86,7 +87,7 @@ def test_a_scripted_trace_maps_to_items_with_roles_in_the_item_clock(tmp_path):
     assert [m["agent_over_user_ms"] for m in meta] == [240.0, 0.0, 0.0, 0.0, 0.0]
 
 
-def test_scripted_sweep_scores_exactly_and_writes_the_page(tmp_path):
+def test_scripted_sweep_scores_exactly_and_writes_the_page(tmp_path, monkeypatch):
     sweep = tmp_path / "sweep"
     _write_run(sweep / "runs" / "p00-aaaa" / "rep-0")
     _write_run(sweep / "runs" / "p01-bbbb" / "rep-0")
@@ -110,12 +111,25 @@ def test_scripted_sweep_scores_exactly_and_writes_the_page(tmp_path):
                              "user_backchannel": 0.0, "background_speech": 1.0}
     lat = agg[(agg["metric"] == "latency_ms_mean")].set_index("category")
     assert lat.loc["smooth_turn_taking", "n"] == 2 and lat.loc["smooth_turn_taking", "n_groups"] == 1
+    drawn, save = [], Figure.savefig
+
+    def keep(fig, *args, **kwargs):  # the figure write_page saves as duplex.png
+        drawn.append(fig)
+        return save(fig, *args, **kwargs)
+    monkeypatch.setattr(Figure, "savefig", keep)
     paths = write_page(tmp_path / "page", rows, agg, title="test page", sweep_dir=sweep, command="voicelab duplex")
     assert [p.name for p in paths] == ["README.md", "items.csv", "aggregate.csv", "duplex.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     text = paths[0].read_text()
     assert "| smooth_turn_taking | 1.00 (n=2) | 800 (n=2)" in text and "10 items from 2 runs" in text
     assert len(pd.read_csv(paths[1])) == 10
+    (fig,) = drawn                          # TOR per category; latency and stop latency per category
+    tor_ax, lat_ax = fig.axes
+    assert fig.get_suptitle() == "test page" and (tor_ax.get_ylabel(), lat_ax.get_ylabel()) == ("turn-over rate", "ms")
+    assert [t.get_text() for t in tor_ax.get_xticklabels()] == [c.replace("_", "\n") for c in tor.index]
+    assert [list(c.lines[0].get_ydata()) for c in tor_ax.containers] == [tor.tolist()]
+    assert [t.get_text() for t in lat_ax.get_legend().get_texts()] == ["latency (TOR 1)", "stop latency"]
+    assert [list(c.lines[0].get_ydata()) for c in lat_ax.containers] == [[800, 600], [200, 300, 500]]
 
 
 def test_a_trace_that_does_not_match_its_scenario_is_refused(tmp_path):

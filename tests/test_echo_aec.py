@@ -261,30 +261,21 @@ def test_calibration_noise_plays_first_and_the_first_clip_waits(monkeypatch):
     (-20 dB, 20 ms later) reaches the microphone; with a canceller that cancels nothing, every
     echo-only frame has an ERLE of exactly 0 dB. The oracle VAD calls the echo speech, but no
     user turn is open, so nothing is answered before the clip; the reply follows as usual."""
-    from voicelab.audio.clips import Clip
     from voicelab.clock import run_virtual
     from voicelab.config import ExperimentConfig
     from voicelab.events import AECCalibration, EchoPathConfigured
-    from voicelab.llm.scripted import ScriptedLLM
-    from voicelab.session import Stages, TurnSpec, VoiceAgent
+    from voicelab.session import TurnSpec, VoiceAgent
     from voicelab.session import agent as agent_module
-    from voicelab.stt.scripted import ScriptedSTT
-    from voicelab.tts.scripted import ScriptedTTS
-    from voicelab.vad.endpointing import Endpointer
-    from voicelab.vad.oracle import OracleVAD
+
+    from scripted_stages import scripted_stages, speech_clip
 
     monkeypatch.setattr(agent_module, "make_echo_canceller", lambda cfg: _PassThrough())
     cfg = ExperimentConfig.model_validate({
         "clips": ["fake"], "warmup_turns": 0, "audio": {"lead_in_ms": 500, "speaker_frame_ms": 10},
         "echo": {"gain_db": -20, "delay_ms": 20}, "aec": {"kind": "speex", "calibration_ms": 1000},
         "vad": {"turn_detector": "none"}, "speculate": {"enabled": False}})
-    audio = np.zeros(16 * 1640, dtype=np.float32)
-    audio[16 * 320: 16 * 1320] = 0.1
-    clip = Clip.from_array("speech", audio, "hello agent")
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=500,
-                                       speech_pad_ms=100),
-                    ScriptedSTT("hello agent", 300.0), ScriptedLLM(["Hi", "."], ttft_ms=100, token_ms=50, end_ms=50),
-                    ScriptedTTS(base_ms=230, audio_ms_per_char=60))
+    clip = speech_clip("speech")
+    stages = scripted_stages(tokens=["Hi", "."], tts_ms_per_char=60)
     variant = cfg.resolved_variants()[0]
     result = run_virtual(VoiceAgent(cfg, stages).run([TurnSpec(clip, variant, False, (320.0, 1320.0))]))
     t = result.trace
@@ -320,4 +311,10 @@ def test_run_report_shows_echo_cancellation_only_with_it():
     assert "<h2>Echo cancellation</h2>" in html and "0.45 ms CPU per 32 ms microphone frame" in html
     assert "10 echo-only frames 20.0 dB" in html
     assert len(echo_cancellation_figure(trace).axes) == 2
+    top, bottom = echo_cancellation_figure(trace).axes
+    assert (top.get_ylabel(), bottom.get_ylabel(), bottom.get_xlabel()) == ("ERLE (dB)", "CPU ms / frame",
+                                                                             "session time (s)")
+    # ERLE 10 log10(2 / 0.02) = 20 dB, then no echo-only frame (NaN); CPU 4 / 10 and 5 / 10 ms per frame
+    np.testing.assert_allclose(top.lines[0].get_xydata(), [[0.32, 20.0], [0.64, np.nan]])
+    np.testing.assert_allclose(bottom.lines[0].get_xydata(), [[0.32, 0.4], [0.64, 0.5]])
     assert "Echo cancellation" not in render_html(Trace(), pd.DataFrame(), {"name": "x"})

@@ -18,8 +18,7 @@ from voicelab.session.response import APOLOGY
 from voicelab.tts.scripted import ScriptedTTS
 from voicelab.tts.supervised import SupervisedTTS
 
-from scripted_stages import scripted_stages
-from test_agent_metrics import TOKENS, _clip
+from scripted_stages import REPLY_TOKENS, scripted_stages, speech_clip
 
 
 def _run(faults: dict, turns: int = 3, tts=None):
@@ -34,7 +33,7 @@ def _run(faults: dict, turns: int = 3, tts=None):
         stages = dataclasses.replace(stages, tts=tts)
     shared = stages
     stages = with_faults(stages, cfg.faults)
-    clip = _clip()
+    clip = speech_clip()
     specs = [TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, 1320.0)) for _ in range(turns)]
     result = run_virtual(VoiceAgent(cfg, stages).run(specs))
     return result, turns_table(result.trace), shared, stages
@@ -77,7 +76,7 @@ def test_llm_failure_is_answered_with_an_apology():
     assert table["response_text"][0] == APOLOGY.strip() and table["voice_to_voice_latency_ms"][0] > 0  # said
     spoken = " ".join(stages.tts.requests[:2])
     assert spoken.startswith("Sorry, I")
-    assert table["response_text"][1] == "".join(TOKENS)
+    assert table["response_text"][1] == "".join(REPLY_TOKENS)
 
 
 def test_tts_hang_times_out_goes_text_only_and_restarts():
@@ -94,7 +93,7 @@ def test_tts_hang_times_out_goes_text_only_and_restarts():
     assert "no audio within 2 s" in failed.error
     assert table["degraded"].tolist() == [True, False] and not table["failed"].any()
     assert table["recovery_ms"][0] == pytest.approx(restarted.t_ms - failed.t_ms) and table["recovery_ms"][0] >= 250
-    assert table["response_text"][0] == "".join(TOKENS)      # the whole reply, as text
+    assert table["response_text"][0] == "".join(REPLY_TOKENS)      # the whole reply, as text
     assert len(made) == 2 and stages.tts.inner.inner is made[1]   # restarted around a new engine
     assert tts.inner is made[0]                               # the shared supervisor kept its own
     assert table["voice_to_voice_latency_ms"][1] > 0          # the next reply speaks again

@@ -10,9 +10,10 @@ import soundfile as sf
 
 from voicelab.config import ExperimentConfig
 from voicelab.events import Trace
-from voicelab.lab.runner import load_stages, run_experiment
+from voicelab.lab.runner import run_experiment
 from voicelab.measure.metrics import LATENCY_COLUMNS, wer
 from voicelab.measure.quality import played_reply
+from voicelab.stages import load_stages
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ from voicelab.audio.clips import resolve_clip
 from voicelab.measure.metrics import wer
 
 from chromium import CHROMIUM, launch
+from ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -83,17 +83,11 @@ print("VOICELAB_JSON" + _json.dumps({
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _JupyterLab:
     """JupyterLab on 127.0.0.1 serving ``root`` with its own runtime/config/settings dirs."""
 
     def __init__(self, root: Path, home: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.runtime = home / "runtime"
         env = {k: v for k, v in os.environ.items() if k != "VOICELAB_QUICK"}  # the live path

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ConfigError, ExperimentConfig, parse_config
 from voicelab.events import (
@@ -41,7 +40,7 @@ from voicelab.reports.engines import summary_block, v2v_ratio
 from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.session.peer import PeerSession
 
-from scripted_stages import scripted_stages
+from scripted_stages import scripted_stages, speech_clip
 
 
 def ms(x):
@@ -114,12 +113,6 @@ class FakePeer:
         self.stopped = True
 
 
-def _clip() -> Clip:
-    audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
-    audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1  # 1000 ms of "speech" after 320 ms
-    return Clip.from_array("fake", audio, "hello agent")
-
-
 @pytest.fixture(scope="module")
 def mixed():
     cfg = ExperimentConfig.model_validate({
@@ -133,7 +126,7 @@ def mixed():
         "tts": {"coalesce": True},
     })
     stages = scripted_stages()
-    clip = _clip()
+    clip = speech_clip()
     turns = [TurnSpec(clip, v, False, (320.0, 1320.0)) for v in cfg.resolved_variants()]
     peer = FakePeer("peer")
     result = run_virtual(VoiceAgent(cfg, stages, [peer]).run(turns))
@@ -340,8 +333,13 @@ def test_trace_observer_maps_pipecat_frames():
     from pipecat.metrics.metrics import TTFBMetricsData, TurnMetricsData
     from pipecat.observers.base_observer import FramePushed
     from pipecat.processors.aggregators.llm_context import LLMContext
-    from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
     from voicelab.peers.pipecat.llm import VoicelabLLMService
     from voicelab.peers.pipecat.observer import FrameTranslator
@@ -354,7 +352,10 @@ def test_trace_observer_maps_pipecat_frames():
         tr = FrameTranslator(trace, lambda: 0, vad_start_s=0.2, vad_stop_s=0.2, token_chunks=False)
         obs = TraceObserver(tr)
         context = LLMContext(messages=[])
-        user_agg, assistant_agg = LLMContextAggregatorPair(context)
+        # a speech-timeout stop strategy: Pipecat's default (Smart Turn) would load a real model here
+        no_model = UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
+        user_agg, assistant_agg = LLMContextAggregatorPair(
+            context, user_params=LLMUserAggregatorParams(user_turn_strategies=no_model))
         llm = VoicelabLLMService(ScriptedLLM(["x"], 1, 1), SessionClock(), lambda: 0, "scripted")
         other = FrameProcessor()
         down, up = FrameDirection.DOWNSTREAM, FrameDirection.UPSTREAM

@@ -14,7 +14,8 @@ import soundfile as sf
 
 from voicelab.config import ExperimentConfig
 from voicelab.events import ChunkTriggered, LLMStarted, PeerReported, PlaybackStarted, Trace, WordEmitted
-from voicelab.lab.runner import load_stages, run_experiment
+from voicelab.lab.runner import run_experiment
+from voicelab.stages import load_stages
 
 pytestmark = pytest.mark.integration
 

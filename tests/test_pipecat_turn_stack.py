@@ -66,6 +66,7 @@ def test_stock_parameters_are_voicelabs_pipecat_engine():
     assert STOCK_SMART_TURN_STOP_SECS == SmartTurnParams().stop_secs == 3.0
 
 
+@pytest.mark.integration
 @needs_pipecat
 def test_one_decision_after_the_speech_end(stack, clip):
     audio, end_ms = clip
@@ -80,6 +81,7 @@ def test_one_decision_after_the_speech_end(stack, clip):
     assert ends[1.0][0].vad_stop_ms == ends[3.0][0].vad_stop_ms  # one VAD feeds both stacks
 
 
+@pytest.mark.integration
 @needs_pipecat
 def test_mid_sentence_pause_ends_the_turn_by_timeout_then_speech_starts_a_new_turn(stack, clip):
     audio, end_ms = clip
@@ -98,6 +100,7 @@ def test_mid_sentence_pause_ends_the_turn_by_timeout_then_speech_starts_a_new_tu
     assert ends[3.0][0].time_ms - ends[1.0][0].time_ms == 3008.0 - 1024.0
 
 
+@pytest.mark.integration
 @needs_pipecat
 def test_stacks_run_together_decide_as_each_alone(stack, clip):
     from voicelab.peers.pipecat.turn_stack import PipecatTurnStack, pipecat_turn_decisions
@@ -109,13 +112,18 @@ def test_stacks_run_together_decide_as_each_alone(stack, clip):
     assert pipecat_turn_decisions(x) == together[3.0]  # the stock stack, built on the spot
 
 
+@pytest.mark.integration
 @needs_pipecat
-def test_bad_input_and_settings_are_refused(stack):
-    from voicelab.peers.pipecat.turn_stack import PipecatTurnStack
+def test_bad_input_is_refused(stack):
     with pytest.raises(ValueError, match="1-D float32"):
         stack.decisions(np.zeros(16000))
     with pytest.raises(ValueError, match="1-D float32"):
         stack.decisions(np.zeros((2, 16000), dtype=np.float32))
+
+
+@needs_pipecat
+def test_bad_settings_are_refused():  # refused before any model loads
+    from voicelab.peers.pipecat.turn_stack import PipecatTurnStack
     with pytest.raises(ValueError, match="watchdog"):
         PipecatTurnStack(stop_secs=(5.0,))  # 5 s of frames reaches the 5 s watchdog, which is not run
     with pytest.raises(ValueError, match="watchdog"):

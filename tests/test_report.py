@@ -36,6 +36,8 @@ from voicelab.events import (
 )
 from voicelab.measure.metrics import LATENCY_COLUMNS, summarize, turns_table
 from voicelab.reports import (
+    KEY_LATENCIES,
+    LABELS,
     LANES,
     STAGE_COLORS,
     figure_to_png_base64,
@@ -227,8 +229,18 @@ def test_summary_figures_build(turns):
         assert isinstance(fig, Figure)
         png = base64.b64decode(figure_to_png_base64(fig))
         assert png[:4] == b"\x89PNG" and b"matplotlib.org" not in png
+    # one panel per key latency; in each, a row per variant with its turn as a dot and its median
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title(loc="left") for ax in panels] == [f"{LABELS.get(c, c)} (ms)" for c in KEY_LATENCIES]
+    for ax, col in zip(panels, KEY_LATENCIES):
+        assert [t.get_text() for t in ax.get_yticklabels()] == VARIANTS and len(ax.patches) == 2  # two boxes
+        dots = [c.get_offsets() for c in ax.collections]
+        assert [d[:, 0].tolist() for d in dots] == [[turns.loc[turns["variant"] == v, col].item()] for v in VARIANTS]
+        assert all(abs(d[0, 1] - j) <= 0.17 for j, d in enumerate(dots))                 # on its variant's row
+    assert [t.get_text() for t in panels[0].texts] == ["p50 1210", "p50 1310"]        # voice-to-voice
     empty = turns.iloc[0:0]
     assert isinstance(latency_comparison_figure(empty), Figure)
+    assert [t.get_text() for t in latency_comparison_figure(empty).axes[0].texts] == ["no non-warm-up turns to plot"]
 
 
 def test_timeline_selection_is_bounded_and_stated(turns):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,12 +39,6 @@ llm: {max_new_tokens: 40}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -59,7 +52,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) ->
     raise AssertionError("voicelab serve did not become healthy")
 
 
-def test_web_page_talks_to_the_served_agent(tmp_path):
+def test_web_page_talks_to_the_served_agent(tmp_path, free_port):
     if not CHROMIUM.is_file():
         pytest.skip("needs Debian chromium at /usr/bin/chromium (`make browser`)")
     from playwright.sync_api import sync_playwright
@@ -71,7 +64,7 @@ def test_web_page_talks_to_the_served_agent(tmp_path):
     sf.write(fake_wav, np.clip(fake, -1, 1), FAKE_RATE, subtype="PCM_16")
     config = tmp_path / "serve.yaml"
     config.write_text(CONFIG)
-    port = _free_port()
+    port = free_port
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

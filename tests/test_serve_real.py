@@ -23,17 +23,17 @@ from voicelab.bench.run import run_bench
 from voicelab.store import ConversationStore
 from voicelab.store.schema import SessionRow, TurnRow
 
-from test_serve_browser import _free_port, _wait_healthy
+from test_serve_browser import _wait_healthy
 
 pytestmark = pytest.mark.integration
 
 CLIP = "librivox_sense_and_sensibility_0870"
 
 
-def test_bench_against_the_real_served_agent(tmp_path):
+def test_bench_against_the_real_served_agent(tmp_path, free_port):
     config = tmp_path / "serve.yaml"
     config.write_text("name: serve-real\nllm: {max_new_tokens: 40}\n")
-    port = _free_port()
+    port = free_port
     db = f"sqlite:///{tmp_path / 'voicelab.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "voicelab.cli", "serve", str(config), "--port", str(port),
                              "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -15,7 +15,6 @@ from voicelab.serve.app import VoiceServer
 from voicelab.store import ConversationStore
 from voicelab.store.schema import MessageRow, SessionRow, TraceEventRow, TurnRow
 
-from postgres import pg_url  # noqa: F401 - a fixture
 from test_serve import _collect, _manager, _of, _speech, _stream
 
 

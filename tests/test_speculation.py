@@ -44,13 +44,12 @@ from voicelab.events import (
     STTStarted,
     TTSAudio,
 )
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
+from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.oracle import OracleVAD
+
+from scripted_stages import scripted_stages
 
 
 def ms(x):
@@ -74,11 +73,9 @@ def _run(speculate: bool, pause_ms: float = 400.0, min_silence_ms: float = 500.0
         "vad": {"min_speech_ms": 250, "min_silence_ms": min_silence_ms, "speech_pad_ms": 100, "turn_detector": "none"},
         "speculate": {"enabled": speculate, "after_silence_ms": 96},
         "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10}})
-    llm = ScriptedLLM(["Hi", " there", "."], 100, 50, 50)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250,
-                                       min_silence_ms=min_silence_ms, speech_pad_ms=100,
-                                       speculate_ms=96 if speculate else None),
-                    ScriptedSTT("hello agent", stt_ms), llm, ScriptedTTS(230, audio_ms_per_char=60))
+    stages = scripted_stages(stt_ms=stt_ms, tokens=["Hi", " there", "."], tts_ms_per_char=60,
+                             min_silence_ms=min_silence_ms, speculate_ms=96 if speculate else None)
+    llm = stages.llm
     second = 1000.0 + pause_ms
     specs = [TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, second + 520.0)) for _ in range(turns)]
     result = run_virtual(VoiceAgent(cfg, stages).run(specs))

@@ -8,8 +8,6 @@ from sqlalchemy import select, update
 from voicelab.store import ConversationStore, StoreError, UnknownSession
 from voicelab.store.schema import TURN_METRICS, MessageRow, Meta, SessionRow, TraceEventRow, TurnRow
 
-from postgres import pg_url  # noqa: F401 - a fixture
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):

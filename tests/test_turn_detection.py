@@ -23,13 +23,12 @@ from voicelab.audio.clips import Clip
 from voicelab.clock import run_virtual
 from voicelab.config import ExperimentConfig
 from voicelab.events import SpeechEnded, SpeechPaused, STTStarted, TurnPredicted
-from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.session import Stages, TurnSpec, VoiceAgent
-from voicelab.stt.scripted import ScriptedSTT
-from voicelab.tts.scripted import ScriptedTTS
+from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.oracle import OracleVAD
+
+from scripted_stages import scripted_stages
 
 
 def ms(x):
@@ -61,10 +60,8 @@ def _run(probabilities, detector_on=True):
         "clips": ["paused"], "warmup_turns": 0, "trigger": {"policy": "words", "words": 2}, "vad": vad,
         "speculate": {"enabled": False}, "audio": {"lead_in_ms": 500, "turn_gap_ms": 1000, "speaker_frame_ms": 10}})
     detector = ScriptedTurnDetector(probabilities, delay_ms=50)
-    stages = Stages(lambda: Endpointer(OracleVAD(), threshold=0.5, min_speech_ms=250, min_silence_ms=200,
-                                       speech_pad_ms=100, max_silence_ms=1000 if detector_on else None),
-                    ScriptedSTT("hello agent", 300), ScriptedLLM(["Hi", " there", "."], 100, 50, 50),
-                    ScriptedTTS(230, audio_ms_per_char=60), detector)
+    stages = scripted_stages(tokens=["Hi", " there", "."], tts_ms_per_char=60, turn_detector=detector,
+                             min_silence_ms=200, max_silence_ms=1000 if detector_on else None)
     turn = TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, 1920.0))
     result = run_virtual(VoiceAgent(cfg, stages).run([turn]))
     return result.trace, turns_table(result.trace).iloc[0], detector

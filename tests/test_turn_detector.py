@@ -99,14 +99,19 @@ def test_bad_audio_is_a_value_error(bad, match):
         log_mel_features(bad)
 
 
-def test_bad_threads_wrong_model_and_missing_asset(tmp_path, monkeypatch):
+def test_bad_threads_and_missing_asset(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="threads must be >= 1"):
         SmartTurnDetector(threads=0)
-    with pytest.raises(RuntimeError, match="not a Smart Turn v3 model"):
-        SmartTurnDetector(str(silero_model_path()))
     monkeypatch.setenv("VOICELAB_HOME", str(tmp_path))
     with pytest.raises(AssetError, match="smart-turn-v3.2.*python -m voicelab.assets build smart-turn-v3.2"):
         SmartTurnDetector()
+
+
+@pytest.mark.integration
+def test_wrong_model_is_refused():
+    """Loads a real model (Silero's ONNX file) to find it is not Smart Turn."""
+    with pytest.raises(RuntimeError, match="not a Smart Turn v3 model"):
+        SmartTurnDetector(str(silero_model_path()))
 
 
 # ---------------------------------------------------------------- the real model

@@ -1,7 +1,9 @@
 """The real VADs (Silero ONNX, energy, WebRTC) endpointing real speech.
 
 Clips are placed as the virtual microphone places them: after whole frames of digital
-silence (here 32 frames = 1024 ms), followed by 2 s of silence.
+silence (here 32 frames = 1024 ms), followed by 2 s of silence. Every case that loads a model
+is marked ``integration``: the Silero ones, and those on a clip without annotated bounds
+(its reference comes from :class:`ReferenceFinder`: Silero + Whisper).
 """
 
 from __future__ import annotations
@@ -68,7 +70,14 @@ def test_bundled_clips_present() -> None:
 def _case(kind: str, name: str):
     reason = KNOWN_MISSES.get((kind, name))
     marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    if kind == "silero" or not resolve_clip(name).speech_bounds_ms:
+        marks.append(pytest.mark.integration)  # a real model: Silero, or the reference's Silero + Whisper
     return pytest.param(kind, name, marks=marks, id=f"{kind}-{name}")
+
+
+def _kind(kind: str):
+    """A VAD kind as a parameter; ``silero`` (a real model) marked ``integration``."""
+    return pytest.param(kind, marks=pytest.mark.integration) if kind == "silero" else kind
 
 
 @pytest.mark.parametrize("kind, name", [_case(k, c) for k in KINDS for c in CLIPS])
@@ -96,7 +105,7 @@ QUIET = {
 }
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [_kind(k) for k in KINDS])
 @pytest.mark.parametrize("signal", list(QUIET))
 def test_no_speech_in_silence_or_low_noise(kind: str, signal: str) -> None:
     ep = Endpointer(make_vad(kind))
@@ -127,6 +136,7 @@ def test_webrtc_probability_is_a_fraction_of_10ms_subframes() -> None:
     assert {0.0, 1.0} <= set(probs)
 
 
+@pytest.mark.integration
 def test_silero_reset_makes_runs_repeatable() -> None:
     vad = SileroVAD()
     x = in_session(clip_audio(CLIPS[0]))[:80 * N]
@@ -148,7 +158,7 @@ BAD_FRAMES = {
 }
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [_kind(k) for k in KINDS])
 @pytest.mark.parametrize("bad", list(BAD_FRAMES))
 def test_bad_frames_raise(kind: str, bad: str) -> None:
     with pytest.raises(ValueError, match="16000 Hz|float32"):
@@ -157,11 +167,15 @@ def test_bad_frames_raise(kind: str, bad: str) -> None:
 
 def test_make_vad() -> None:
     assert sorted(VADS) == sorted(KINDS)
-    assert isinstance(make_vad("silero", threads=1), SileroVAD)
     assert make_vad("energy", threshold=0.01).threshold == 0.01
     assert make_vad("webrtc", aggressiveness=3).aggressiveness == 3
     with pytest.raises(ValueError, match="silero, energy, webrtc"):
         make_vad("rnnoise")
+
+
+@pytest.mark.integration
+def test_make_vad_silero() -> None:
+    assert isinstance(make_vad("silero", threads=1), SileroVAD)
 
 
 @pytest.mark.parametrize("kind, params", [

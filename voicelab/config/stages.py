@@ -61,6 +61,8 @@ class STTConfig(Strict):
     does not cover its speech.
     """
 
+    engine: str = Field("whisper", description="STT engine, by its name in `voicelab.stages.stt.STT_ENGINES` "
+                        "(whisper = faster-whisper); an unknown name fails at load with the list of known ones")
     model: str = Field("whisper-tiny.en", description="asset name or a CTranslate2 model directory")
     beam_size: int = Field(1, ge=1, description="beam width of Whisper's decoding; 1 = greedy. In window `fit` a "
                            "piece that loops is retried with 5 beams whatever this is")
@@ -78,6 +80,9 @@ class STTConfig(Strict):
 class LLMConfig(Strict):
     """Token-streaming LLM with transformers."""
 
+    engine: str = Field("transformers", description="LLM engine, by its name in `voicelab.stages.llm.LLM_ENGINES` "
+                        "(transformers = a chat model through transformers' generate); an unknown name fails at "
+                        "load with the list of known ones")
     model: str = Field("smollm2-135m-instruct", description="asset name or a transformers model directory")
     system_prompt: str = Field(
         "You are a friendly voice assistant. Answer in one or two short, plain sentences.",
@@ -89,6 +94,12 @@ class LLMConfig(Strict):
                          "likely tokens whose probabilities sum to top_p (1 = all); only with temperature > 0")
     max_new_tokens: int = Field(250, ge=1, description="most tokens generated for one reply; generation stops there, "
                                 "even mid-sentence")
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, description="divides the logit of every token already in the prompt or the reply (transformers' "
+                                 "`repetition_penalty`, Keskar et al. 2019, CTRL); 1 = off")
+    no_repeat_ngram_size: int = Field(
+        0, ge=0, description="never generate an n-gram of this many tokens twice in prompt + reply (transformers' "
+                             "`no_repeat_ngram_size`); 0 = off")
     seed: int = Field(0, description="sampling seed; re-seeded per turn so variants give identical replies")
     threads: int = Field(1, ge=1, description="torch.set_num_threads")
     dtype: Literal["float32", "bfloat16"] = Field(

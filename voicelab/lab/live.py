@@ -182,11 +182,11 @@ class HandsFreeAgent:
     turn's readout, :attr:`sessions` every ended session's :class:`~voicelab.session.SessionResult`.
 
     Args: ``config`` (its ``vad`` builds each session's endpointer), ``stages`` (loaded models,
-    :func:`voicelab.lab.runner.load_stages`), ``mic`` (default: a new widget; set to hands-free).
+    :func:`voicelab.stages.load_stages`), ``mic`` (default: a new widget; set to hands-free).
     """
 
     def __init__(self, config: ExperimentConfig, stages: Stages, mic=None) -> None:
-        from voicelab.lab.runner import with_config_endpointer  # heavy: model loaders
+        from voicelab.stages import with_config_endpointer  # heavy: the session and VADs
 
         self.config, self.stages = config, with_config_endpointer(stages, config)
         self.mic = mic if mic is not None else MicrophoneWidget()

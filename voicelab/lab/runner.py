@@ -14,7 +14,6 @@ Output directory contract (``voicelab run``; other tools rely on it):
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -33,7 +32,7 @@ import pandas as pd
 from voicelab.assets.store import display_path
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
-from voicelab.config import ConfigError, ExperimentConfig, SpeculateConfig, VADConfig
+from voicelab.config import ConfigError, ExperimentConfig
 from voicelab.events import Event, ModelLoaded, Trace
 from voicelab.faults import with_faults
 from voicelab.lab.duplex_clips import resolve_clip_name  # corpus: / mix: clip names -> files
@@ -46,73 +45,14 @@ from voicelab.measure.quality import roundtrip_wer
 from voicelab.peers import make_peers, require_peers
 from voicelab.reports.engines import summary_block as engines_summary
 from voicelab.session import SessionResult, Stages, TurnSpec, VoiceAgent
+from voicelab.stages import load_stages
 from voicelab.truth import ReferenceFinder, SpeechReference
 from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_to_dict
-from voicelab.vad import make_vad
-from voicelab.vad.endpointing import Endpointer
 
 VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
                       "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad",
                       "piper-tts", "openvino", "onnx"]
-
-
-def endpointer_factory(vad: VADConfig, speculate: SpeculateConfig | None = None) -> Callable[[], Endpointer]:
-    """A factory building a fresh VAD + endpointer from the VAD config (and, with
-    speculation enabled, its tentative-end silence)."""
-    params = {"silero": {"threads": vad.threads}, "energy": {"threshold": vad.energy_threshold},
-              "webrtc": {"aggressiveness": vad.webrtc_aggressiveness}}[vad.kind]
-
-    def make() -> Endpointer:
-        return Endpointer(make_vad(vad.kind, **params), threshold=vad.threshold,
-                          min_speech_ms=vad.min_speech_ms, min_silence_ms=vad.min_silence_ms,
-                          speech_pad_ms=vad.speech_pad_ms,
-                          max_silence_ms=vad.max_silence_ms if vad.turn_detector != "none" else None,
-                          speculate_ms=speculate.after_silence_ms if speculate and speculate.enabled else None)
-    return make
-
-
-def with_config_endpointer(stages: Stages, config: ExperimentConfig) -> Stages:
-    """``stages`` with the endpointer ``config`` asks for: the endpointer is built from
-    settings, not a loaded model, so points of a sweep that share models still each get
-    their own VAD and endpointing settings."""
-    return dataclasses.replace(stages, make_endpointer=endpointer_factory(config.vad, config.speculate))
-
-
-def load_stages(config: ExperimentConfig, log: Callable[[str], None] = print) -> tuple[Stages, list[ModelLoaded]]:
-    """Load and warm the default model stages once (Whisper, transformers LLM, Kokoro, and
-    Smart Turn when ``vad.turn_detector`` asks for it).
-
-    Returns the stages and one :class:`ModelLoaded` record per model (load and
-    warm-up wall time in ms), for the trace.
-
-    Raises:
-        voicelab.assets.AssetError: a model asset is missing or corrupt.
-    """
-    from voicelab.llm.transformers_llm import TransformersLLM
-    from voicelab.stt.whisper import WhisperSTT
-    from voicelab.tts import make_supervised_tts
-
-    makers = [("stt", config.stt.model, lambda: WhisperSTT(config.stt)),
-              ("llm", config.llm.model, lambda: TransformersLLM(config.llm)),
-              ("tts", config.tts.resolved_model(), lambda: make_supervised_tts(config.tts))]
-    if config.vad.turn_detector == "smart-turn":
-        from voicelab.vad.turn_detector import SmartTurnDetector, ThreadedTurnDetector
-
-        makers.append(("turn", "smart-turn-v3.2", lambda: ThreadedTurnDetector(SmartTurnDetector())))
-    loaded, built = [], {}
-    for stage, model, make in makers:
-        log(f"loading {stage}: {model} ...")
-        t0 = time.perf_counter()
-        obj = make()
-        t1 = time.perf_counter()
-        obj.warmup()
-        t2 = time.perf_counter()
-        built[stage] = obj
-        loaded.append(ModelLoaded(0.0, stage, display_path(obj.model_path), (t1 - t0) * 1e3, (t2 - t1) * 1e3))
-        log(f"  {stage} loaded in {(t1 - t0):.2f} s, warmed in {(t2 - t1):.2f} s")
-    return Stages(endpointer_factory(config.vad, config.speculate), built["stt"], built["llm"], built["tts"],
-                  built.get("turn")), loaded
 
 
 def clip_references(clips: list[Clip], log: Callable[[str], None] = print) -> dict[str, SpeechReference]:

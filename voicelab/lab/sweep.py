@@ -122,7 +122,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 def _stage_key(config: ExperimentConfig) -> str:
-    """The settings that decide which models :func:`voicelab.lab.runner.load_stages`
+    """The settings that decide which models :func:`voicelab.stages.load_stages`
     loads: points that share them share one loaded model set."""
     return json.dumps([config.stt.model_dump(), config.llm.model_dump(), config.tts.model_dump(),
                        config.vad.turn_detector], sort_keys=True)
@@ -131,25 +131,25 @@ def _stage_key(config: ExperimentConfig) -> str:
 class ModelCache:
     """The model set of the last stage key, loaded once and reused while points share it
     (the previous set is freed before another loads). ``load`` is
-    :func:`voicelab.lab.runner.load_stages` unless a test passes a fake; real models get
-    each point's own endpointer settings (:func:`voicelab.lab.runner.with_config_endpointer`)."""
+    :func:`voicelab.stages.load_stages` unless a test passes a fake; real models get
+    each point's own endpointer settings (:func:`voicelab.stages.with_config_endpointer`)."""
 
     def __init__(self, load: Callable | None = None) -> None:
-        from voicelab.lab import runner
+        from voicelab.stages import load_stages
 
         self._real = load is None
-        self._load = load or runner.load_stages
+        self._load = load or load_stages
         self._loaded: dict[str, Any] = {}
 
     def stages_for(self, config: ExperimentConfig, log: Callable[[str], None]) -> Any:
-        from voicelab.lab import runner
+        from voicelab.stages import with_config_endpointer
 
         key = _stage_key(config)
         if key not in self._loaded:
             self._loaded.clear()
             self._loaded[key] = self._load(config, log=log)
         stages = self._loaded[key]
-        return (runner.with_config_endpointer(stages[0], config), stages[1]) if self._real else stages
+        return (with_config_endpointer(stages[0], config), stages[1]) if self._real else stages
 
 
 def run_point(config: ExperimentConfig, out_dir: Path, cache: ModelCache, run_one: Callable | None,
@@ -196,7 +196,7 @@ def run_sweep(config: ExperimentConfig, sweep_dir: Path, log: Callable[[str], No
     """Run every (point, repetition) not finished yet, then build the results table.
 
     ``run_one`` / ``load`` default to :func:`voicelab.lab.runner.run_experiment` and
-    :func:`voicelab.lab.runner.load_stages` (tests pass fakes). Models are loaded once
+    :func:`voicelab.stages.load_stages` (tests pass fakes). Models are loaded once
     per distinct STT/LLM/TTS setting and reused across points. ``executor``: where runs
     execute, :class:`InProcessExecutor` (built from ``run_one``/``load``) by default, or a
     :class:`voicelab.lab.cluster.RayExecutor`. Each finished run lands atomically under

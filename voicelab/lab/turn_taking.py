@@ -33,7 +33,7 @@ from voicelab.corpus.items import (
     room_tone,
     with_tail,
 )
-from voicelab.lab.runner import endpointer_factory
+from voicelab.stages import endpointer_factory
 from voicelab.truth.reference import clip_reference
 from voicelab.vad.base import FRAME_SAMPLES
 from voicelab.vad.endpointing import Endpointer, SpeechEnd, SpeechPause
@@ -80,7 +80,7 @@ def evaluate_endpointing(items: Sequence[PauseItem], vad: VADConfig,
             ``turn_threshold``).
         detector: P(complete) of the utterance so far (e.g.
             :meth:`voicelab.vad.turn_detector.SmartTurnDetector.probability_complete`).
-        make_endpointer: default :func:`voicelab.lab.runner.endpointer_factory` of ``vad``.
+        make_endpointer: default :func:`voicelab.stages.endpointer_factory` of ``vad``.
 
     Raises:
         ValueError: ``vad.turn_detector`` is set but no ``detector`` is given.

@@ -76,7 +76,7 @@ class TurnPanel:
 
     Args:
         config: base experiment config (its trigger and VAD are the controls' defaults).
-        stages: loaded model stages (:func:`voicelab.lab.runner.load_stages`).
+        stages: loaded model stages (:func:`voicelab.stages.load_stages`).
         source: returns the user's audio as a :class:`Clip` (the microphone's recording,
             or a bundled clip).
         mic: optional :class:`MicrophoneWidget` shown above the controls; its ``message``

@@ -154,7 +154,8 @@ class TransformersLLM(LLM):
 
     def generate(self, inputs: dict[str, torch.Tensor], streamer: BaseStreamer | None,
                  stopping: StoppingCriteriaList | None = None, max_new_tokens: int | None = None):
-        """Blocking ``model.generate`` with the configured sampling.
+        """Blocking ``model.generate`` with the configured sampling (temperature, top-p and the
+        optional ``repetition_penalty`` / ``no_repeat_ngram_size``).
 
         With ``llm.prefix_cache``, the longest cached token prefix of the prompt is not
         encoded again (:mod:`voicelab.llm.prefix_cache`), and this generation's cache is
@@ -179,6 +180,8 @@ class TransformersLLM(LLM):
                 temperature=c.temperature if sample else None,
                 top_p=c.top_p if sample else None,
                 top_k=None,
+                repetition_penalty=c.repetition_penalty if c.repetition_penalty != 1.0 else None,
+                no_repeat_ngram_size=c.no_repeat_ngram_size or None,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                 **extra,
             )

@@ -8,8 +8,8 @@ from typing import Any
 from voicelab.config import ConfigError, ExperimentConfig, with_overrides
 from voicelab.events import ModelLoaded
 from voicelab.faults import with_faults
-from voicelab.lab.runner import load_stages, with_config_endpointer
 from voicelab.session import Stages
+from voicelab.stages import load_stages, with_config_endpointer
 
 SESSION_SECTIONS = ("trigger", "vad", "barge_in", "speculate")
 """What a client may change per session (``start`` / ``config`` overrides): the policies, not

@@ -13,7 +13,6 @@ from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ConfigError, ExperimentConfig
 from voicelab.events import FaultInjected
 from voicelab.faults import FaultPlan, FaultySend, InjectedFault
-from voicelab.lab.runner import with_config_endpointer
 from voicelab.serve.models import ModelManager
 from voicelab.serve.persist import SessionRecorder
 from voicelab.serve.protocol import (
@@ -31,6 +30,7 @@ from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.live_run import LiveRun
 from voicelab.session.live_user import LiveUser
+from voicelab.stages import with_config_endpointer
 from voicelab.store import ConversationStore, UnknownSession
 
 Send = Callable[[str | bytes], Awaitable[None]]

@@ -2,7 +2,8 @@
 
 It owns concurrency and nothing else: stages do the work, the trace records it,
 :mod:`voicelab.measure.metrics` measures it afterwards. Its parts, one module each:
-the user side (:mod:`~voicelab.session.user`), the input side
+one run's parts and tasks (:mod:`~voicelab.session.running`), the user side
+(:mod:`~voicelab.session.user`), the input side
 (:mod:`~voicelab.session.listener`), barge-in (:mod:`~voicelab.session.barge_in`),
 response streaming (:mod:`~voicelab.session.response`) with its TTS worker
 (:mod:`~voicelab.session.tts_worker`), and the conversation memory
@@ -25,27 +26,14 @@ from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.clock import SessionClock
 from voicelab.config import ExperimentConfig, Variant
-from voicelab.events import (
-    AECCalibration,
-    EchoPathConfigured,
-    Event,
-    FaultInjected,
-    SpeechEnded,
-    STTStarted,
-    Trace,
-    TranscriptFinal,
-    TTSRestarted,
-    TurnFailed,
-)
-from voicelab.session.barge_in import BargeInMonitor
+from voicelab.events import AECCalibration, EchoPathConfigured, Event, FaultInjected, Trace, TTSRestarted
 from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.echo_cancel import AECFrontEnd
-from voicelab.session.listener import MicListener
 from voicelab.session.live_user import LiveUser
-from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
-from voicelab.session.response import Response, ResponseStreamer
-from voicelab.session.speculation import Speculation, Speculator
+from voicelab.session.peer import VOICELAB, PeerEngine
+from voicelab.session.response import Response
+from voicelab.session.running import MakeUser, RunningSession
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
 from voicelab.tts.supervised import SupervisedTTS
@@ -60,16 +48,20 @@ class VoiceAgent:
        noise mixed in, virtual speaker) and wire its parts together;
     2. answer utterances one at a time: transcribe, then stream the reply
        (:class:`~voicelab.session.response.ResponseStreamer`) from the variant's
-       conversation (:class:`~voicelab.session.conversation.Conversation`);
-    3. run the microphone, the speaker and the agent concurrently while the scripted
-       user (:class:`~voicelab.session.user.ScriptedUser`) plays its turns, then shut
-       every task down and return the trace and both audio timelines;
+       conversation (:class:`~voicelab.session.conversation.Conversation`); the parts and
+       tasks of one run live in a :class:`~voicelab.session.running.RunningSession`;
+    3. run the microphone, the speaker and the agent concurrently while the user
+       (:class:`~voicelab.session.user.ScriptedUser`, or live a
+       :class:`~voicelab.session.live_user.LiveUser`) plays its turns, then shut every task
+       down and return the trace and both audio timelines; if the microphone, speaker or
+       agent task fails first, the run ends with :class:`SessionError`;
     4. with peer engines (other frameworks' agents, :mod:`voicelab.session.peer`): start
        them before t = 0, route the microphone to the engine of the current turn's variant
        (:class:`~voicelab.session.peer.MicRouter`), and stop them with the session.
 
     After :meth:`run` has started, :attr:`context` holds the session's shared parts
-    and :attr:`responding` the reply in flight.
+    and :attr:`responding` the reply in flight; :meth:`submit_text`, :meth:`reconfigure`
+    need a running session (``RuntimeError`` before :meth:`run_live` or after it returned).
     """
 
     def __init__(self, config: ExperimentConfig, stages: Stages, peers: Sequence[PeerEngine] = ()) -> None:
@@ -85,19 +77,28 @@ class VoiceAgent:
         names = [p.variant for p in self.peers]
         if len(set(names)) != len(names) or VOICELAB in names:
             raise ValueError(f"peer engines need distinct variants not named {VOICELAB!r}: {names}")
-        self.context: SessionContext | None = None
-        self._streamer: ResponseStreamer | None = None
+        self._session: RunningSession | None = None  # the latest run (kept once it is over)
+
+    @property
+    def context(self) -> SessionContext | None:
+        """The shared parts of the latest session (None before :meth:`run` / :meth:`run_live`)."""
+        return None if self._session is None else self._session.ctx
 
     @property
     def responding(self) -> Response | None:
-        """The reply being generated or played (None between replies)."""
-        return None if self._streamer is None else self._streamer.current
+        """The reply being generated or played (None between replies, and outside a session)."""
+        return None if self._session is None else self._session.current_response()
 
     @property
     def speaker(self) -> VirtualSpeaker:
-        """The session's virtual speaker (after :meth:`run` has started)."""
-        assert self.context is not None, "the session has not started"
-        return self.context.speaker
+        """The latest session's virtual speaker.
+
+        Raises:
+            RuntimeError: no session has started yet.
+        """
+        if self._session is None:
+            raise RuntimeError("VoiceAgent.speaker is set by run() / run_live(); no session has started yet")
+        return self._session.ctx.speaker
 
     async def run(self, turns: list[TurnSpec], listeners: Sequence[Callable[[Event], None]] = ()) -> SessionResult:
         """Play ``turns`` in order; return the trace and the audio timelines. ``listeners``
@@ -147,57 +148,27 @@ class VoiceAgent:
                                conversation=conversation or Conversation(cfg.llm, single=True))
 
     async def _run(self, clock: SessionClock, trace: Trace, mic: VirtualMicrophone | StreamMicrophone,
-                   speaker: VirtualSpeaker, make_user: Callable, turns: list[TurnSpec],
+                   speaker: VirtualSpeaker, make_user: MakeUser, turns: list[TurnSpec],
                    started_ms: float = 0.0, started_at: float | None = None,
                    conversation: Conversation | None = None) -> SessionResult:
         cfg = self.config
-        ctx = self.context = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
+        ctx = SessionContext(cfg, self.stages, clock, trace, mic, speaker)
         canceller = make_echo_canceller(cfg.aec)
         aec = AECFrontEnd(ctx, canceller) if canceller is not None else None
-        streamer = self._streamer = ResponseStreamer(ctx)
-        is_responding = lambda: streamer.current is not None  # noqa: E731
-        user = self._user = make_user(ctx, is_responding)
-        speaker.on_play = user.on_play
-        barge_in = BargeInMonitor(ctx, lambda: streamer.current)
-        self._busy = False
-        speculator = self._speculator = Speculator(ctx, self._answer, lambda: streamer.current)
-        router = self._router(mic, user)
-        listener = self._listener = MicListener(ctx, user, barge_in, is_responding, speculator,
-                                                lambda: self._busy, aec,
-                                                router.frames(VOICELAB) if router is not None else None)
-        self._conversation = conversation or Conversation(cfg.llm)
-        started: list[PeerEngine] = []
-        try:
-            for peer in self.peers:  # models load before t = 0
-                await peer.start(PeerSession(ctx, user, router.frames(peer.variant)))
-                started.append(peer)
-        except BaseException:
-            await asyncio.gather(*(p.stop() for p in started), return_exceptions=True)
-            raise
+        session = self._session = RunningSession(ctx, make_user, conversation or Conversation(cfg.llm), aec,
+                                                 self.peers)
+        await session.start_peers()
 
         clock.start(started_ms, started_at)
         restarts = self._log_tts_restarts(ctx)
         faults = self._log_faults(ctx)
         if aec is not None and cfg.aec.calibration_ms:
             self._calibrate(speaker, trace)
-        tasks = [asyncio.create_task(listener.run(), name="mic"),
-                 asyncio.create_task(speaker.run(), name="speaker"),
-                 asyncio.create_task(self._agent_loop(), name="agent")]
-        if router is not None:
-            tasks += [asyncio.create_task(router.run(), name="mic-router"),
-                      *(asyncio.create_task(p.run(), name=f"peer-{p.variant}") for p in self.peers)]
+        tasks = session.start_tasks()
         try:
-            await _supervised(user.run(), tasks[:3])
+            await _supervised(session.user.run(), tasks.supervised)
         finally:
-            await speculator.close()
-            await barge_in.close()
-            mic.close()
-            tasks[2].cancel()
-            await asyncio.gather(*(p.stop() for p in self.peers), return_exceptions=True)
-            speaker.close()
-            await asyncio.gather(*tasks, *listener.judging, user.close(), return_exceptions=True)
-            if aec is not None:
-                aec.close(clock.now_ms())
+            await session.stop()
             if restarts is not None:
                 self.stages.tts.unsubscribe(restarts)
             for plan in self.stages.fault_plans.values():
@@ -205,7 +176,8 @@ class VoiceAgent:
         inp = mic.timeline()
         n_out = int(round(len(inp) * speaker.rate / INPUT_RATE))
         return SessionResult(trace, inp, speaker.timeline(n_out), speaker.rate,
-                             turns or [st.spec for st in user.states], aec.timeline() if aec is not None else None)
+                             turns or [st.spec for st in session.user.states],
+                             aec.timeline() if aec is not None else None)
 
     def _log_tts_restarts(self, ctx: SessionContext):
         """A supervised TTS's restart attempts go into this session's trace; the listener
@@ -227,18 +199,6 @@ class VoiceAgent:
             plan.listeners.append(listener)
         return listener
 
-    def _router(self, mic: VirtualMicrophone, user: ScriptedUser) -> MicRouter | None:
-        """With peers, the microphone routed to the engine of the current turn's variant."""
-        if not self.peers:
-            return None
-        peers = {p.variant for p in self.peers}
-
-        def owner() -> str:
-            turn = user.current
-            name = user.states[turn].spec.variant.name if turn >= 0 else VOICELAB
-            return name if name in peers else VOICELAB
-        return MicRouter(mic, [VOICELAB, *peers], owner)
-
     def _calibrate(self, speaker: VirtualSpeaker, trace: Trace) -> None:
         """Play the echo canceller's calibration noise now (see ``aec.calibration_ms``)."""
         cfg = self.config
@@ -249,36 +209,26 @@ class VoiceAgent:
         trace.append(AECCalibration(start * 1000.0 / speaker.rate, cfg.aec.calibration_ms,
                                     cfg.aec.calibration_dbfs, cfg.echo.seed))
 
-    async def _agent_loop(self) -> None:
-        utterances = self._listener.utterances
-        while True:
-            item = await utterances.get()
-            self._busy = True
-            try:
-                if isinstance(item, Speculation):  # committed: its answer is already running
-                    await asyncio.gather(item.task, return_exceptions=True)
-                else:
-                    await self._speculator.settled()  # a discarded reply has wound down
-                    await self._answer(*item)
-            finally:
-                self._busy = not utterances.empty()
+    def _running(self, method: str) -> RunningSession:
+        """The session in progress.
+
+        Raises:
+            RuntimeError: :meth:`run` / :meth:`run_live` has not started, or has returned.
+        """
+        session = self._session
+        if session is None or not session.running:
+            when = "before run() / run_live() has started" if session is None else "after the session ended"
+            raise RuntimeError(f"VoiceAgent.{method}() needs a running session; it was called {when}")
+        return session
 
     def submit_text(self, text: str) -> int:
         """A live session's typed user turn: answered like speech, without STT. Returns its turn.
 
         Raises:
-            RuntimeError: not a live session (see :meth:`run_live`), or it has not started.
+            RuntimeError: not a live session (see :meth:`run_live`), or it is not running
+                (not started yet, or over).
         """
-        user = self._user
-        if not isinstance(user, LiveUser):
-            raise RuntimeError("typed turns need a live session (VoiceAgent.run_live)")
-        now = self.context.clock.now_ms()
-        turn = user.open_turn(now)
-        user.states[turn].handled = True
-        self.context.trace.append(SpeechEnded(now, turn, now, now))
-        user.speech_ended(turn, now)
-        self._listener.utterances.put_nowait((turn, text))
-        return turn
+        return self._running("submit_text").submit_text(text)
 
     def reconfigure(self, config: ExperimentConfig, stages: Stages) -> None:
         """A live session's new settings (``stages`` carries the endpointer ``config`` asks
@@ -286,60 +236,17 @@ class VoiceAgent:
         the next utterance.
 
         Raises:
-            RuntimeError: VAD settings changed while the user is speaking.
+            RuntimeError: VAD settings changed while the user is speaking, or the session is
+                not running (not started yet, or over); nothing changed then.
         """
-        listener = self._listener
-        if config.vad != self.config.vad:
-            if listener.endpointer.in_speech:
-                raise RuntimeError("vad settings can change between utterances only (the user is speaking)")
-            listener.endpointer = stages.make_endpointer()
-        self.config = self.context.config = config
-        self.stages = self.context.stages = stages
-        if isinstance(self._user, LiveUser):
-            self._user.set_variant(config.resolved_variants()[0])
+        self._running("reconfigure").reconfigure(config, stages)
+        self.config, self.stages = config, stages
 
     def end_utterance(self) -> bool:
-        """Client-side endpointing: the user's utterance in progress ends now (False: none)."""
-        return self._listener.force_end()
-
-    async def _answer(self, turn: int, utterance: np.ndarray | str, speculation: Speculation | None = None) -> None:
-        """Transcribe one utterance (or take a typed one, ``str``) and speak the reply; the
-        turn is over afterwards.
-
-        A speculative answer (``speculation`` set) holds its audio until the endpoint
-        commits it; discarded, it returns without touching the history or the turn.
-        """
-        ctx, user = self.context, self._user
-        clock, trace = ctx.clock, ctx.trace
-        spec = user.states[turn].spec
-        if speculation is None:
-            ctx.transition(turn, "listening", "processing")
-        if isinstance(utterance, str):
-            text = utterance
-        else:
-            trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
-            try:
-                text = await self.stages.stt.transcribe(utterance)
-            except Exception as err:  # noqa: BLE001 - the turn is lost, the agent keeps listening
-                trace.append(TurnFailed(clock.now_ms(), turn, "stt", f"{type(err).__name__}: {err}"))
-                text = ""
-        trace.append(TranscriptFinal(clock.now_ms(), turn, text))
-        if not text:
-            if speculation is not None:
-                await speculation.committed  # cancelled if discarded
-            ctx.transition(turn, "processing", "idle")
-            user.finish(turn)
-            return
-        name = spec.variant.name
-        seed = self._conversation.seed(name)
-        messages = self._conversation.messages(name, text)
-        held = speculation is not None and not speculation.committed.done()  # committed during STT: play
-        said, interrupted = await self._streamer.respond(turn, spec.variant, messages, seed, held=held)
-        if speculation is not None and speculation.discarded:
-            return
-        self._conversation.record(name, text, said, spec.warmup, turn)
-        ctx.transition(turn, "interrupted" if interrupted else "speaking", "idle")
-        user.finish(turn)
+        """Client-side endpointing: the user's utterance in progress ends now (False: none,
+        which includes no running session)."""
+        session = self._session
+        return session is not None and session.running and session.listener.force_end()
 
 
 class SessionError(RuntimeError):

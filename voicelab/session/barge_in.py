@@ -13,7 +13,7 @@ import numpy as np
 
 from voicelab.config import BargeInConfig
 from voicelab.events import BargeInConfirmed, BargeInDetected, BargeInTranscript
-from voicelab.session.context import SessionContext
+from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.response import Response
 from voicelab.vad import make_vad
 
@@ -145,7 +145,7 @@ class BargeInMonitor:
             detected = ctx.clock.now_ms()
             ctx.trace.append(BargeInDetected(detected, r.turn, p))
             if ctx.config.barge_in.mode == "cut":
-                ctx.transition(r.turn, "speaking", "interrupted")
+                ctx.transition(r.turn, ConversationState.SPEAKING, ConversationState.INTERRUPTED)
                 self._cut(r, detected)
             else:
                 self._pause(r, detected, run_ms)
@@ -158,7 +158,7 @@ class BargeInMonitor:
         ctx, cfg = self._ctx, self._ctx.config.barge_in
         if ctx.speaker.pause(detected, cfg.duck_db) < 0:
             return  # its last audio is sounding: nothing left to pause or cut
-        ctx.transition(r.turn, "speaking", "paused")
+        ctx.transition(r.turn, ConversationState.SPEAKING, ConversationState.PAUSED)
         frames = list(self._recent)[-(round(run_ms / ctx.mic.frame_ms) + self._pad_frames):]
         pend = self._pending = _Pending(r, detected, detected - run_ms, frames)
         self.decision = asyncio.get_running_loop().create_future()
@@ -183,7 +183,7 @@ class BargeInMonitor:
         elif now >= pend.detected_ms + cfg.resume_after_ms:
             self._settle(pend, "resumed")
             ctx.speaker.resume(now)
-            ctx.transition(pend.response.turn, "paused", "speaking")
+            ctx.transition(pend.response.turn, ConversationState.PAUSED, ConversationState.SPEAKING)
             self.dismissed = (pend.onset_ms, now)
 
     def _confirm(self, pend: _Pending, by: str) -> None:
@@ -191,7 +191,7 @@ class BargeInMonitor:
         now = ctx.clock.now_ms()
         self._settle(pend, "cut")
         ctx.trace.append(BargeInConfirmed(now, pend.response.turn, by))
-        ctx.transition(pend.response.turn, "paused", "interrupted")
+        ctx.transition(pend.response.turn, ConversationState.PAUSED, ConversationState.INTERRUPTED)
         self._cut(pend.response, now)
 
     def _settle(self, pend: _Pending, outcome: str) -> None:

@@ -13,7 +13,7 @@ from voicelab.session.barge_in import BargeInMonitor
 from voicelab.session.context import SessionContext
 from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.speculation import Speculation, Speculator
-from voicelab.session.user import ScriptedUser
+from voicelab.session.user import User
 from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart, SpeechTentativeEnd
 
 
@@ -52,7 +52,7 @@ class MicListener:
     :class:`~voicelab.session.speculation.Speculation` whose answer is already running.
     """
 
-    def __init__(self, ctx: SessionContext, user: ScriptedUser, barge_in: BargeInMonitor,
+    def __init__(self, ctx: SessionContext, user: User, barge_in: BargeInMonitor,
                  is_responding: Callable[[], bool], speculator: Speculator,
                  is_busy: Callable[[], bool], aec: AECFrontEnd | None = None,
                  frames: Callable[[], AsyncIterator[MicFrame]] | None = None) -> None:
@@ -71,7 +71,7 @@ class MicListener:
         self._detector = ctx.stages.turn_detector if ctx.config.vad.turn_detector != "none" else None
         if ctx.config.vad.turn_detector != "none" and self._detector is None:
             raise ValueError(f"vad.turn_detector={ctx.config.vad.turn_detector!r} but the stages have no "
-                             "turn detector (voicelab.lab.runner.load_stages loads it)")
+                             "turn detector (voicelab.stages.load_stages loads it)")
         self._pause = 0  # counts pauses, so a late verdict cannot end a later one
         self._speech_start_ms = 0.0  # padded start of the utterance in progress
         self.judging: set[asyncio.Task] = set()

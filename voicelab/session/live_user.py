@@ -11,7 +11,7 @@ import numpy as np
 from voicelab.audio.clips import Clip
 from voicelab.config import Variant
 from voicelab.events import TurnPlanned
-from voicelab.session.context import SessionContext
+from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.turns import TurnSpec, TurnState
 from voicelab.session.user import TurnKeeper
 
@@ -19,7 +19,7 @@ from voicelab.session.user import TurnKeeper
 class LiveUser(TurnKeeper):
     """A live user (a WebSocket client, a microphone widget) in place of the scripted one.
 
-    Same interface as :class:`~voicelab.session.user.ScriptedUser` for the session
+    A :class:`~voicelab.session.user.User` like :class:`~voicelab.session.user.ScriptedUser`
     (:attr:`states`, :attr:`current`, :meth:`on_play`, :meth:`finish`, :meth:`run`,
     :meth:`close`, and the endpointer hooks :meth:`speech_started` / :meth:`speech_ended`).
     Responsibilities:
@@ -58,7 +58,7 @@ class LiveUser(TurnKeeper):
         self._starts[n] = (start_ms, barge_in)
         self.current = n
         if not barge_in:
-            self._ctx.transition(n, "idle", "listening")
+            self._ctx.transition(n, ConversationState.IDLE, ConversationState.LISTENING)
         return n
 
     def speech_ended(self, turn: int, audio_ms: float) -> None:

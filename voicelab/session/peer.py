@@ -19,7 +19,7 @@ import numpy as np
 
 from voicelab.audio.mic import MicFrame, VirtualMicrophone
 from voicelab.session.context import SessionContext
-from voicelab.session.user import ScriptedUser
+from voicelab.session.user import User
 
 VOICELAB = "voicelab"
 """The engine name of voicelab's own agent core (a variant's default ``engine``)."""
@@ -37,7 +37,7 @@ class PeerSession:
     """
 
     ctx: SessionContext
-    user: ScriptedUser
+    user: User
     frames: Callable[[], AsyncIterator[MicFrame]]
 
     def owns(self, turn: int, variant: str) -> bool:

@@ -16,7 +16,7 @@ from voicelab.events import (
     SpeculationStarted,
     TTSAudio,
 )
-from voicelab.session.context import SessionContext
+from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.response import Response
 
 
@@ -92,12 +92,12 @@ class Speculator:
         ctx = self._ctx
         self.live = None
         ctx.trace.append(SpeculationCommitted(ctx.clock.now_ms(), turn, spec.started_ms))
-        ctx.transition(turn, "listening", "processing")
+        ctx.transition(turn, ConversationState.LISTENING, ConversationState.PROCESSING)
         r = self._current_response()
         if r is not None and r.turn == turn:
             ctx.speaker.release()
             if ctx.speaker.has_audio:
-                ctx.transition(turn, "processing", "speaking")
+                ctx.transition(turn, ConversationState.PROCESSING, ConversationState.SPEAKING)
         spec.committed.set_result(ctx.clock.now_ms())
         return spec
 

@@ -7,7 +7,7 @@ import math
 from collections import deque
 
 from voicelab.events import TTSAudio, TTSFailed, TTSStarted
-from voicelab.session.context import SessionContext
+from voicelab.session.context import ConversationState, SessionContext
 from voicelab.trigger.base import TextChunk
 from voicelab.tts.process import TTSFailure
 
@@ -70,7 +70,7 @@ async def tts_worker(ctx: SessionContext, turn: int,
             continue
         trace.append(TTSAudio(clock.now_ms(), turn, request, len(audio), tts.sample_rate))
         if request == 0 and not ctx.speaker.held:  # a held (speculative) reply: at its commit
-            ctx.transition(turn, "processing", "speaking")
+            ctx.transition(turn, ConversationState.PROCESSING, ConversationState.SPEAKING)
         ctx.speaker.enqueue(turn, request, audio)
         request, prev_words = request + 1, words
 

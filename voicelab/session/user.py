@@ -1,12 +1,14 @@
-"""The user side of a session: the scripted scenario played into the microphone."""
+"""The user side of a session: what the agent needs of any user (:class:`User`), and the
+scripted scenario played into the microphone (:class:`ScriptedUser`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from voicelab.events import TurnPlanned
-from voicelab.session.context import SessionContext
+from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.turns import TurnSpec, TurnState
 
 NO_ENDPOINT_GRACE_MS = 3000.0
@@ -14,8 +16,46 @@ NO_ENDPOINT_GRACE_MS = 3000.0
 endpointer before it gives up on the turn (logged as a turn with no transcript)."""
 
 
+@runtime_checkable
+class User(Protocol):
+    """The user side of a session, as the agent, its microphone listener, the speaker and
+    peer engines use it: :class:`ScriptedUser` (a scenario) or
+    :class:`~voicelab.session.live_user.LiveUser` (a live client).
+
+    :attr:`states`: one :class:`~voicelab.session.turns.TurnState` per turn so far, by
+    index; :attr:`current`: the turn being spoken or spoken last (-1: none yet).
+    """
+
+    states: list[TurnState]
+    current: int
+
+    def on_play(self, turn: int, request: int, t_ms: float) -> None:
+        """The speaker's callback: ``turn``'s reply started playing at ``t_ms`` (session ms)."""
+        ...
+
+    def finish(self, turn: int) -> None:
+        """``turn`` is over now (reply played, cut off, or no reply)."""
+        ...
+
+    def speech_started(self, t_ms: float, audio_ms: float) -> int:
+        """The endpointer heard speech start (padded onset ``audio_ms``): the turn it belongs to (or -1)."""
+        ...
+
+    def speech_ended(self, turn: int, audio_ms: float) -> None:
+        """The endpoint of ``turn`` is decided (padded speech end ``audio_ms``)."""
+        ...
+
+    async def run(self) -> None:
+        """Play the user's side; return when the session may end."""
+        ...
+
+    async def close(self) -> None:
+        """Release what :meth:`run` left running (the session is over)."""
+        ...
+
+
 class TurnKeeper:
-    """The turns of a session and their futures: what the agent needs of any user.
+    """The turns of a session and their futures: the part of :class:`User` both users share.
 
     Subclasses fill :attr:`states` and keep :attr:`current`; the speaker calls
     :meth:`on_play`, the agent :meth:`finish`.
@@ -91,7 +131,7 @@ class ScriptedUser(TurnKeeper):
                                          spec.clip.reference_text, spec.start == "after_agent_starts",
                                          spec.backchannel, spec.variant.engine))
             if not self._is_responding():
-                ctx.transition(n, "idle", "listening")
+                ctx.transition(n, ConversationState.IDLE, ConversationState.LISTENING)
             deadline = start_ms + duration_ms + cfg.vad.min_silence_ms + NO_ENDPOINT_GRACE_MS
             self._watchdogs.append(asyncio.create_task(self._no_endpoint_watchdog(n, deadline)))
         if self.states:  # every reply over and the last clip played out

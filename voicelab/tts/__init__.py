@@ -14,6 +14,7 @@ loads neither kokoro-onnx, piper nor OpenVINO.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from voicelab.config import TTSConfig
@@ -23,20 +24,37 @@ if TYPE_CHECKING:
     from voicelab.tts.supervised import SupervisedTTS
 
 
-def make_tts(config: TTSConfig) -> TTS:
-    """The TTS stage ``config.engine`` names, loaded (not warmed up) from ``config``.
-
-    Raises:
-        voicelab.assets.AssetError: its model asset is missing or corrupt.
-        ValueError: unknown Kokoro voice.
-    """
-    if config.engine == "piper":
-        from voicelab.tts.piper import PiperTTS
-
-        return PiperTTS(config)
+def _kokoro(config: TTSConfig) -> TTS:
     from voicelab.tts.kokoro import KokoroTTS
 
     return KokoroTTS(config)
+
+
+def _piper(config: TTSConfig) -> TTS:
+    from voicelab.tts.piper import PiperTTS
+
+    return PiperTTS(config)
+
+
+ENGINES: dict[str, Callable[[TTSConfig], TTS]] = {"kokoro": _kokoro, "piper": _piper}
+"""TTS engine factories by ``tts.engine`` name, each importing its engine module on use.
+:data:`voicelab.stages.TTS_ENGINES` wraps this dict; an engine is added here (one line
+and its factory), not in a module the worker process would not import
+(``tts.isolation: process`` spawns a process that builds the engine by this name)."""
+
+
+def make_tts(config: TTSConfig) -> TTS:
+    """The TTS stage ``config.engine`` names (:data:`ENGINES`), loaded (not warmed up) from ``config``.
+
+    Raises:
+        voicelab.assets.AssetError: its model asset is missing or corrupt.
+        ValueError: unknown engine (the message lists the engines) or unknown Kokoro voice.
+    """
+    try:
+        factory = ENGINES[config.engine]
+    except KeyError:
+        raise ValueError(f"unknown TTS engine {config.engine!r}; choose one of: {', '.join(ENGINES)}") from None
+    return factory(config)
 
 
 def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
@@ -47,7 +65,7 @@ def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
     Raises:
         voicelab.assets.AssetError: its model asset is missing or corrupt (thread isolation).
         voicelab.tts.process.TTSFailure: the worker process could not load the model.
-        ValueError: unknown Kokoro voice.
+        ValueError: unknown engine or Kokoro voice (thread isolation).
     """
     from voicelab.tts.supervised import SupervisedTTS
 
@@ -61,4 +79,4 @@ def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
     return SupervisedTTS(factory, timeout_s, config.restart_attempts, config.restart_backoff_ms / 1000.0)
 
 
-__all__ = ["TTS", "make_supervised_tts", "make_tts"]
+__all__ = ["ENGINES", "TTS", "make_supervised_tts", "make_tts"]
