@@ -33,8 +33,19 @@ def test_no_module_over_the_size_limit():
 
 
 def test_top_level_holds_only_the_core_and_the_cli():
-    """Everything else has a room: stages, session, measure, reports, lab, assets."""
+    """Everything else has a room: stages, session, measure, reports, lab, assets. The core's two
+    modules: clock (the session's time base) and units (the input rate, ms <-> samples)."""
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert modules == ["__init__.py", "cli.py", "clock.py"]
+    assert modules == ["__init__.py", "cli.py", "clock.py", "units.py"]
     for core in ("config", "events"):  # packages: the settings and the trace outgrew one module each
         assert (PACKAGE / core / "__init__.py").is_file(), f"voicelab.{core} is a package"
+
+
+def test_the_input_rate_is_defined_once():
+    """16 kHz has one definition (voicelab.units.INPUT_RATE); no module assigns the number again."""
+    import re
+
+    pattern = re.compile(r"^\s*[A-Z_]*RATE\s*(:\s*int\s*)?=\s*16_?000\b", re.M)
+    owners = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if pattern.search(p.read_text()))
+    # corpus/recordings.py: GOFORWARD_RATE is a fact about one source file (pocketsphinx's goforward.raw)
+    assert owners == ["corpus/recordings.py", "units.py"]

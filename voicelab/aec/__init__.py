@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from voicelab.aec.base import EchoCanceller
 from voicelab.config import AECConfig
+from voicelab.units import INPUT_RATE
 
 
-def make_echo_canceller(cfg: AECConfig, rate: int = 16_000) -> EchoCanceller | None:
+def make_echo_canceller(cfg: AECConfig, rate: int = INPUT_RATE) -> EchoCanceller | None:
     """A fresh canceller for one session (its filter adapts to that session's echo path),
     or None for ``kind: none``.
 

@@ -13,6 +13,7 @@ import ctypes
 import numpy as np
 
 from voicelab.aec.base import EchoCanceller
+from voicelab.units import INPUT_RATE
 
 SPEEX_PREPROCESS_SET_ECHO_STATE = 24
 """``speex/speex_preprocess.h``: attach an echo canceller's state to the preprocessor."""
@@ -41,7 +42,7 @@ class SpeexEchoCanceller(EchoCanceller):
 
     name = "speex"
 
-    def __init__(self, tail_ms: float = 300.0, suppressor: bool = True, rate: int = 16_000) -> None:
+    def __init__(self, tail_ms: float = 300.0, suppressor: bool = True, rate: int = INPUT_RATE) -> None:
         from speexdsp_aec import SpeexAec
 
         try:

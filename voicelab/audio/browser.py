@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from voicelab.audio.clips import Clip
-from voicelab.audio.load import INPUT_RATE, AudioError, to_mono_float32
+from voicelab.audio.load import AudioError, to_mono_float32
+from voicelab.units import INPUT_RATE
 
 
 class MicBuffer:

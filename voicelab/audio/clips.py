@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voicelab.audio.load import INPUT_RATE, AudioError, load_audio
+from voicelab.audio.load import AudioError, load_audio
+from voicelab.units import INPUT_RATE
 
 SPEECH_DIR = Path(str(resources.files("voicelab") / "data" / "speech"))
 

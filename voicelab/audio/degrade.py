@@ -12,7 +12,7 @@ import numpy as np
 import soxr
 from scipy import signal
 
-from voicelab.audio.load import INPUT_RATE
+from voicelab.units import INPUT_RATE
 
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 """The narrow-band telephone channel (ITU-T G.712 pass band)."""

@@ -19,8 +19,9 @@ import soxr
 from scipy.signal import oaconvolve
 
 from voicelab.config import EchoConfig, RoomConfig
+from voicelab.units import INPUT_RATE
 
-RIR_RATE = 16_000
+RIR_RATE = INPUT_RATE
 """The microphone's rate, Hz: every RIR is generated or resampled to it."""
 
 

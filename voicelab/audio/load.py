@@ -11,8 +11,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-INPUT_RATE = 16_000
-"""Sample rate of every input stage (Silero VAD and Whisper both expect 16 kHz)."""
+from voicelab.units import INPUT_RATE
 
 
 class AudioError(ValueError):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.audio.load import INPUT_RATE
 from voicelab.clock import SessionClock
+from voicelab.units import INPUT_RATE
 
 FRAME_SAMPLES = 512
 """32 ms at 16 kHz: Silero VAD's window, so one mic frame is one VAD decision."""

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.mic import FRAME_SAMPLES, MicFrame
+from voicelab.units import INPUT_RATE
 
 
 class StreamMicrophone:

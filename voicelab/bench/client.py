@@ -39,7 +39,8 @@ from voicelab.events import (
     TranscriptFinal,
     TurnPlanned,
 )
-from voicelab.serve.protocol import INPUT_RATE, decode_pcm16, encode_pcm16
+from voicelab.serve.protocol import decode_pcm16, encode_pcm16
+from voicelab.units import INPUT_RATE
 
 PACKET = 512
 """Samples per packet sent (32 ms at 16 kHz, the virtual microphone's frame)."""

@@ -20,6 +20,7 @@ from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
 from voicelab.lab.runner import clip_references
 from voicelab.measure.metrics import summarize, turns_table
+from voicelab.units import INPUT_RATE
 
 WIRE_COLUMNS = ["received_audio_ms", "received_check_ms", "received_audio_end_ms", "wire_delay_ms"]
 """Per turn (ms on the client's clock, from the first sent sample's capture): where the first
@@ -63,7 +64,7 @@ def _write(out: Path, result: WireResult, turns: pd.DataFrame, meta: dict, repor
     turns.to_csv(out / "turns.csv", index=False)
     result.trace.save_jsonl(out / "events.jsonl")
     write_wav(out / "agent.wav", result.agent_audio, result.agent_rate)
-    write_wav(out / "input.wav", result.input_audio, 16_000)
+    write_wav(out / "input.wav", result.input_audio, INPUT_RATE)
     summary = {**meta, "turns": int(len(turns)), "metrics": summarize(turns), "errors": result.errors}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if report:

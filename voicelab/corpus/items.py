@@ -37,9 +37,10 @@ from itertools import pairwise
 import numpy as np
 
 from voicelab.truth.energy import WINDOW_MS, band_levels_db, energy_runs
-from voicelab.vad.base import FRAME_SAMPLES, SAMPLE_RATE
+from voicelab.units import INPUT_RATE
+from voicelab.vad.base import FRAME_SAMPLES
 
-SR_MS = SAMPLE_RATE // 1000
+SR_MS = INPUT_RATE // 1000
 """Samples per ms at the corpus rate (16 kHz)."""
 TAIL_MS = 2000.0
 """Room tone appended to every item so the longest silence timeout can run out (the pause

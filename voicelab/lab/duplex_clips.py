@@ -43,6 +43,7 @@ import numpy as np
 
 from voicelab.assets import voicelab_home
 from voicelab.audio.load import AudioError, write_wav
+from voicelab.units import INPUT_RATE
 
 SR_MS = 16
 """Samples per ms (16 kHz, the corpus' and the microphone's rate)."""
@@ -255,7 +256,7 @@ def materialise(name: str, items: Mapping[str, Any] | None = None, index_sha: st
     meta["corpus_index_sha256"] = index_sha
     out_dir.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
-    for path, write in ((wav, lambda p: write_wav(p, audio, 16_000)),
+    for path, write in ((wav, lambda p: write_wav(p, audio, INPUT_RATE)),
                         (wav.with_suffix(".txt"), lambda p: p.write_text(meta["transcript"] + "\n")),
                         (side, lambda p: p.write_text(json.dumps(meta, indent=1) + "\n"))):
         tmp = path.with_name(f".{path.name}.{pid}.tmp{path.suffix}")

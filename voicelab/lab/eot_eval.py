@@ -56,6 +56,7 @@ from voicelab.measure.eot_policy import (
     threshold_delay_sweep,
     vad_timeout_sweep,
 )
+from voicelab.units import INPUT_RATE
 
 __all__ = ["DETECTORS", "MAX_SILENCES_MS", "MIN_SILENCES_MS", "PIPECAT", "PIPECAT_LEAD_S", "PIPECAT_STOP_SECS",
            "PIPECAT_TAIL_S",
@@ -163,15 +164,15 @@ def compute_signals(items: Sequence[EotItem], audio: Callable[[str], np.ndarray]
             if not loaded:
                 pipecat, loaded = _stock_pipecat(), True
             if pipecat is not None:
-                lead = np.zeros(int(PIPECAT_LEAD_S * 16000), dtype=np.float32)
-                tail = np.zeros(int(PIPECAT_TAIL_S * 16000), dtype=np.float32)
+                lead = np.zeros(int(PIPECAT_LEAD_S * INPUT_RATE), dtype=np.float32)
+                tail = np.zeros(int(PIPECAT_TAIL_S * INPUT_RATE), dtype=np.float32)
                 ends = pipecat(np.concatenate([lead, x, tail]).astype(np.float32, copy=False))
                 shift = 1000.0 * PIPECAT_LEAD_S
                 out.pipecat[it.item_id] = {k: [t - shift for t in v if t >= shift] for k, v in ends.items()}
         if it.item_id in out.pause_scores:
             continue
         vads = {kind: vad_probabilities(x, kind, **params) for kind, (_, params) in VADS.items()}
-        dur = 1000.0 * len(x) / 16000.0
+        dur = 1000.0 * len(x) / INPUT_RATE
         times = np.array([min(s.start_ms + SCORE_POINT_MS, dur) for s in it.silences])
         span = (times, smart_turn_at(x, times, probability))
         speech = speech_frames(vads["silero"])

@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from voicelab.units import INPUT_RATE
 from voicelab.vad import make_vad
-from voicelab.vad.base import FRAME_SAMPLES, SAMPLE_RATE
+from voicelab.vad.base import FRAME_SAMPLES
 
 __all__ = ["FRAME_MS", "silence_runs", "smart_turn_at", "speech_frames", "vad_probabilities"]
 
-FRAME_MS = 1000.0 * FRAME_SAMPLES / SAMPLE_RATE
+FRAME_MS = 1000.0 * FRAME_SAMPLES / INPUT_RATE
 """32 ms: one VAD frame."""
 
 
@@ -113,10 +114,10 @@ def smart_turn_at(audio: np.ndarray, times_ms: Sequence[float],
     Raises:
         ValueError: a time outside ``(0, len(audio)]``.
     """
-    dur = 1000.0 * len(audio) / SAMPLE_RATE
+    dur = 1000.0 * len(audio) / INPUT_RATE
     out = np.empty(len(times_ms))
     for k, t in enumerate(times_ms):
         if not 0 < t <= dur + 1e-6 or math.isnan(t):
             raise ValueError(f"judgement time {t} ms is outside the {dur:.0f} ms of audio")
-        out[k] = probability(audio[:int(round(t * SAMPLE_RATE / 1000.0))])
+        out[k] = probability(audio[:int(round(t * INPUT_RATE / 1000.0))])
     return out

@@ -38,6 +38,7 @@ from voicelab.config import ExperimentConfig, load_config, parse_config
 from voicelab.measure.metrics import turns_table
 from voicelab.measure.quality import played_reply
 from voicelab.session import SessionResult, Stages, VoiceAgent
+from voicelab.units import INPUT_RATE
 
 QUICK_ENV = "VOICELAB_QUICK"
 """Environment variable that turns quick mode on (``1``, ``true`` or ``yes``)."""
@@ -211,7 +212,7 @@ def audio_player(audio: np.ndarray, sample_rate: int, title: str = ""):
 
 
 def side_by_side(user_audio: np.ndarray, reply_audio: np.ndarray, *, user_title: str = "you said",
-                 reply_title: str = "agent replied", user_rate: int = 16_000, reply_rate: int = 16_000):
+                 reply_title: str = "agent replied", user_rate: int = INPUT_RATE, reply_rate: int = INPUT_RATE):
     """Two audio players in a row: the user's input and the agent's played reply."""
     import ipywidgets as w
 

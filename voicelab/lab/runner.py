@@ -49,6 +49,7 @@ from voicelab.stages import load_stages
 from voicelab.truth import ReferenceFinder, SpeechReference
 from voicelab.truth.reference import clip_reference
 from voicelab.truth.serialize import reference_to_dict
+from voicelab.units import INPUT_RATE
 
 VERSIONED_PACKAGES = ["voicelab", "torch", "transformers", "faster-whisper", "ctranslate2",
                       "onnxruntime", "kokoro-onnx", "numpy", "webrtcvad-wheels", "silero-vad",
@@ -244,9 +245,9 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, inputs: list[str] | 
     session.trace.save_jsonl(out_dir / "events.jsonl")
     if keep_audio:
         write_wav(out_dir / "agent.wav", session.agent_audio, session.agent_rate)
-        write_wav(out_dir / "input.wav", session.input_audio, 16_000)
+        write_wav(out_dir / "input.wav", session.input_audio, INPUT_RATE)
         if session.aec_audio is not None:
-            write_wav(out_dir / "input_aec.wav", session.aec_audio, 16_000)
+            write_wav(out_dir / "input_aec.wav", session.aec_audio, INPUT_RATE)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if report:
         from voicelab.reports.run_report import write_report

@@ -13,6 +13,7 @@ from voicelab.events import PlaybackStopped
 from voicelab.measure.metrics import wer
 from voicelab.session import SessionResult
 from voicelab.stt.base import STT
+from voicelab.units import INPUT_RATE
 
 
 def played_reply(session: SessionResult, turns: pd.DataFrame, turn: int) -> np.ndarray:
@@ -26,7 +27,7 @@ def played_reply(session: SessionResult, turns: pd.DataFrame, turn: int) -> np.n
         return np.zeros(0, dtype=np.float32)
     start = round(row["first_audio_played_ms"] * session.agent_rate / 1000.0)
     audio = session.agent_audio[start: stops[-1].sample_index]
-    return soxr.resample(audio, session.agent_rate, 16_000).astype(np.float32)
+    return soxr.resample(audio, session.agent_rate, INPUT_RATE).astype(np.float32)
 
 
 WINDOW_S = 28.0
@@ -35,7 +36,7 @@ sliding over longer audio loses whole sentences of choppy speech (a reply synthe
 by token, 33 s long, came back as 7 of its 40 words)."""
 
 
-def split_for_whisper(audio: np.ndarray, rate: int = 16_000, window_s: float = WINDOW_S,
+def split_for_whisper(audio: np.ndarray, rate: int = INPUT_RATE, window_s: float = WINDOW_S,
                       min_s: float = 15.0, frame_ms: float = 50.0) -> list[np.ndarray]:
     """``audio`` (float32 ``(n,)``) in pieces of at most ``window_s``, each cut at the quietest
     ``frame_ms`` frame (lowest energy) between ``min_s`` and ``window_s`` into the piece."""

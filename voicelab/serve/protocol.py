@@ -21,9 +21,6 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-INPUT_RATE = 16_000
-"""Client audio: 16 kHz mono int16 little-endian."""
-
 MAX_FRAME_BYTES = 1 << 20
 """Default limit of one WebSocket frame (1 MiB); larger frames close the socket with 1009."""
 

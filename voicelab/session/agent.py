@@ -20,7 +20,6 @@ import numpy as np
 from voicelab.aec import make_echo_canceller
 from voicelab.audio.degrade import speech_rms
 from voicelab.audio.echo_path import EchoPathInfo, make_echo_path
-from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.mic import VirtualMicrophone
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.audio.stream_mic import StreamMicrophone
@@ -37,6 +36,7 @@ from voicelab.session.running import MakeUser, RunningSession
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
 from voicelab.session.user import ScriptedUser
 from voicelab.tts.supervised import SupervisedTTS
+from voicelab.units import INPUT_RATE, ms_to_samples
 
 
 class VoiceAgent:
@@ -283,5 +283,5 @@ def _noise_rms(cfg: ExperimentConfig, turns: list[TurnSpec]) -> float:
     if cfg.echo.noise_snr_db is None or not turns:
         return 0.0
     rms = [speech_rms(t.clip.audio, t.speech_bounds_ms) for t in turns
-           if int(t.speech_bounds_ms[1] * 16) > int(t.speech_bounds_ms[0] * 16)]
+           if ms_to_samples(t.speech_bounds_ms[1]) > ms_to_samples(t.speech_bounds_ms[0])]
     return float(np.mean(rms)) * 10 ** (-cfg.echo.noise_snr_db / 20) if rms else 0.0

@@ -15,6 +15,7 @@ from voicelab.config import BargeInConfig
 from voicelab.events import BargeInConfirmed, BargeInDetected, BargeInTranscript
 from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.response import Response
+from voicelab.units import samples_to_ms
 from voicelab.vad import make_vad
 
 
@@ -216,7 +217,7 @@ class BargeInMonitor:
                 return
             words = content_words(text, cfg.backchannels, pend.response.text if cfg.ignore_own_words else "")
             ctx.trace.append(BargeInTranscript(ctx.clock.now_ms(), pend.response.turn, text, words,
-                                               started, len(audio) / 16.0))
+                                               started, samples_to_ms(len(audio))))
             if words >= cfg.min_words:
                 self._confirm(pend, "words")
                 return

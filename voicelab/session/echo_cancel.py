@@ -8,10 +8,10 @@ import time
 import numpy as np
 
 from voicelab.aec import EchoCanceller
-from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.mic import MicFrame
 from voicelab.events import AECWindow
 from voicelab.session.context import SessionContext
+from voicelab.units import INPUT_RATE
 
 WINDOW_FRAMES = 10
 """Microphone frames (32 ms each) per :class:`~voicelab.events.AECWindow` record: 320 ms,

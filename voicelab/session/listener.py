@@ -14,6 +14,7 @@ from voicelab.session.context import SessionContext
 from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.user import User
+from voicelab.units import samples_to_ms
 from voicelab.vad.endpointing import SpeechEnd, SpeechPause, SpeechResumed, SpeechStart, SpeechTentativeEnd
 
 
@@ -133,7 +134,7 @@ class MicListener:
         except Exception:  # noqa: BLE001 - a failing detector must not end the session; max_silence_ms ends the turn
             p = float("nan")
         complete = p > ctx.config.vad.turn_threshold  # strictly above, as pipecat decides
-        ctx.trace.append(TurnPredicted(ctx.clock.now_ms(), turn, p, complete, asked, len(audio) / 16.0))
+        ctx.trace.append(TurnPredicted(ctx.clock.now_ms(), turn, p, complete, asked, samples_to_ms(len(audio))))
         if complete and pause == self._pause and self.endpointer.paused:
             self._on_utterance(turn, self.endpointer.confirm_end(), self.endpointer.utterance_audio())
 

@@ -22,6 +22,7 @@ from voicelab.session.response import Response, ResponseStreamer
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import Stages
 from voicelab.session.user import User
+from voicelab.units import samples_to_ms
 
 MakeUser = Callable[[SessionContext, Callable[[], bool]], User]
 """Builds a run's user from its context and ``is_responding()`` (a reply is in flight)."""
@@ -223,7 +224,7 @@ class RunningSession:
         if isinstance(utterance, str):
             text = utterance
         else:
-            trace.append(STTStarted(clock.now_ms(), turn, len(utterance) / 16.0))
+            trace.append(STTStarted(clock.now_ms(), turn, samples_to_ms(len(utterance))))
             try:
                 text = await ctx.stages.stt.transcribe(utterance)
             except Exception as err:  # noqa: BLE001 - the turn is lost, the agent keeps listening

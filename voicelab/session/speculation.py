@@ -18,6 +18,7 @@ from voicelab.events import (
 )
 from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.response import Response
+from voicelab.units import samples_to_ms
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Speculator:
         """Start answering ``turn`` on ``audio`` (float32, 16 kHz mono) with playback held."""
         ctx = self._ctx
         now = ctx.clock.now_ms()
-        ctx.trace.append(SpeculationStarted(now, turn, len(audio) / 16.0))
+        ctx.trace.append(SpeculationStarted(now, turn, samples_to_ms(len(audio))))
         spec = self.live = Speculation(turn, now, len(ctx.trace) - 1)
         spec.task = asyncio.create_task(self._answer(turn, audio, spec), name=f"speculate-{turn}")
         return spec

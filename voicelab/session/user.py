@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from voicelab.events import TurnPlanned
 from voicelab.session.context import ConversationState, SessionContext
 from voicelab.session.turns import TurnSpec, TurnState
+from voicelab.units import samples_to_ms
 
 NO_ENDPOINT_GRACE_MS = 3000.0
 """How long after a clip's end (plus ``min_silence_ms``) the agent waits for the
@@ -124,7 +125,7 @@ class ScriptedUser(TurnKeeper):
                 await asyncio.sleep(ctx.mic.frame_ms / 1000.0)
             start_ms = ctx.mic.play(spec.clip.audio)
             self.current = n
-            duration_ms = len(spec.clip.audio) / 16.0
+            duration_ms = samples_to_ms(len(spec.clip.audio))
             s0, s1 = spec.speech_bounds_ms
             ctx.trace.append(TurnPlanned(start_ms, n, spec.clip.name, spec.variant.name, spec.warmup,
                                          duration_ms, start_ms + s0, start_ms + s1,

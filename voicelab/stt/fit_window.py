@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-SAMPLE_RATE = 16_000
-"""Whisper's input rate (Hz); voicelab's microphone rate."""
+from voicelab.units import INPUT_RATE
 
 FRAMES_PER_SECOND = 100
 """Whisper log-mel frames per second: a 160-sample hop at 16 kHz (faster-whisper
@@ -141,7 +140,7 @@ def fit_window_frames(n_samples: int) -> int:
     :data:`FIT_EXTRA_SECONDS`, at :data:`FRAMES_PER_SECOND`; e.g. 2.99 s -> 400 frames (4 s).
     Always even, as the encoder's stride-2 convolution needs.
     """
-    return (math.ceil(n_samples / SAMPLE_RATE) + FIT_EXTRA_SECONDS) * FRAMES_PER_SECOND
+    return (math.ceil(n_samples / INPUT_RATE) + FIT_EXTRA_SECONDS) * FRAMES_PER_SECOND
 
 
 def fit_token_budget(frames: int) -> int:

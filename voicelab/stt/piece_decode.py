@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.stt.fit_window import LOOP_PROBLEMS, SAMPLE_RATE, Window, decode_problem, rank, trim_loop
+from voicelab.stt.fit_window import LOOP_PROBLEMS, Window, decode_problem, rank, trim_loop
 from voicelab.stt.pieces import Piece
+from voicelab.units import INPUT_RATE
 
 MAX_SEEKS = 3
 """Most decodes that continue a piece after its last closed segment (each must advance by
@@ -122,7 +123,7 @@ def _decode_with_seeks(x: np.ndarray, piece: Piece, decode: DecodeFn, options: D
     offset = 0.0  # s into the piece where the current decode starts
     seeks = 0
     while True:
-        d = decode(x[round(offset * SAMPLE_RATE):], piece.speech_end_s - offset, options)
+        d = decode(x[round(offset * INPUT_RATE):], piece.speech_end_s - offset, options)
         text = " ".join(t for t in [*texts, d.text] if t)
         problem = decode_problem(text, d.n_tokens, d.budget, piece.speech_seconds,
                                  piece.speech_end_s, offset + d.covered_s)
@@ -158,7 +159,7 @@ def transcribe_piece(audio: np.ndarray, piece: Piece, decode: DecodeFn, options:
     """
     x = audio[piece.start:piece.end]
     text, problem, decodes, seeks = _decode_with_seeks(x, piece, decode, options)
-    start_s, end_s = piece.start / SAMPLE_RATE, piece.end / SAMPLE_RATE
+    start_s, end_s = piece.start / INPUT_RATE, piece.end / INPUT_RATE
     if problem is None:
         return PieceResult(start_s, end_s, piece.speech_seconds, text, decodes, seeks)
     first_problem = problem

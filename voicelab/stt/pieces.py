@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voicelab.stt.fit_window import MAX_FIT_SECONDS, SAMPLE_RATE
+from voicelab.stt.fit_window import MAX_FIT_SECONDS
+from voicelab.units import INPUT_RATE
 
 SPLIT_MIN_PAUSE_S = 0.3
 """Shortest pause (s, from the speech detector's region ends to starts) the utterance is cut
@@ -64,17 +65,17 @@ class Piece:
     @property
     def seconds(self) -> float:
         """Length of the piece (s)."""
-        return (self.end - self.start) / SAMPLE_RATE
+        return (self.end - self.start) / INPUT_RATE
 
     @property
     def speech_seconds(self) -> float:
         """Detected speech inside the piece (s)."""
-        return self.speech_samples / SAMPLE_RATE
+        return self.speech_samples / INPUT_RATE
 
     @property
     def speech_end_s(self) -> float:
         """End of the last speech, in seconds from the piece's first sample."""
-        return (self.speech_end - self.start) / SAMPLE_RATE
+        return (self.speech_end - self.start) / INPUT_RATE
 
 
 def _groups(regions: list[tuple[int, int]], min_pause: int, max_piece: int) -> list[list[tuple[int, int]]]:
@@ -141,10 +142,10 @@ def split_at_pauses(speech: Sequence[tuple[int, int]], n_samples: int, *,
         previous_end = b
     if not regions:
         return [Piece(0, n_samples, 0, n_samples, n_samples)]
-    max_piece = int(max_piece_s * SAMPLE_RATE)
-    pad = int(edge_pad_s * SAMPLE_RATE)
+    max_piece = int(max_piece_s * INPUT_RATE)
+    pad = int(edge_pad_s * INPUT_RATE)
     regions = [part for region in regions for part in _cut_long(region, max_piece)]
-    groups = _groups(regions, int(min_pause_s * SAMPLE_RATE), max_piece)
+    groups = _groups(regions, int(min_pause_s * INPUT_RATE), max_piece)
     pieces = []
     for k, group in enumerate(groups):
         speech_start, speech_end = group[0][0], group[-1][1]

@@ -33,7 +33,6 @@ from voicelab.stt.base import STT
 from voicelab.stt.fit_window import (
     LOG_PROB_THRESHOLD,
     NO_SPEECH_THRESHOLD,
-    SAMPLE_RATE,
     covered_until,
     fit_token_budget,
     fit_window_frames,
@@ -42,6 +41,7 @@ from voicelab.stt.fit_window import (
 )
 from voicelab.stt.piece_decode import RETRY, Decode, DecodeOptions, TranscriptionDetail, transcribe_piece
 from voicelab.stt.pieces import split_at_pauses
+from voicelab.units import INPUT_RATE
 
 SPEECH_THRESHOLD = 0.5
 """Silero speech probability of the pause finder (faster-whisper ``VadOptions.threshold``
@@ -152,7 +152,7 @@ class WhisperSTT(STT):
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise ValueError(f"expected mono audio of shape (samples,), got shape {audio.shape}")
-        seconds = audio.size / SAMPLE_RATE
+        seconds = audio.size / INPUT_RATE
         if self.config.window == "full":
             text = self.transcribe_full_window(audio)
             self.last_detail = TranscriptionDetail("full", seconds)
@@ -260,7 +260,7 @@ class WhisperSTT(STT):
     def warmup(self) -> None:
         """One throw-away inference on 1 s of silence; in fit mode the pause finder, the fit
         decode and its beam-search retry are warmed, and none touches the counters."""
-        silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+        silence = np.zeros(INPUT_RATE, dtype=np.float32)
         if self.config.window == "fit":
             speech_regions(silence)
             for options in (self._options, RETRY):

@@ -7,8 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-"""Input rate of every VAD (Silero VAD's native rate; Whisper's too)."""
+from voicelab.units import INPUT_RATE
+
+SAMPLE_RATE = INPUT_RATE
+"""Input rate of every VAD: :data:`voicelab.units.INPUT_RATE` (an alias kept for voicelab.truth)."""
 
 FRAME_SAMPLES = 512
 """32 ms at 16 kHz: the window Silero VAD v5/v6 accepts at 16 kHz, and the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voicelab.units import INPUT_RATE
 from voicelab.vad.base import VAD
 
 FIR_TAPS = 257
@@ -13,7 +14,7 @@ width of about 3.3 fs / N (= 205 Hz here) and ~53 dB stop-band attenuation
 mains hum (50/60 Hz) and its low harmonics are rejected. Group delay: 128 samples (8 ms)."""
 
 
-def bandpass_fir(low_hz: float, high_hz: float, sample_rate: int = 16_000,
+def bandpass_fir(low_hz: float, high_hz: float, sample_rate: int = INPUT_RATE,
                  taps: int = FIR_TAPS) -> np.ndarray:
     """Linear-phase band-pass FIR: difference of two Hamming-windowed sinc low-passes.
 

@@ -45,14 +45,12 @@ import onnxruntime as ort
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
 from voicelab.assets.paths import resolve_model_path
-
-SAMPLE_RATE = 16_000
-"""Input rate (Hz): the model's and every VAD's."""
+from voicelab.units import INPUT_RATE
 
 WINDOW_SECONDS = 8
 """Smart Turn looks at the last 8 s of the utterance."""
 
-WINDOW_SAMPLES = WINDOW_SECONDS * SAMPLE_RATE
+WINDOW_SAMPLES = WINDOW_SECONDS * INPUT_RATE
 """128,000 samples: the model's audio window."""
 
 N_MELS = 80
@@ -96,8 +94,8 @@ def check_audio(audio: np.ndarray) -> None:
         raise ValueError(f"Smart Turn expects float32 numpy audio in [-1, 1], got {got}; "
                          "convert int16 PCM with x.astype(np.float32) / 32768")
     if audio.ndim != 1:
-        raise ValueError(f"Smart Turn expects mono audio of shape (n,) at {SAMPLE_RATE} Hz, got shape "
-                         f"{audio.shape}; mix down to mono and resample to {SAMPLE_RATE} Hz")
+        raise ValueError(f"Smart Turn expects mono audio of shape (n,) at {INPUT_RATE} Hz, got shape "
+                         f"{audio.shape}; mix down to mono and resample to {INPUT_RATE} Hz")
     if audio.size == 0:
         raise ValueError("Smart Turn needs at least one sample of the utterance, got an empty array")
     if not np.all(np.isfinite(audio)):
@@ -112,7 +110,7 @@ def whisper_mel_filters() -> np.ndarray:
         0-8000 Hz, applied to the 201 bins of a 400-point power spectrum.
     """
     return mel_filter_bank(num_frequency_bins=1 + N_FFT // 2, num_mel_filters=N_MELS,
-                           min_frequency=0.0, max_frequency=SAMPLE_RATE / 2, sampling_rate=SAMPLE_RATE,
+                           min_frequency=0.0, max_frequency=INPUT_RATE / 2, sampling_rate=INPUT_RATE,
                            norm="slaney", mel_scale="slaney")
 
 
@@ -229,4 +227,4 @@ class ThreadedTurnDetector:
         return await asyncio.to_thread(self.detector.probability_complete, audio)
 
     def warmup(self) -> None:
-        self.detector.probability_complete(np.zeros(16_000, dtype=np.float32))
+        self.detector.probability_complete(np.zeros(INPUT_RATE, dtype=np.float32))

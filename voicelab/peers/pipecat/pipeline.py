@@ -35,7 +35,6 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicelab.assets.paths import resolve_model_path
-from voicelab.audio.load import INPUT_RATE
 from voicelab.config import ExperimentConfig
 from voicelab.config.peers import PipecatConfig
 from voicelab.peers.pipecat.llm import VoicelabLLMService
@@ -44,6 +43,7 @@ from voicelab.peers.pipecat.services import kokoro_service, whisper_service
 from voicelab.peers.pipecat.transports import MicInputTransport, SessionPipecatClock, SpeakerOutputTransport
 from voicelab.session.context import SessionContext
 from voicelab.session.turns import Stages
+from voicelab.units import INPUT_RATE
 
 
 class TraceObserver(BaseObserver):

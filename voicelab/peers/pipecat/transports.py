@@ -33,9 +33,9 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
-from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.speaker import VirtualSpeaker
 from voicelab.clock import SessionClock
+from voicelab.units import INPUT_RATE
 
 PCM_SCALE = 32768.0
 """int16 full scale: float32 sample ``x`` is sent as ``round(x * 32767)``, received int16 ``n`` is ``n / 32768``."""

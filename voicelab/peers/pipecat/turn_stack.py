@@ -85,12 +85,10 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voicelab.peers.pipecat.transports import to_pcm16
+from voicelab.units import INPUT_RATE
 
-__all__ = ["FRAME_SAMPLES", "SAMPLE_RATE", "STOCK_SMART_TURN_STOP_SECS", "USER_TURN_STOP_TIMEOUT_SECS",
+__all__ = ["FRAME_SAMPLES", "STOCK_SMART_TURN_STOP_SECS", "USER_TURN_STOP_TIMEOUT_SECS",
            "PipecatTurnStack", "TurnEnd", "pipecat_turn_decisions"]
-
-SAMPLE_RATE = 16000
-"""Input rate (Hz): voicelab's microphone rate, and a rate Silero and Smart Turn take without resampling."""
 
 FRAME_SAMPLES = 512
 """Samples per input frame (32 ms): ``SileroVADAnalyzer.num_frames_required()`` at 16 kHz, and
@@ -190,7 +188,7 @@ class PipecatTurnStack:
 
     def __init__(self, vad_params: VADParams | None = None, stop_secs: Sequence[float] = (STOCK_SMART_TURN_STOP_SECS,),
                  smart_turn_params: SmartTurnParams | None = None) -> None:
-        frame_s = FRAME_SAMPLES / SAMPLE_RATE
+        frame_s = FRAME_SAMPLES / INPUT_RATE
         if not stop_secs or any(not s > 0 or math.ceil(s / frame_s - 1e-9) * frame_s >= USER_TURN_STOP_TIMEOUT_SECS
                                 for s in stop_secs):
             raise ValueError(f"stop_secs must be > 0 and time out before the {USER_TURN_STOP_TIMEOUT_SECS} s "
@@ -220,7 +218,7 @@ class PipecatTurnStack:
             ValueError: audio that is not 1-D float32.
         """
         if not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.ndim != 1:
-            raise ValueError(f"audio must be 1-D float32 at {SAMPLE_RATE} Hz, got "
+            raise ValueError(f"audio must be 1-D float32 at {INPUT_RATE} Hz, got "
                              f"{getattr(audio, 'dtype', type(audio))} {getattr(audio, 'shape', '')}")
         clock = _AudioClock()
         logger.disable("pipecat")
@@ -243,7 +241,7 @@ class PipecatTurnStack:
 
     async def _run(self, audio: np.ndarray, clock: _AudioClock) -> dict[float, list[TurnEnd]]:
         setup = FrameProcessorSetup(clock=SystemClock(), task_manager=TaskManager(), pipeline_worker=None,
-                                    audio_in_sample_rate=SAMPLE_RATE)
+                                    audio_in_sample_rate=INPUT_RATE)
         vad = VADController(SileroVADAnalyzer(params=self.vad_params))
         await vad.setup(setup)   # sets the analyzer's rate; start() (idle timer) is not run: see the module doc
         queued: list = []        # LLMUserAggregator._queued_broadcast_frame: processed after the audio frame
@@ -280,9 +278,9 @@ class PipecatTurnStack:
             turns.append(controller)
         try:
             for i in range(len(audio) // FRAME_SAMPLES):
-                clock.now_s = (i + 1) * FRAME_SAMPLES / SAMPLE_RATE
+                clock.now_s = (i + 1) * FRAME_SAMPLES / INPUT_RATE
                 frame = InputAudioRawFrame(audio=to_pcm16(audio[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]),
-                                           sample_rate=SAMPLE_RATE, num_channels=1)
+                                           sample_rate=INPUT_RATE, num_channels=1)
                 await vad.process_frame(frame)
                 for c in turns:
                     await c.process_frame(frame)
