@@ -52,7 +52,7 @@ import torch
 
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
 from voicelab.config import LLMConfig
-from voicelab.corpus.store import corpus_dir
+from voicelab.corpus.cache import corpus_dir
 from voicelab.lab.node import node_info
 from voicelab.llm.transformers_llm import TransformersLLM
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from voicelab import assets
-from voicelab.assets import AssetError, AssetSpec, Download, asset_path, build, catalog, kokoro, store, verify
+from voicelab.assets import AssetError, AssetSpec, Download, asset_path, build, cache, catalog, kokoro, verify
 
 A_TXT = b"hello"
 B_BIN = bytes(10)
@@ -43,13 +43,13 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture
 def hash_calls(monkeypatch):
     calls = []
-    real = store._sha256_file
+    real = cache._sha256_file
 
     def counting(path):
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(store, "_sha256_file", counting)
+    monkeypatch.setattr(cache, "_sha256_file", counting)
     return calls
 
 
@@ -57,7 +57,7 @@ def test_home_is_env_or_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICELAB_HOME", str(tmp_path))
     assert assets.voicelab_home() == tmp_path
     monkeypatch.delenv("VOICELAB_HOME")
-    assert assets.voicelab_home() == store.Path.home() / ".cache" / "voicelab"
+    assert assets.voicelab_home() == cache.Path.home() / ".cache" / "voicelab"
 
 
 def test_missing_asset_names_asset_path_and_rebuild_command(home):
@@ -80,9 +80,9 @@ def test_build_writes_manifest_stamp_and_returns_paths(home, monkeypatch):
     assert [(r.name, r.built) for r in results] == [("fake", True), ("fake-file", True)]
     assert results[0].path == home / "assets" / "fake" == asset_path("fake")
     assert results[1].path == home / "assets" / "fake-file" / "a.txt" == asset_path("fake-file")
-    manifest = (home / "assets" / "fake" / store.MANIFEST).read_text()
+    manifest = (home / "assets" / "fake" / cache.MANIFEST).read_text()
     assert manifest == f"{PINS['a.txt']}  a.txt\n{PINS['sub/b.bin']}  sub/b.bin\n"
-    assert (home / "assets" / "fake" / store.STAMP).is_file()
+    assert (home / "assets" / "fake" / cache.STAMP).is_file()
     assert verify("fake", full=True) == PINS
 
 
@@ -152,7 +152,7 @@ def test_touched_intact_file_is_rehashed_once_then_restamped(home, hash_calls):
 
 def test_missing_stamp_means_not_verified(home):
     build(["fake"])
-    (home / "assets" / "fake" / store.STAMP).unlink()
+    (home / "assets" / "fake" / cache.STAMP).unlink()
     with pytest.raises(AssetError, match="not verified.*python -m voicelab.assets build fake"):
         asset_path("fake")
 

@@ -17,8 +17,8 @@ import soundfile as sf
 
 from voicelab.corpus import CorpusError, Package, build_corpus, load_corpus, summary, verify_corpus
 from voicelab.corpus import build as corpus_build
+from voicelab.corpus import cache as corpus_store
 from voicelab.corpus import items as items_mod
-from voicelab.corpus import store as corpus_store
 from voicelab.corpus.build import flags_for
 from voicelab.corpus.items import MIN_SILENCE_MS, PAUSE_RANGE_MS, gaps_ms, pause_for, plan_items, word_cuts_ms
 from voicelab.corpus.recordings import asterisk_transcripts

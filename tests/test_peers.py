@@ -35,10 +35,10 @@ from voicelab.events import (
 )
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.measure.metrics import turns_table
-from voicelab.measure.peer import engine_comparison, peer_metrics
+from voicelab.measure.peer_metrics import engine_comparison, peer_metrics
 from voicelab.reports.engines import summary_block, v2v_ratio
 from voicelab.session import TurnSpec, VoiceAgent
-from voicelab.session.peer import PeerSession
+from voicelab.session.peer_engine import PeerSession
 
 from scripted_stages import scripted_stages, speech_clip
 

@@ -253,7 +253,7 @@ def test_timeline_selection_is_bounded_and_stated(turns):
 def test_model_paths_are_shown_relative_to_voicelab_home(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from voicelab.assets.store import display_path
+    from voicelab.assets.cache import display_path
 
     monkeypatch.setenv("VOICELAB_HOME", str(tmp_path / "vh"))
     model = tmp_path / "vh" / "assets" / "whisper-tiny.en"

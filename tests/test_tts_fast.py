@@ -19,8 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from voicelab.assets import kokoro_fp32
 from voicelab.assets import piper as piper_asset
+from voicelab.assets.cache import AssetError
 from voicelab.assets.kokoro_graph import QUANTIZED_OPS, GraphEditError, cap_edge_pads, dequantize
-from voicelab.assets.store import AssetError
 from voicelab.config import ConfigError, ExperimentConfig, TTSConfig, parse_config
 from voicelab.tts.kokoro import trailing_pause_s
 

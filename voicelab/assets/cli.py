@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from voicelab.assets.building import build
+from voicelab.assets.cache import AssetError, asset_path, verify, voicelab_home
 from voicelab.assets.catalog import ASSETS
-from voicelab.assets.store import AssetError, asset_path, verify, voicelab_home
 
 
 def main(argv: Sequence[str] | None = None) -> int:

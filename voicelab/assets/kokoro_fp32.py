@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voicelab.assets.cache import AssetError, AssetSpec, _say
 from voicelab.assets.kokoro import KOKORO_ONNX_SHA256, MODEL_SPEC
-from voicelab.assets.store import AssetError, AssetSpec, _say
 
 KOKORO_FP32_ONNX = "kokoro-v1.0.fp32.onnx"
 KOKORO_FP32_SHA256 = "0fbd15a635ce6402a545397d122ae476e2424d2a372db891bb203c3694dba3f4"
@@ -69,7 +69,7 @@ def _check_style(n_tokens: int) -> np.ndarray:
     float32 ``[1, 256]``; a seeded random style if that asset is not built. A real voice:
     a random style is out of distribution, and there the int8 and float32 graphs drift
     apart on some CPUs (RMS 0.78 vs 1.51 on an AMD EPYC, 0.0658 vs 0.0661 with af_heart)."""
-    from voicelab.assets.store import asset_path
+    from voicelab.assets.cache import asset_path
 
     try:
         voices = np.load(asset_path("kokoro-voices"))

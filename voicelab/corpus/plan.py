@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from voicelab.assets.store import _sha256_file
+from voicelab.assets.cache import _sha256_file
 from voicelab.corpus.recordings import Recording
 from voicelab.corpus.sources import CorpusError
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from voicelab.assets.store import _downloads_dir, _sha256_file
+from voicelab.assets.cache import _downloads_dir, _sha256_file
 
 
 class CorpusError(RuntimeError):

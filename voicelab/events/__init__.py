@@ -8,7 +8,7 @@ numbers user turns from 0 in play order; warm-up turns are flagged on :class:`Tu
 Events live in submodules by the part of the agent that logs them:
 :mod:`~voicelab.events.session` (turns, VAD, endpointing, speculation),
 :mod:`~voicelab.events.pipeline` (STT, LLM, trigger, TTS, playback),
-:mod:`~voicelab.events.duplex` (barge-in, echo path, AEC), :mod:`~voicelab.events.peer` (figures
+:mod:`~voicelab.events.duplex` (barge-in, echo path, AEC), :mod:`~voicelab.events.reported` (figures
 peer engines report about themselves), and :mod:`~voicelab.events.trace` holds
 :class:`Trace`; everything is importable from here (importing this package registers
 every event type for :meth:`Event.from_dict`).
@@ -26,7 +26,6 @@ from voicelab.events.duplex import (
     PlaybackResumed,
     ResponseCancelled,
 )
-from voicelab.events.peer import PeerReported
 from voicelab.events.pipeline import (
     ChunkTriggered,
     FaultInjected,
@@ -45,6 +44,7 @@ from voicelab.events.pipeline import (
     TurnFailed,
     WordEmitted,
 )
+from voicelab.events.reported import PeerReported
 from voicelab.events.session import (
     ModelLoaded,
     SpeculationCommitted,

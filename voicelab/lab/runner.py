@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from voicelab.assets.store import display_path
+from voicelab.assets.cache import display_path
 from voicelab.audio.clips import Clip, resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.config import ConfigError, ExperimentConfig
@@ -141,7 +141,7 @@ def streaming_vs_baseline(metrics: dict) -> dict | None:
 
 
 def _shown_info(info: dict) -> dict:
-    """A stage's ``info`` with its model path as :func:`~voicelab.assets.store.display_path` shows it."""
+    """A stage's ``info`` with its model path as :func:`~voicelab.assets.cache.display_path` shows it."""
     return {k: display_path(v) if k == "model" and v else v for k, v in info.items()}
 
 

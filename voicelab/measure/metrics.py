@@ -36,7 +36,7 @@ from voicelab.events import (
 from voicelab.measure.echo import AEC_COLUMNS, aec_metrics
 from voicelab.measure.faults import fault_metrics
 from voicelab.measure.interruption import BARGE_IN_COLUMNS, interruption_metrics
-from voicelab.measure.peer import PEER_COLUMNS, peer_metrics, restart_metrics, said_text
+from voicelab.measure.peer_metrics import PEER_COLUMNS, peer_metrics, restart_metrics, said_text
 from voicelab.measure.stats import bootstrap_percentile_ci
 
 NAN = math.nan
@@ -164,7 +164,7 @@ def turn_metrics(te: _TurnEvents) -> dict:
     """All metric columns for one turn (see :data:`LATENCY_COLUMNS`).
 
     ``response_text`` is everything the agent said in the turn
-    (:func:`~voicelab.measure.peer.said_text`: a peer's restarted replies too, as far as they
+    (:func:`~voicelab.measure.peer_metrics.said_text`: a peer's restarted replies too, as far as they
     were handed to TTS), the text ``tts_roundtrip_wer`` compares the played audio with.
     """
     plan = te.plan
@@ -270,7 +270,7 @@ def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
     Latencies are read from the replies that were answered: the events of discarded
     speculative replies are left out (:meth:`~voicelab.events.Trace.without_discarded`)
     and counted in the :data:`SPECULATION_COLUMNS`. A peer engine's restarted replies (false
-    starts) are counted in :data:`~voicelab.measure.peer.RESTART_COLUMNS`; their words handed
+    starts) are counted in :data:`~voicelab.measure.peer_metrics.RESTART_COLUMNS`; their words handed
     to TTS are part of ``response_text``.
     """
     speculation = speculation_metrics(trace)

@@ -2,7 +2,7 @@
 
 A variant with ``engine: pipecat`` is answered by a stock Pipecat pipeline
 (:mod:`voicelab.peers.pipecat`) sharing the session's microphone, speaker, clock, trace
-and models (see :mod:`voicelab.session.peer` for the seam). Frameworks are optional
+and models (see :mod:`voicelab.session.peer_engine` for the seam). Frameworks are optional
 extras, imported only when a config asks for them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from voicelab.config import ExperimentConfig
-from voicelab.session.peer import PeerEngine
+from voicelab.session.peer_engine import PeerEngine
 from voicelab.session.turns import Stages
 
 EXTRAS = {"pipecat": "pipecat"}

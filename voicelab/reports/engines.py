@@ -1,6 +1,6 @@
 """The side-by-side section of a run with peer engines (e.g. voicelab vs Pipecat).
 
-A table of :func:`voicelab.measure.peer.engine_comparison`, the voice-to-voice ratio of
+A table of :func:`voicelab.measure.peer_metrics.engine_comparison`, the voice-to-voice ratio of
 voicelab's best variant to the best peer's, and a figure of every turn's measured
 voice-to-voice with each peer's self-reported figure beside it.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from voicelab.measure.peer import engine_comparison
+from voicelab.measure.peer_metrics import engine_comparison
 from voicelab.reports.frames import live_rows
 from voicelab.reports.html import md_table
 from voicelab.reports.style import FONT, empty_figure, figure_to_png, format_ms, style_axes, variant_colors

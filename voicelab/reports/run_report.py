@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from voicelab.events import Trace, TurnPlanned
 from voicelab.measure.metrics import LATENCY_COLUMNS, SIGNED_COLUMNS, summarize
-from voicelab.measure.peer import engine_comparison
+from voicelab.measure.peer_metrics import engine_comparison
 from voicelab.reports.critical_path import (
     EXPLANATION,
     MISSING_NOTE,

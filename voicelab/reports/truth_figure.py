@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from voicelab.reports.style import FONT, STAGE_COLORS, truncate
 from voicelab.truth.consensus import SpeechReference
 from voicelab.truth.energy import WINDOW_MS, energy_runs
+from voicelab.units import INPUT_RATE
 
 __all__ = ["truth_figure"]
 
@@ -38,7 +39,7 @@ def truth_figure(audio: np.ndarray, ref: SpeechReference, title: str = "",
     with matplotlib.rc_context(FONT):
         fig = Figure(figsize=(width, 5.6))
         ax_w, ax_e, ax_s = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.2, 1.2, 1.4]})
-        t = np.arange(len(audio)) / 16_000
+        t = np.arange(len(audio)) / INPUT_RATE
         ax_w.plot(t, audio, lw=0.4, color="#555")
         ax_w.axvspan(ref.start_ms / 1000, ref.end_ms / 1000, color=SOURCE_COLORS["reference"], alpha=0.18,
                      label=f"reference {ref.start_ms:.0f}-{ref.end_ms:.0f} ms")
@@ -75,7 +76,7 @@ def truth_figure(audio: np.ndarray, ref: SpeechReference, title: str = "",
                       fontsize=7, color="white", clip_on=True)
         ax_s.set_yticks(range(len(lanes)), [n for n, _ in reversed(lanes)])
         ax_s.set_xlabel("time in the clip (s)")
-        ax_s.set_xlim(0, len(audio) / 16_000)
+        ax_s.set_xlim(0, len(audio) / INPUT_RATE)
         head = f"{title}: " if title else ""
         status = f"{len(ref.warnings)} warning(s)" if ref.warnings else "sources agree"
         fig.suptitle(f"{head}speech {ref.start_ms:.0f}-{ref.end_ms:.0f} ms "

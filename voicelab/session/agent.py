@@ -30,7 +30,7 @@ from voicelab.session.context import SessionContext
 from voicelab.session.conversation import Conversation
 from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.live_user import LiveUser
-from voicelab.session.peer import VOICELAB, PeerEngine
+from voicelab.session.peer_engine import VOICELAB, PeerEngine
 from voicelab.session.response import Response
 from voicelab.session.running import MakeUser, RunningSession
 from voicelab.session.turns import SessionResult, Stages, TurnSpec
@@ -55,9 +55,9 @@ class VoiceAgent:
        :class:`~voicelab.session.live_user.LiveUser`) plays its turns, then shut every task
        down and return the trace and both audio timelines; if the microphone, speaker or
        agent task fails first, the run ends with :class:`SessionError`;
-    4. with peer engines (other frameworks' agents, :mod:`voicelab.session.peer`): start
+    4. with peer engines (other frameworks' agents, :mod:`voicelab.session.peer_engine`): start
        them before t = 0, route the microphone to the engine of the current turn's variant
-       (:class:`~voicelab.session.peer.MicRouter`), and stop them with the session.
+       (:class:`~voicelab.session.peer_engine.MicRouter`), and stop them with the session.
 
     After :meth:`run` has started, :attr:`context` holds the session's shared parts
     and :attr:`responding` the reply in flight; :meth:`submit_text`, :meth:`reconfigure`
@@ -66,7 +66,7 @@ class VoiceAgent:
 
     def __init__(self, config: ExperimentConfig, stages: Stages, peers: Sequence[PeerEngine] = ()) -> None:
         """``peers``: engines of other frameworks answering their variants' turns in the same
-        session (see :mod:`voicelab.session.peer`); the other turns are voicelab's.
+        session (see :mod:`voicelab.session.peer_engine`); the other turns are voicelab's.
 
         Raises:
             ValueError: two peers answer the same variant, or a peer's variant is named ``voicelab``.

@@ -58,7 +58,7 @@ class MicListener:
                  is_busy: Callable[[], bool], aec: AECFrontEnd | None = None,
                  frames: Callable[[], AsyncIterator[MicFrame]] | None = None) -> None:
         """``frames``: the microphone as this agent hears it (default ``ctx.mic.frames``;
-        with peer engines, :meth:`voicelab.session.peer.MicRouter.frames`)."""
+        with peer engines, :meth:`voicelab.session.peer_engine.MicRouter.frames`)."""
         self._ctx = ctx
         self._frames = frames or ctx.mic.frames
         self._aec = aec

@@ -17,7 +17,7 @@ from voicelab.session.conversation import Conversation
 from voicelab.session.echo_cancel import AECFrontEnd
 from voicelab.session.listener import MicListener
 from voicelab.session.live_user import LiveUser
-from voicelab.session.peer import VOICELAB, MicRouter, PeerEngine, PeerSession
+from voicelab.session.peer_engine import VOICELAB, MicRouter, PeerEngine, PeerSession
 from voicelab.session.response import Response, ResponseStreamer
 from voicelab.session.speculation import Speculation, Speculator
 from voicelab.session.turns import Stages

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from voicelab.assets.store import display_path
+from voicelab.assets.cache import display_path
 from voicelab.config import ExperimentConfig
 from voicelab.events import ModelLoaded
 from voicelab.session.turns import Stages

@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from voicelab.assets.store import voicelab_home
+from voicelab.assets.cache import voicelab_home
 from voicelab.store.schema import SCHEMA_VERSION, Base, Meta
 
 
@@ -19,7 +19,7 @@ class StoreError(RuntimeError):
 
 def default_url() -> str:
     """The embedded default: SQLite in ``$VOICELAB_HOME/voicelab.db`` (see
-    :func:`voicelab.assets.store.voicelab_home`)."""
+    :func:`voicelab.assets.cache.voicelab_home`)."""
     return f"sqlite:///{voicelab_home() / 'voicelab.db'}"
 
 

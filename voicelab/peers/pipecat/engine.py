@@ -26,7 +26,7 @@ import sys
 from voicelab.config import ExperimentConfig, Variant
 from voicelab.events import StateChanged
 from voicelab.peers.pipecat.observer import ENGINE, FrameTranslator
-from voicelab.session.peer import PeerSession
+from voicelab.session.peer_engine import PeerSession
 from voicelab.session.turns import Stages
 
 

@@ -140,7 +140,7 @@ def write_evaluation(out_dir: Path, worst_ms: float = 100.0, prompts: Path | Non
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout if platform.system() == "Linux" else ""
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown")
     command = "voicelab truth --evaluate --out DIR" if not items else (
-        f"python -m voicelab.lab.truth --out DIR --prompts PROMPTS_DIR --per-kind {per_kind}")
+        f"python -m voicelab.lab.truth_command --out DIR --prompts PROMPTS_DIR --per-kind {per_kind}")
     (out_dir / "evaluation.md").write_text(
         "# Reference speech boundaries: error against annotations and clean references\n\n"
         "Absolute error of the computed reference (ms). Targets: the LibriVox clips' annotations; "

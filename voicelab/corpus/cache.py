@@ -2,7 +2,7 @@
 
 ``<home>/corpus/`` (``<home>`` = :func:`voicelab.assets.voicelab_home`) holds
 ``MANIFEST.sha256`` (``sha256sum -c`` format) and a ``.verified`` stamp with each file's
-size and mtime, as the model assets do (:mod:`voicelab.assets.store`): the fast check
+size and mtime, as the model assets do (:mod:`voicelab.assets.cache`): the fast check
 re-hashes nothing while sizes and mtimes match.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from voicelab.assets.store import (
+from voicelab.assets.cache import (
     MANIFEST,
     STAMP,
     _read_manifest,
