@@ -81,7 +81,7 @@ def session():
 
 def test_streaming_turn_metrics_exact(session):
     result, _, _ = session
-    row = turns_table(result.trace).iloc[0]
+    row = turns_table(result.trace, 200.0).iloc[0]
     # clip placed at the next mic frame after lead-in: frame 15 -> 480 ms; true speech 800..1800 ms
     assert row.speech_end_ms == 1800.0
     # last speech frame [1792, 1824); 16 silent frames (512 ms >= 500) -> decided at 2336
@@ -120,7 +120,7 @@ def test_streaming_turn_events(session):
 
 def test_baseline_turn_metrics_exact(session):
     result, _, _ = session
-    row = turns_table(result.trace).iloc[1]
+    row = turns_table(result.trace, 200.0).iloc[1]
     # reply 0 ends at 3350 + 120 = 3470; +1000 gap -> 4470; the mic has delivered frame 138
     # (ends 4448), so the clip starts with frame 139 at 4448: true speech 4768..5768;
     # last speech frame [5760, 5792) -> 16 silent frames -> decided 6304
@@ -158,7 +158,7 @@ def test_agent_audio_is_aligned_with_trace(session):
 
 def test_summary_excludes_warmup_and_groups_by_variant(session):
     result, _, _ = session
-    turns = turns_table(result.trace)
+    turns = turns_table(result.trace, 200.0)
     turns.loc[0, "warmup"] = True
     s = summarize(turns)
     assert list(s) == ["whole"]
@@ -186,7 +186,7 @@ def test_coalesced_requests_grow_geometrically(growth, sizes):
     result = run_virtual(VoiceAgent(cfg, stages).run(turns))
     assert [len(t.split()) for t in tts.requests] == sizes
     assert " ".join(tts.requests) == " ".join(w.strip() for w in words)
-    assert turns_table(result.trace).iloc[0].tts_requests == len(sizes)
+    assert turns_table(result.trace, 200.0).iloc[0].tts_requests == len(sizes)
 
 
 def test_history_bound_keeps_the_last_exchanges():

@@ -38,7 +38,7 @@ def test_barge_in_exact_latencies_and_truncated_history():
     # turn 1 starts 300 ms after the agent's first sample (3120 ms)
     result, llm, tts, agent = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)])
     t = result.trace
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     # reply 0 plays "Hello there," 3120..3840 then "how are you?" from 3840.
     # Turn 1's clip is placed at the next mic frame after 3420 ms: 3392; true onset 3712.
     # Speech frames from 3712; 7 frames (224 ms >= 200) -> detector fires at 3936;
@@ -75,7 +75,7 @@ def test_a_detection_before_a_late_reference_onset_is_early_not_false():
     # 256 ms before that onset (3392 + 800 = 4192); playback stops at 3940
     result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)],
                       bounds=(800.0, 1320.0))
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     assert [d.t_ms for d in result.trace.of(BargeInDetected, 0)] == [ms(3936.0)]
     r1 = rows.iloc[1]
     assert bool(r1.early_detection) and not rows.iloc[0].false_interruption
@@ -85,7 +85,7 @@ def test_a_detection_before_a_late_reference_onset_is_early_not_false():
     assert not r1.missed_interruption
     # with the true onset (320 ms), the same detection is on time
     result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)])
-    assert not turns_table(result.trace).iloc[1].early_detection
+    assert not turns_table(result.trace, 200.0).iloc[1].early_detection
 
 
 def test_cancellation_mid_generation_stops_llm_and_tts():
@@ -103,7 +103,7 @@ def test_cancellation_mid_generation_stops_llm_and_tts():
 def test_echo_without_a_guard_is_a_false_interruption():
     # reply audio leaks into the mic at -20 dB after 20 ms; the oracle VAD hears it
     result, *_ = _run([("after_reply", None)], echo_db=-20.0)
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     # echo from 3140 ms: frames from [3136, 3168) are "speech"; 7 frames -> fires at 3360
     assert [d.t_ms for d in result.trace.of(BargeInDetected, 0)] == [ms(3360.0)]
     assert bool(rows.iloc[0].false_interruption)  # no user clip was playing at 3360 ms
@@ -112,7 +112,7 @@ def test_echo_without_a_guard_is_a_false_interruption():
 
 def test_disabled_barge_in_is_a_missed_interruption():
     result, llm, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0)], barge_in=False)
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     assert not result.trace.of(BargeInDetected)
     assert bool(rows.iloc[1].missed_interruption)
     # reply 0 plays to its end (4560 ms); the user's utterance ends after that (endpoint at
@@ -128,7 +128,7 @@ def test_many_random_barge_ins_no_deadlock_or_leak():
                                           for _ in range(12)]
     words = [f" w{i}" for i in range(25)]
     result, llm, tts, agent = _run(scenario, tokens=words, token_ms=40.0)
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     assert len(rows) == 13
     assert agent.responding is None and not agent.speaker._queue
     # every reply either finished or was cut exactly once
@@ -140,7 +140,7 @@ def test_many_random_barge_ins_no_deadlock_or_leak():
 def test_a_barge_in_after_the_reply_ended_is_not_missed():
     # the reply (1440 ms of audio from 3120 ms) has ended before this clip's speech starts
     result, *_ = _run([("after_reply", None), ("after_agent_starts", 2000.0)], barge_in=False)
-    row = turns_table(result.trace).iloc[1]
+    row = turns_table(result.trace, 200.0).iloc[1]
     assert result.trace.of(PlaybackStopped, 0)[0].t_ms < row.speech_end_ms - 1000
     assert not row.missed_interruption
 
@@ -156,7 +156,7 @@ def test_rescore_recomputes_metrics_from_the_saved_trace(tmp_path):
     result, *_ = _run([("after_reply", None), ("after_agent_starts", 300.0), ("after_reply", None)],
                       bounds=(800.0, 1320.0))
     result.trace.save_jsonl(tmp_path / "events.jsonl")
-    stale = turns_table(result.trace).drop(columns=["early_detection"])
+    stale = turns_table(result.trace, 200.0).drop(columns=["early_detection"])
     stale["false_interruption"] = True            # as an older definition might have scored it
     stale["barge_in_detect_ms"] = float("nan")
     stale["tts_roundtrip_wer"] = [0.0, 0.25, 0.5]  # not in the trace: must be carried over

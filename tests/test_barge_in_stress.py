@@ -54,7 +54,7 @@ def test_a_thousand_random_barge_ins_end_cleanly():
     result = run_virtual(session())
     trace = result.trace
 
-    assert len(turns_table(trace)) == N_BARGE_INS + 1
+    assert len(turns_table(trace, 200.0)) == N_BARGE_INS + 1
     assert tasks["after"] == tasks["before"], tasks
     assert threading.active_count() == threads_before
     assert agent.responding is None and not agent.speaker._queue

@@ -46,7 +46,7 @@ def _clip(name="tone") -> WireTurn:
 
 def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
     (result,), server = _bench([_clip(), _clip("tone-2")])
-    rows = _turn_rows(result)
+    rows = _turn_rows(result, 200.0)
     assert list(rows.transcript) == ["hello agent", "hello agent"]
     first = rows.iloc[0]
     # the clip is sent from 512 ms (the first packet boundary after the 500 ms lead-in): true
@@ -85,7 +85,7 @@ def test_client_measures_voice_to_voice_at_its_end_of_the_wire():
 def test_concurrent_clients_each_get_their_session():
     results, server = _bench([_clip()], clients=3)
     assert len(server.finished) == 3
-    v2v = [_turn_rows(r).iloc[0].voice_to_voice_latency_ms for r in results]
+    v2v = [_turn_rows(r, 200.0).iloc[0].voice_to_voice_latency_ms for r in results]
     # scripted stages only sleep (no CPU, no queue): three concurrent sessions do not
     # interfere, each client measures exactly the one-client figure
     assert v2v == [ms(3150.0 - 1832.0)] * 3
@@ -147,7 +147,7 @@ def test_a_late_reply_is_attributed_to_its_own_turn():
     c._message(7000.0, "response_audio", {"reply_id": 1, "request_id": 1, "sample_rate": 24000, "dtype": "int16",
                                           "start_sample": 6990 * 24})
     c._audio(7000.0, np.full(240, 0.1, np.float32))
-    rows = _turn_rows(c._finish()).set_index("turn")
+    rows = _turn_rows(c._finish(), 200.0).set_index("turn")
     assert list(rows.first_audio_played_ms) == [ms(6500.0), ms(7000.0)]
     assert list(rows.received_audio_ms) == [ms(6500.0), ms(7000.0)]
     assert list(rows.received_check_ms) == [ms(0.0), ms(0.0)]
@@ -188,3 +188,11 @@ def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):
     assert requests[1][1] == seed + 1                                 # (the warm-up session's second turn)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["turns"] == 1 and summary["warmup_turns"] == 2
+
+
+def test_the_bench_judges_missed_interruptions_by_the_sessions_threshold():
+    from voicelab.bench.run import barge_in_threshold_ms
+    from voicelab.config import BargeInConfig
+
+    assert barge_in_threshold_ms(None) == BargeInConfig().min_barge_in_ms
+    assert barge_in_threshold_ms({"barge_in": {"enabled": True, "min_barge_in_ms": 32}}) == 32.0

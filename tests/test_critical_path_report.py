@@ -103,7 +103,7 @@ def turns() -> pd.DataFrame:
              TurnSpec(pause, whole, False, (320.0, 2220.0))]
     result = run_virtual(VoiceAgent(cfg, stages).run(specs))
     assert [p.t_ms for p in result.trace.of(TurnPlanned)] == [480, 4416, 8352, 12288, 16320]
-    return turns_table(result.trace)
+    return turns_table(result.trace, 200.0)
 
 
 def _cp(df: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def _run(faults: dict, turns: int = 3, tts=None):
     clip = speech_clip()
     specs = [TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, 1320.0)) for _ in range(turns)]
     result = run_virtual(VoiceAgent(cfg, stages).run(specs))
-    return result, turns_table(result.trace), shared, stages
+    return result, turns_table(result.trace, 200.0), shared, stages
 
 
 def test_plan_is_reproducible_and_stages_draw_apart():

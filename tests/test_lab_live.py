@@ -103,7 +103,7 @@ def test_reply_segments_stream_as_they_play_and_are_the_played_audio():
         assert t == pytest.approx(start / 24.0, abs=1e-6)
     assert audio_msgs[0][0] < result.trace.of(PlaybackStopped, 0)[0].t_ms - 500
     (readout,) = link.turns.values()
-    row = turns_table(result.trace).iloc[0]
+    row = turns_table(result.trace, 200.0).iloc[0]
     assert (readout.heard, readout.reply.strip(), readout.done, readout.interrupted) == (
         "hello agent", REPLY, True, False)
     assert readout.voice_to_voice_ms == pytest.approx(row.voice_to_voice_latency_ms, abs=1e-9)

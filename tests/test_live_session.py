@@ -78,7 +78,7 @@ def test_live_turn_is_answered_and_measured(packet):
     # t = 0 is the first sample's capture, whatever the packet size: the decision is taken when
     # the packet holding the frame's last sample (sample 29696 = 1856 ms) has arrived
     assert end.t_ms == ms(-(-29696 // packet) * packet / 16)
-    row = turns_table(result.trace).iloc[0]
+    row = turns_table(result.trace, 200.0).iloc[0]
     assert row.transcript == "hello agent" and row.response_text == "Hello there, how are you?"
     # the scripted session's delays after the endpoint (test_agent_metrics): STT 300, first
     # chunk at +250, TTS 230 -> audio 780 ms after the decision, played at the next 10 ms frame
@@ -93,7 +93,7 @@ def test_two_live_turns():
     assert [p.turn for p in plans] == [0, 1]
     # speech from 4820 ms: its first frame [4800, 4832) minus the 100 ms pad
     assert plans[1].speech_start_ms == ms(4700.0)
-    rows = turns_table(result.trace)
+    rows = turns_table(result.trace, 200.0)
     assert list(rows.transcript) == ["hello agent", "hello agent"]
     assert rows.voice_to_voice_latency_ms.notna().all()
 
@@ -137,7 +137,7 @@ def _run_live_with(actions, seconds=5.0):
 def test_typed_turn_skips_stt():
     result = _run_live_with([(0.992, lambda agent: agent.submit_text("hi there"))])
     (plan,) = result.trace.of(TurnPlanned)
-    row = turns_table(result.trace).iloc[0]
+    row = turns_table(result.trace, 200.0).iloc[0]
     # typed at 992 ms (the end of frame 30): the turn's "speech end"; no STT; LLM 100 ms to the
     # first token, "Hello there," released at +250, TTS 230 -> 1472 ms, next 10 ms frame 1480
     assert (plan.speech_start_ms, plan.speech_end_ms) == (ms(992.0), ms(992.0))
@@ -152,4 +152,4 @@ def test_client_side_endpointing_ends_the_utterance_at_once():
     ends = result.trace.of(SpeechEnded, 0)
     # the endpointer had processed frames up to 1568 ms (frame 49 was pushed, not yet heard)
     assert ends[0].decided_ms == ms(1568.0) and ends[0].audio_ms == ms(1568.0)
-    assert turns_table(result.trace).iloc[0].transcript == "hello agent"
+    assert turns_table(result.trace, 200.0).iloc[0].transcript == "hello agent"

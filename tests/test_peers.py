@@ -135,7 +135,7 @@ def mixed():
 
 def test_voicelab_turn_is_unchanged_by_a_peer(mixed):
     result, _ = mixed
-    row = turns_table(result.trace).iloc[0]
+    row = turns_table(result.trace, 200.0).iloc[0]
     # the same numbers as test_agent_metrics' streaming turn: routing adds no latency
     assert (row.engine, row.speech_end_ms) == ("voicelab", 1800.0)
     assert row.endpoint_delay_ms == ms(536.0)
@@ -145,7 +145,7 @@ def test_voicelab_turn_is_unchanged_by_a_peer(mixed):
 
 def test_peer_turn_is_measured_on_the_shared_speaker(mixed):
     result, peer = mixed
-    row = turns_table(result.trace).iloc[1]
+    row = turns_table(result.trace, 200.0).iloc[1]
     # reply 0 ends at 3470 (test_agent_metrics); +1000 -> the clip starts with frame 139 at
     # 4448: true speech 4768..5768, last loud frame [5760, 5792); the 10th silent frame ends
     # at 6112; +200 -> 6312; the speaker's next 10 ms frame: 6320
@@ -242,7 +242,7 @@ def test_frames_become_events_at_their_times():
 
 
 def test_translated_turn_metrics_exact():
-    row = turns_table(_translated(True, _scripted_turn)).iloc[0]
+    row = turns_table(_translated(True, _scripted_turn), 200.0).iloc[0]
     assert row.engine == "pipecat"
     assert row.endpoint_delay_ms == ms(550.0)          # turn ended 2350 - true end 1800
     assert row.stt_latency_ms == ms(-50.0)             # transcript 2300 before the turn ended

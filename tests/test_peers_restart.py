@@ -48,7 +48,7 @@ def replay(fixture: dict) -> Trace:
 def recorded():
     fixture = json.loads(FIXTURE.read_text())
     trace = replay(fixture)
-    return fixture, trace, turns_table(trace).set_index("turn")
+    return fixture, trace, turns_table(trace, 200.0).set_index("turn")
 
 
 def test_fixture_is_a_recording_with_a_restart(recorded):
@@ -112,7 +112,7 @@ def test_one_reply_per_turn_keeps_its_text_and_no_false_start():
     from voicelab.events import TurnPlanned
     trace = Trace([TurnPlanned(0.0, 0, "c", "v", False, 1000.0, 0.0, 900.0, "hello there"),
                    LLMStarted(1000.0, 0), LLMFinished(1500.0, 0, 3, True, " Hi there ")])
-    row = turns_table(trace).iloc[0]
+    row = turns_table(trace, 200.0).iloc[0]
     assert row.response_text == " Hi there "
     assert (row.restarted_replies, row.false_start_text, row.false_start_audio_ms) == (0, "", 0.0)
 
@@ -124,10 +124,10 @@ def test_false_start_audio_is_what_played_before_the_restart():
     base = [TurnPlanned(0.0, 0, "c", "v", False, 1000.0, 0.0, 900.0, "hello there"), LLMStarted(1000.0, 0),
             PlaybackStarted(1200.0, 0, 0, 0), PlaybackStall(1300.0, 0, 50.0), LLMFinished(1400.0, 0, 1, False, "Hi"),
             LLMStarted(1420.0, 0), TTSAudio(1600.0, 0, 1, 100, 24000)]
-    cut = turns_table(Trace(base[:5] + [PlaybackStopped(1450.0, 0, 6000, True)] + base[5:])).iloc[0]
+    cut = turns_table(Trace(base[:5] + [PlaybackStopped(1450.0, 0, 6000, True)] + base[5:]), 200.0).iloc[0]
     assert (cut.restarted_replies, cut.false_start_audio_ms) == (1, 200.0)
     assert cut.false_start_text == ""  # no chunk of it was handed to TTS
-    on = turns_table(Trace(base + [PlaybackStopped(2000.0, 0, 19200, False)])).iloc[0]
+    on = turns_table(Trace(base + [PlaybackStopped(2000.0, 0, 19200, False)]), 200.0).iloc[0]
     assert math.isnan(on.false_start_audio_ms)
 
 

@@ -119,7 +119,7 @@ def trace():
 
 @pytest.fixture(scope="module")
 def turns(trace):
-    return turns_table(trace)
+    return turns_table(trace, 200.0)
 
 
 def test_fixture_metrics_are_as_designed(turns):

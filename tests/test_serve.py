@@ -250,7 +250,7 @@ def test_web_page_is_served():
     async def client(url, server):
         port = int(url.rsplit(":", 1)[1])
         out = {}
-        for path in ("/", "/client.js", "/nope"):
+        for path in ("/", "/client.js", "/player.js", "/nope"):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
             await writer.drain()
@@ -260,6 +260,10 @@ def test_web_page_is_served():
     got = _session(client)
     assert got["/"].startswith("HTTP/1.1 200") and "text/html" in got["/"] and '<script src="client.js">' in got["/"]
     assert "text/javascript" in got["/client.js"] and "echoCancellation: true" in got["/client.js"]
+    # the reply player shared with the notebook (voicelab/live/static/player.js), loaded before client.js
+    assert got["/player.js"].startswith("HTTP/1.1 200") and "text/javascript" in got["/player.js"]
+    assert "function createReplyPlayer(" in got["/player.js"]
+    assert got["/"].index('<script src="player.js">') < got["/"].index('<script src="client.js">')
     assert got["/nope"].startswith("HTTP/1.1 404")
 
 

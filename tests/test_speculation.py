@@ -79,7 +79,7 @@ def _run(speculate: bool, pause_ms: float = 400.0, min_silence_ms: float = 500.0
     second = 1000.0 + pause_ms
     specs = [TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, second + 520.0)) for _ in range(turns)]
     result = run_virtual(VoiceAgent(cfg, stages).run(specs))
-    return result, turns_table(result.trace), llm
+    return result, turns_table(result.trace, 200.0), llm
 
 
 def test_discarded_in_the_llm_then_a_hit_at_the_end():

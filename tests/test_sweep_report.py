@@ -160,7 +160,7 @@ def sweep(tmp_path_factory):
 
 def test_fixture_trace_matches_the_table(tmp_path):
     d = make_sweep(tmp_path)
-    turns = turns_table(Trace.load_jsonl(d / "runs" / IDS[0] / "rep-1" / "events.jsonl"))
+    turns = turns_table(Trace.load_jsonl(d / "runs" / IDS[0] / "rep-1" / "events.jsonl"), 200.0)
     assert turns.loc[turns["turn"] == 1, "voice_to_voice_latency_ms"].item() == 1250.0
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from voicelab.stt.whisper import WordTiming
 from voicelab.truth.consensus import consensus
-from voicelab.truth.energy import EnergyAnalysis
+from voicelab.truth.energy import EnergyAnalysis, energy_runs
 from voicelab.truth.fricative import MAX_EXTEND_MS, extend_edges, fricative_frames
 from voicelab.truth.prompts import fricative_final, fricative_initial, select_prompts, studio_bounds_ms
 
@@ -76,6 +76,76 @@ def test_consensus_keeps_the_fricative_tail_silero_dropped():
     assert plain.end_ms == 1500.0
 
 
+def _tone(x, hz, amp, ms):
+    a, b = (int(t * SR / 1000) for t in ms)
+    x[a:b] += amp * np.sin(2 * np.pi * hz * np.arange(b - a) / SR)
+
+
+def _in_white_noise(noise_db=-50.0, tail=True, modulated=False, seed=0):
+    """A 1 kHz vowel (500-1500 ms, -23 dB in the band) in white noise, then (``tail``) a
+    350 Hz nasal-like tail (1500-1600 ms) 3 dB under the noise's 300-3400 Hz level but
+    10 dB over its 300-450 Hz level. ``modulated``: the noise swings +-10 dB at 3 Hz."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(2 * SR) * 10 ** (noise_db / 20)
+    if modulated:
+        x *= 10 ** (10 * np.sin(2 * np.pi * 3 * np.arange(2 * SR) / SR) / 20)
+    _tone(x, 1000, 0.1, (500, 1500))
+    if tail:
+        _tone(x, 350, 0.0019 * 10 ** ((noise_db + 50) / 20), (1500, 1600))
+    return x.astype(np.float32)
+
+
+def test_in_steady_noise_a_sub_band_keeps_a_word_end_the_band_level_loses():
+    e = energy_runs(_in_white_noise(), [(500.0, 1500.0)])
+    assert e.steady and e.runs_ms == [(500.0, 1600.0)]
+    e = energy_runs(_in_white_noise(tail=False), [(500.0, 1500.0)])  # white noise only: no extension
+    assert e.steady and e.runs_ms == [(500.0, 1500.0)]
+
+
+def test_sub_bands_are_not_used_in_swinging_noise_or_a_clean_floor():
+    e = energy_runs(_in_white_noise(modulated=True), [(500.0, 1500.0)])   # babble-like
+    assert not e.steady and (340.0, 1500.0) in e.runs_ms                 # the tail is not found
+    e = energy_runs(_in_white_noise(noise_db=-95.0), [(500.0, 1500.0)])  # not noise-limited
+    assert not e.steady and e.runs_ms == [(500.0, 1500.0)]
+
+
+def _burst_in_white_noise(burst_db=14.0, burst=True, seed=0):
+    """A 300 Hz vowel (500-1500 ms) in white noise at -45 dB, then (``burst``) a 2-2.8 kHz
+    noise burst (1500-1700 ms, an /sh/-like frication) ``burst_db`` over the noise's own
+    level in 2-2.8 kHz, which is only 5 dB over its 2-8 kHz level."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(2 * SR) * 10 ** (-45.0 / 20)
+    _tone(x, 300, 0.3, (500, 1500))
+    if burst:
+        a, b = 1500 * SR // 1000, 1700 * SR // 1000
+        spec = np.fft.rfft(rng.standard_normal(b - a))
+        f = np.fft.rfftfreq(b - a, 1 / SR)
+        spec[(f < 2000) | (f > 2800)] = 0
+        h = np.fft.irfft(spec, b - a)
+        x[a:b] += h / np.sqrt(np.mean(h ** 2)) * np.sqrt(10 ** (-45.0 / 10) * 0.8 / 8 * 10 ** (burst_db / 10))
+    return x.astype(np.float32)
+
+
+def test_in_steady_noise_a_band_limited_burst_is_fricative_in_its_sub_band():
+    x = _burst_in_white_noise()
+    assert not fricative_frames(x, [(500.0, 1500.0)]).any()          # under the 2-8 kHz threshold
+    fr = fricative_frames(x, [(500.0, 1500.0)], steady=True)
+    assert 15 <= fr.sum() and set(np.flatnonzero(fr)) <= set(range(150, 170))
+    assert extend_edges(500.0, 1500.0, fr) == (500.0, 1700.0)
+
+
+def test_a_white_noise_only_tail_extends_no_edge():
+    x = _burst_in_white_noise(burst=False)
+    for steady in (False, True):
+        fr = fricative_frames(x, [(500.0, 1500.0)], steady=steady)
+        assert not fr.any()
+        assert extend_edges(500.0, 1500.0, fr) == (500.0, 1500.0)
+
+
+def test_an_edge_off_the_frame_grid_stays_put_without_frication():
+    assert extend_edges(512.0, 1536.0, np.zeros(300, dtype=bool)) == (512.0, 1536.0)
+
+
 @pytest.mark.parametrize("word, final, initial", [
     ("bus", True, False), ("please", True, False), ("box", True, False), ("off", True, False),
     ("finish", True, True), ("month", True, False), ("enough", True, False), ("through", False, True),
@@ -105,7 +175,7 @@ def test_studio_bounds_are_the_frames_30_db_above_the_floor():
 def _asterisk_prompts() -> Path | None:
     """The built corpus keeps the Asterisk prompts as packaged (8 kHz WAV) in
     ``sources/asterisk``; ``VOICELAB_ASTERISK_PROMPTS`` may name an extracted package tree instead."""
-    from voicelab.corpus.store import corpus_dir
+    from voicelab.corpus.cache import corpus_dir
 
     if "VOICELAB_ASTERISK_PROMPTS" in os.environ:
         from voicelab.truth.prompts import find_prompt_files

@@ -64,7 +64,7 @@ def _run(probabilities, detector_on=True):
                              min_silence_ms=200, max_silence_ms=1000 if detector_on else None)
     turn = TurnSpec(clip, cfg.resolved_variants()[0], False, (320.0, 1920.0))
     result = run_virtual(VoiceAgent(cfg, stages).run([turn]))
-    return result.trace, turns_table(result.trace).iloc[0], detector
+    return result.trace, turns_table(result.trace, 200.0).iloc[0], detector
 
 
 def test_incomplete_at_the_pause_then_complete_at_the_end():

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from voicelab.audio.clips import resolve_clip
 from voicelab.audio.load import write_wav
 from voicelab.bench.client import BenchClient, WireResult, WireTurn, first_sound_ms
+from voicelab.config import BargeInConfig
 from voicelab.events import PeerReported, PlaybackStopped
 from voicelab.lab.node import node_info
 from voicelab.lab.outputs import check_output_dir
@@ -41,8 +42,20 @@ words, TTS requests, turn-detector calls, barge-in pauses, speculative replies, 
 stalls on the server's speaker): empty in a bench table, not a measured 0."""
 
 
-def _turn_rows(result: WireResult) -> pd.DataFrame:
-    turns = turns_table(result.trace)
+def barge_in_threshold_ms(config: dict | None) -> float:
+    """The ``min_barge_in_ms`` the bench judges missed interruptions by: the session's, as the
+    overrides it sent make it (``barge_in.min_barge_in_ms``, else the config default). The
+    protocol does not carry the server's own YAML, so a server started with another value
+    needs that value in the overrides for the ``missed_interruption`` flag to match it.
+
+    Raises:
+        pydantic.ValidationError: the overrides' ``barge_in`` section is invalid.
+    """
+    return BargeInConfig.model_validate((config or {}).get("barge_in", {})).min_barge_in_ms
+
+
+def _turn_rows(result: WireResult, min_barge_in_ms: float) -> pd.DataFrame:
+    turns = turns_table(result.trace, min_barge_in_ms)
     turns[[c for c in UNSEEN_COLUMNS if c in turns]] = np.nan
     audio_end = {e.turn: e.t_ms for e in result.trace.of(PlaybackStopped)}
     heard, check = [], []
@@ -132,7 +145,7 @@ async def bench(url: str, clips: list[str], out_dir: Path, clients: int = 1, con
             "node": node_info(), "config_overrides": config or {}}
     tables = []
     for k, result in enumerate(results):
-        table = _turn_rows(result)
+        table = _turn_rows(result, barge_in_threshold_ms(config))
         _write(out_dir / f"client-{k}", result, table, {**meta, "client": k}, report)
         tables.append(table.assign(client=k))
     every = pd.concat(tables, ignore_index=True)

@@ -3,7 +3,8 @@
 1. :class:`LiveLink`: one live session (:meth:`voicelab.session.VoiceAgent.run_live`) on the
    loop it is started on: 16 kHz audio in (:meth:`LiveLink.push`), each reply segment out to
    ``send`` as it starts to play, a ``flush`` when the agent stops (barge-in) or pauses, and a
-   :class:`TurnReadout` per turn. No threads, no widgets: tested in virtual time.
+   :class:`TurnReadout` per turn, all from :mod:`voicelab.live`'s updates (the same ones
+   ``voicelab serve`` encodes for its clients). No threads, no widgets: tested in virtual time.
 2. :class:`HandsFreeAgent`: the notebook driver: a :class:`~voicelab.lab.widgets.MicrophoneWidget`
    in hands-free mode, a loop thread running a :class:`LiveLink` per live period, and streaming
    resampling (soxr) of the browser's rate to 16 kHz.
@@ -16,9 +17,10 @@ messages arrive on the kernel's main thread (only while it is idle: during a cel
 waits) and go over with ``call_soon_threadsafe``; replies leave the loop thread by
 ``widget.send`` and trait updates, which ipykernel sends through its IOPub thread (thread-safe).
 
-To the browser (anywidget custom messages, played by ``mic.js``): ``{"type": "audio", "turn",
-"request", "rate", "start_sample"}`` + one buffer of float32 little-endian mono PCM at ``rate``
-Hz (24 kHz for Kokoro); ``{"type": "flush", "turn", "sample_index"}``: stop all scheduled audio.
+To the browser (anywidget custom messages, played by ``mic.js`` with the shared reply player,
+``voicelab/live/static/player.js``): ``{"type": "audio", "turn", "request", "rate",
+"start_sample"}`` + one buffer of float32 little-endian mono PCM at ``rate`` Hz (24 kHz for
+Kokoro); ``{"type": "flush", "turn", "sample_index"}``: stop all scheduled audio.
 """
 
 from __future__ import annotations
@@ -36,22 +38,14 @@ import ipywidgets
 import numpy as np
 import soxr
 
-from voicelab.audio.load import INPUT_RATE
 from voicelab.audio.stream_mic import StreamMicrophone
 from voicelab.config import ExperimentConfig
-from voicelab.events import (
-    ChunkTriggered,
-    Event,
-    PlaybackPaused,
-    PlaybackStopped,
-    SpeculationDiscarded,
-    StateChanged,
-    TranscriptFinal,
-)
 from voicelab.lab.widgets import MicrophoneWidget
-from voicelab.measure.live import LiveTurnMeter
+from voicelab.live import LiveTranslator
+from voicelab.live.updates import PlaybackCut, ReplyAudio, ReplyDiscarded, ReplyText, Transcript, TurnEnded, Update
 from voicelab.session import SessionResult, Stages, VoiceAgent
 from voicelab.session.live_run import LiveRun
+from voicelab.units import INPUT_RATE
 
 Send = Callable[[dict, list[bytes]], None]  # send(content, buffers): a message to the browser (widget.send)
 
@@ -86,9 +80,14 @@ class LiveLink:
     2. send each reply segment when the virtual speaker starts playing it (kept in
        :attr:`segments`), and a ``flush`` (counted in :attr:`flushes`) when playback is cut
        or paused with audio sent since the last one: the browser drops what it scheduled;
-    3. keep :attr:`turns` up to date from the live trace (``on_update(readout)`` on each
-       change); at a turn's end its metrics come from its own events and the next turn's (a
-       barge-in on it), as ``voicelab serve`` does, not from the whole trace.
+    3. keep :attr:`turns` up to date (``on_update(readout)`` on each change); at a turn's end
+       its metrics come from its own events and the next turn's (a barge-in on it), not from
+       the whole trace.
+
+    What to send and when comes from :class:`~voicelab.live.LiveTranslator` (its updates, the
+    ones ``voicelab serve`` encodes as protocol messages); this class encodes them as widget
+    messages and readouts. ``config.barge_in.min_barge_in_ms`` sets the turn meter's barge-in
+    threshold.
 
     Every method runs on the loop's thread.
     """
@@ -101,9 +100,9 @@ class LiveLink:
         self.flushes = 0
         self.turns: dict[int, TurnReadout] = {}
         self.result: SessionResult | None = None
-        self._meter = LiveTurnMeter(config.barge_in.min_barge_in_ms)
+        self._translator = LiveTranslator(self._apply, config.barge_in.min_barge_in_ms)
         self._live: LiveRun | None = None
-        self._closed = self._unflushed = False  # _unflushed: audio was sent since the last flush
+        self._closed = False
 
     def start(self) -> None:
         """Start the session (its clock starts at the first :meth:`push`); RuntimeError if started."""
@@ -128,31 +127,26 @@ class LiveLink:
         return self.result
 
     def _on_start(self, user, ctx) -> None:
-        rate = ctx.speaker.rate
-        ctx.trace.listeners.append(self._on_event)
+        self._translator.attach(ctx)
 
-        def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
-            self.segments.append((turn, request, start, audio))
-            self._unflushed = True
-            self._send({"type": "audio", "turn": turn, "request": request, "rate": rate, "start_sample": start},
-                       [np.ascontiguousarray(audio, dtype="<f4").tobytes()])
-        ctx.speaker.on_segment = forward
-
-    def _on_event(self, e: Event) -> None:
-        self._meter.add(e)
-        cut = ((isinstance(e, PlaybackStopped) and e.interrupted)
-               or (isinstance(e, PlaybackPaused) and e.duck_db is None))
-        if cut and self._unflushed:  # a stop after a pause has nothing more to flush
-            self.flushes, self._unflushed = self.flushes + 1, False
-            self._send({"type": "flush", "turn": e.turn, "sample_index": e.sample_index}, [])
-        elif isinstance(e, TranscriptFinal):
-            self._update(e.turn, heard=e.text)
-        elif isinstance(e, ChunkTriggered):
-            self._update(e.turn, reply=self.turns.get(e.turn, TurnReadout(e.turn)).reply + e.text)
-        elif isinstance(e, SpeculationDiscarded):
-            self._update(e.turn, reply="")
-        elif isinstance(e, StateChanged) and e.new == "idle" and e.old in ("speaking", "interrupted", "processing"):
-            self._complete(e.turn)
+    def _apply(self, u: Update) -> None:
+        """One update of the session -> a message to the browser and/or a readout change."""
+        match u:
+            case ReplyAudio():
+                self.segments.append((u.turn, u.request, u.start_sample, u.audio))
+                self._send({"type": "audio", "turn": u.turn, "request": u.request, "rate": u.rate,
+                            "start_sample": u.start_sample}, [np.ascontiguousarray(u.audio, dtype="<f4").tobytes()])
+            case PlaybackCut(audio_sent=True):  # a stop after a pause has nothing more to flush
+                self.flushes += 1
+                self._send({"type": "flush", "turn": u.turn, "sample_index": u.sample_index}, [])
+            case Transcript():
+                self._update(u.turn, heard=u.text)
+            case ReplyText():
+                self._update(u.turn, reply=self.turns.get(u.turn, TurnReadout(u.turn)).reply + u.text)
+            case ReplyDiscarded():
+                self._update(u.turn, reply="")
+            case TurnEnded():
+                self._complete(u)
 
     def _update(self, turn: int, **fields) -> None:
         r = self.turns.setdefault(turn, TurnReadout(turn))
@@ -161,14 +155,12 @@ class LiveLink:
         if self._on_update is not None:
             self._on_update(r)
 
-    def _complete(self, turn: int) -> None:
-        fields: dict = {"done": True, "interrupted": any(
-            isinstance(e, PlaybackStopped) and e.interrupted and e.turn == turn for e in self._meter.events(turn))}
-        r = self._meter.finish(turn)
-        if r is not None:
-            fields.update(heard=str(r["transcript"]), reply=str(r["response_text"]),
-                          voice_to_voice_ms=float(r["voice_to_voice_latency_ms"]))
-        self._update(turn, **fields)
+    def _complete(self, u: TurnEnded) -> None:
+        fields: dict = {"done": True, "interrupted": u.interrupted}
+        if u.row is not None:
+            fields.update(heard=str(u.row["transcript"]), reply=str(u.row["response_text"]),
+                          voice_to_voice_ms=float(u.row["voice_to_voice_latency_ms"]))
+        self._update(u.turn, **fields)
 
 
 class HandsFreeAgent:

@@ -6,7 +6,8 @@ import math
 
 from tqdm import tqdm
 
-from voicelab.events import Event, StateChanged
+from voicelab.events import Event
+from voicelab.live import turn_completed
 from voicelab.measure.live import LiveTurnMeter
 
 
@@ -14,13 +15,14 @@ class TurnProgress:
     """A trace listener that advances a tqdm bar (on stderr) as each turn ends, showing the
     turn's voice-to-voice (ms) and how many turns got a reply.
 
-    A turn ends when its state returns to ``idle``; its voice-to-voice is measured from its
-    own events (:class:`~voicelab.measure.live.LiveTurnMeter`), the same figure ``turns.csv``
-    will hold. ``disable=True`` shows nothing (quiet runs, notebooks).
+    A turn ends when :func:`voicelab.live.turn_completed` says so (its state returns to
+    ``idle``), once; its voice-to-voice is measured from its own events
+    (:class:`~voicelab.measure.live.LiveTurnMeter`), the same figure ``turns.csv`` will hold.
+    ``total``: turns planned; ``desc``: the bar's label; ``min_barge_in_ms``: the run config's
+    ``barge_in.min_barge_in_ms`` (ms); ``disable=True`` shows nothing (quiet runs, notebooks).
     """
 
-    def __init__(self, total: int, desc: str = "turns", min_barge_in_ms: float = 200.0,
-                 disable: bool = False) -> None:
+    def __init__(self, total: int, desc: str, min_barge_in_ms: float, disable: bool = False) -> None:
         self.bar = tqdm(total=total, desc=desc, unit="turn", disable=disable, leave=True)
         self._meter = LiveTurnMeter(min_barge_in_ms)
         self._done: set[int] = set()
@@ -30,7 +32,7 @@ class TurnProgress:
 
     def __call__(self, e: Event) -> None:
         self._meter.add(e)
-        if isinstance(e, StateChanged) and e.new == "idle" and e.turn not in self._done:
+        if turn_completed(e) and e.turn not in self._done:
             self._done.add(e.turn)
             row = self._meter.finish(e.turn) or {}
             v2v = row.get("voice_to_voice_latency_ms", math.nan)

@@ -1,6 +1,7 @@
 """Notebook widgets: a browser microphone and a panel that runs one agent turn.
 
-1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/lab/static/mic.js``, which
+1. :class:`MicrophoneWidget` (anywidget): renders ``voicelab/lab/static/mic.js`` (with the
+   live reply player, ``voicelab/live/static/player.js``, inlined ahead of it), which
    records with ``getUserMedia`` and an AudioWorklet and sends ~85 ms chunks at the
    browser's native rate (usually 48 kHz) to the kernel. In push-to-talk mode (the default)
    a :class:`voicelab.audio.browser.MicBuffer` collects them and converts them to 16 kHz; in
@@ -24,12 +25,18 @@ import traitlets
 
 from voicelab.audio.browser import MicBuffer
 from voicelab.audio.clips import Clip
-from voicelab.audio.load import INPUT_RATE, AudioError
+from voicelab.audio.load import AudioError
+from voicelab.live import PLAYER_JS
+from voicelab.units import INPUT_RATE
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIC_JS = STATIC_DIR / "mic.js"
-"""The microphone widget's ES module (anywidget ``_esm``; the browser test serves it too)."""
+"""The microphone widget's own script (the body of its ES module, :data:`MIC_ESM`)."""
 MIC_CSS = STATIC_DIR / "mic.css"
+MIC_ESM = PLAYER_JS.read_text(encoding="utf-8") + "\n" + MIC_JS.read_text(encoding="utf-8")
+"""The widget's ES module (anywidget ``_esm``): the reply player of :mod:`voicelab.live`
+inlined ahead of ``mic.js``, which calls its ``createReplyPlayer`` (a module the kernel hands
+the browser as source cannot import a relative URL)."""
 
 
 class MicrophoneWidget(anywidget.AnyWidget):
@@ -43,7 +50,7 @@ class MicrophoneWidget(anywidget.AnyWidget):
     ``max_seconds`` (push-to-talk auto-stop, 0 = none).
     """
 
-    _esm = MIC_JS
+    _esm = MIC_ESM
     _css = MIC_CSS
     mode = traitlets.Enum(["push-to-talk", "hands-free"], "push-to-talk").tag(sync=True)
     recording = traitlets.Bool(False).tag(sync=True)
@@ -200,4 +207,4 @@ def sound_card_controls(panel: TurnPanel, buffer: MicBuffer, device: int | str |
     return w.HBox([toggle, status])
 
 
-__all__ = ["MIC_CSS", "MIC_JS", "MicBuffer", "MicrophoneWidget", "TurnPanel", "sound_card_controls"]
+__all__ = ["MIC_CSS", "MIC_ESM", "MIC_JS", "MicBuffer", "MicrophoneWidget", "TurnPanel", "sound_card_controls"]

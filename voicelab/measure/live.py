@@ -16,8 +16,9 @@ class LiveTurnMeter:
     Turns more than one before a finished one are dropped.
     """
 
-    def __init__(self, min_barge_in_ms: float = 200.0) -> None:
-        """``min_barge_in_ms``: ``barge_in.min_barge_in_ms`` (see :func:`turns_table`)."""
+    def __init__(self, min_barge_in_ms: float) -> None:
+        """``min_barge_in_ms``: the session config's ``barge_in.min_barge_in_ms`` (ms; see
+        :func:`turns_table`)."""
         self._min_barge_in_ms = min_barge_in_ms
         self._by_turn: dict[int, list[tuple[int, Event]]] = {}
         self._seq = 0

@@ -264,8 +264,13 @@ def speculation_metrics(trace: Trace) -> dict[int, dict]:
     return out
 
 
-def turns_table(trace: Trace, min_barge_in_ms: float = 200.0) -> pd.DataFrame:
+def turns_table(trace: Trace, min_barge_in_ms: float) -> pd.DataFrame:
     """One row per user turn (warm-up turns included, flagged in ``warmup``).
+
+    ``min_barge_in_ms``: the session's ``barge_in.min_barge_in_ms`` (no default: a reply that
+    played over the user for longer than that and was not cut is a missed interruption, so the
+    threshold must be the one the session ran with; see
+    :func:`voicelab.measure.interruption.interruption_metrics`).
 
     Latencies are read from the replies that were answered: the events of discarded
     speculative replies are left out (:meth:`~voicelab.events.Trace.without_discarded`)

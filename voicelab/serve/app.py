@@ -15,13 +15,16 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from voicelab.live import PLAYER_JS
 from voicelab.serve.models import ModelManager
 from voicelab.serve.protocol import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, MAX_FRAME_BYTES, ProtocolError, error_message
 from voicelab.serve.session import ServerSession
 from voicelab.store import ConversationStore
 
 STATIC = Path(__file__).with_name("static")
-PAGES = {"/": "index.html", "/index.html": "index.html", "/client.js": "client.js"}
+PAGES = {"/": STATIC / "index.html", "/index.html": STATIC / "index.html", "/client.js": STATIC / "client.js",
+         "/player.js": PLAYER_JS}
+"""The web page's files by request path (the reply player is :mod:`voicelab.live`'s, shared with the notebook)."""
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 MAX_SESSIONS = 8
@@ -63,17 +66,17 @@ class VoiceServer:
         self._server: Server | None = None
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Plain HTTP before any upgrade: ``/health``, and the web page (``/``, ``/client.js``)."""
+        """Plain HTTP before any upgrade: ``/health``, and the web page (``/``, ``/client.js``, ``/player.js``)."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None  # a session
         if request.path == "/health":
             body = json.dumps({"status": "ok", "sessions": len(self.sessions), "max_sessions": self.max_sessions})
             return connection.respond(HTTPStatus.OK, body + "\n")
-        name = PAGES.get(request.path)
-        if name is None:
+        page = PAGES.get(request.path)
+        if page is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        body = (STATIC / name).read_bytes()
-        headers = Headers([("Content-Type", CONTENT_TYPES[Path(name).suffix]), ("Content-Length", str(len(body))),
+        body = page.read_bytes()
+        headers = Headers([("Content-Type", CONTENT_TYPES[page.suffix]), ("Content-Length", str(len(body))),
                            ("Cache-Control", "no-cache")])
         return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, body)
 

@@ -19,7 +19,6 @@ from voicelab.serve.protocol import (
     ProtocolError,
     decode_base64_pcm,
     decode_pcm16,
-    encode_pcm16,
     error_message,
     parse_client_message,
     server_message,
@@ -32,6 +31,7 @@ from voicelab.session.live_run import LiveRun
 from voicelab.session.live_user import LiveUser
 from voicelab.stages import with_config_endpointer
 from voicelab.store import ConversationStore, UnknownSession
+from voicelab.units import INPUT_RATE
 
 Send = Callable[[str | bytes], Awaitable[None]]
 Lookup = Callable[[str], "ServerSession | None"]
@@ -142,7 +142,7 @@ class ServerSession:
         self.observing = target
         target.observers.add(self)
         cfg = target.config
-        self.emit(server_message("session_started", session_id=session_id, observer=True, input_rate=16000,
+        self.emit(server_message("session_started", session_id=session_id, observer=True, input_rate=INPUT_RATE,
                                  output_rate=cfg.audio.speaker_rate, output_dtype="int16"))
 
     async def _start(self, overrides: dict, session_id: str | None) -> None:
@@ -176,7 +176,7 @@ class ServerSession:
         self._started_wall = time.monotonic()
         self.emit(server_message("session_started", session_id=self.session_id,
                                  conversation_id=self._recorder.conversation_id if self._recorder else None,
-                                 resumed_turns=resumed.turns if resumed else 0, input_rate=16000,
+                                 resumed_turns=resumed.turns if resumed else 0, input_rate=INPUT_RATE,
                                  output_rate=config.audio.speaker_rate, output_dtype="int16"))
 
     async def _resume(self, session_id: str | None):
@@ -228,17 +228,10 @@ class ServerSession:
         recorder = self._recorder
         if recorder is not None:
             ctx.trace.listeners.append(recorder.on_event)
-        ctx.trace.listeners.append(EventPublisher(self.emit, self.config.llm.max_new_tokens,
-                                                  self.config.barge_in.min_barge_in_ms,
-                                                  on_turn=recorder.on_turn if recorder else None))
-        rate = ctx.speaker.rate
+        # trace events and reply segments -> protocol frames (voicelab.live's updates, encoded)
+        EventPublisher(self.emit, self.config.llm.max_new_tokens, self.config.barge_in.min_barge_in_ms,
+                       on_turn=recorder.on_turn if recorder else None).attach(ctx)
         self._trace, self._clock = ctx.trace, ctx.clock
-
-        def forward(turn: int, request: int, start: int, audio: np.ndarray) -> None:
-            self.emit(server_message("response_audio", reply_id=turn, request_id=request, sample_rate=rate,
-                                     dtype="int16", start_sample=start))
-            self.emit(encode_pcm16(audio))
-        ctx.speaker.on_segment = forward
 
     def _log_fault(self, stage: str, request: int, kind: str) -> None:
         if self._trace is not None:  # frames sent before the agent's clock starts are not traced

@@ -13,19 +13,29 @@ The rule (:func:`consensus`):
 
 - onset = the start of the energy run that holds Silero's onset (or starts within
   :data:`LOOKAHEAD_MS` after it); offset = the end of the last energy run that starts
-  before Silero's offset. A run separated from speech by more than
-  ``energy.BRIDGE_MS`` of quiet (a breath, a click) is therefore not speech.
+  before Silero's speech ended: its last frame with p >= 0.5 less
+  :data:`SILERO_END_LAG_MS` (without that frame, its segment's end). A run separated
+  from speech by more than ``energy.BRIDGE_MS`` of quiet (a breath, a click), or one
+  that starts after Silero's speech ended (babble after the speech), is therefore not
+  speech. The offset then moves over an adjacent fricative tail (below).
 - Offset cross-check: Silero's probability falls below 0.5 a fairly steady
   :data:`SILERO_END_LAG_MS` after the true end, in noise too, where the band energy of a
-  quiet last syllable sinks under the noise. An energy offset further than
-  :data:`OFFSET_TOLERANCE_MS` from that estimate gives way to it.
+  quiet last syllable sinks under the noise. An offset more than
+  :data:`OFFSET_TOLERANCE_MS` *before* that estimate gives way to it. One after it
+  stands: Silero's probability falls early on an unvoiced or band-limited last
+  syllable (on the telephone-band fricative prompts up to 310 ms before the true end),
+  and noise bridged onto the speech is already cut by the run rule above. The check
+  needs Silero's segment to have closed (:attr:`voicelab.truth.silero.SileroPass.closed`):
+  the lag was measured on segments that did, and a segment the clip's end closes
+  (babble of other voices after the speech keeps the probability up) has no measured end.
 - Coverage: the reference must hold at least :data:`MIN_WORD_MS` of the first and of
   the last recognised word. If it does not, a word was missed (e.g. Silero skipped
   "Please" on an 8 kHz telephone prompt) and the edge moves to the energy run that
   overlaps that word most, or, with no energy there, to the word's own timestamp.
 - Fricatives: each edge then moves outwards over adjacent fricative-like frames (an
   unvoiced /s/ that Silero's probability drops on), by at most 300 ms
-  (:mod:`voicelab.truth.fricative`).
+  (:mod:`voicelab.truth.fricative`); the energy offset does so before the cross-check, so
+  a fricative tail counts as energy's evidence.
 - Without Silero speech the words place the edges (through energy); without words
   the check is skipped and a warning says so.
 
@@ -116,19 +126,22 @@ class SpeechReference:
 
 def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTiming],
               silero_speech_end_ms: float | None = None,
-              fricative: np.ndarray | None = None) -> SpeechReference:
+              fricative: np.ndarray | None = None, silero_closed: bool = True) -> SpeechReference:
     """Combine the three sources (see the module docstring).
 
     Args:
         silero: Silero's speech segments, ms.
         silero_speech_end_ms: end of Silero's last frame with p >= 0.5
-            (:attr:`voicelab.truth.silero.SileroPass.last_speech_frame_end_ms`); None skips
-            the offset cross-check.
+            (:attr:`voicelab.truth.silero.SileroPass.last_speech_frame_end_ms`); None: the
+            last segment's end bounds the energy runs and the offset cross-check is skipped.
         energy: the clip's band-energy analysis (its runs are in ms).
         words: Whisper's words with timestamps, in order.
         fricative: bool per 10 ms frame, fricative-like
             (:func:`voicelab.truth.fricative.fricative_frames`); None skips the fricative
             extension of the edges.
+        silero_closed: whether Silero's last segment ended before the clip did
+            (:attr:`voicelab.truth.silero.SileroPass.closed`); False skips the offset
+            cross-check.
 
     Raises:
         ValueError: neither Silero nor Whisper found any speech.
@@ -139,14 +152,22 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
         raise ValueError("no speech: the Silero pass found none and Whisper recognised no words")
     if silero:
         s_on, s_off = silero[0][0], silero[-1][1]
+        estimate = None if silero_speech_end_ms is None else silero_speech_end_ms - SILERO_END_LAG_MS
         run = next((r for r in runs if r[1] > s_on and r[0] <= s_on + LOOKAHEAD_MS), None)
         start, onset_by = (run[0], "energy at Silero's onset") if run else (s_on, "Silero")
-        run = next((r for r in reversed(runs) if r[0] < s_off and r[1] > start), None)
-        end, offset_by = (run[1], "energy at Silero's offset") if run else (s_off, "Silero")
-        if silero_speech_end_ms is not None:
-            estimate = silero_speech_end_ms - SILERO_END_LAG_MS
-            if abs(end - estimate) > OFFSET_TOLERANCE_MS and estimate > start:
-                end, offset_by = estimate, "Silero's last speech frame, lag-corrected"
+        # the last run starting before Silero's speech ended (lag-corrected) is the last speech
+        bound = s_off if estimate is None else estimate
+        run = next((r for r in reversed(runs) if r[0] < bound and r[1] > start), None)
+        if run:
+            end, offset_by = run[1], "energy at Silero's offset"
+        elif silero_closed or estimate is None or estimate <= start:
+            end, offset_by = s_off, "Silero"
+        else:
+            end, offset_by = estimate, "Silero's last speech frame, lag-corrected"
+        if fricative is not None and end > start:  # a fricative tail is energy's evidence too
+            end, offset_by = _fricative_tail(start, end, offset_by, fricative)
+        if estimate is not None and silero_closed and estimate - end > OFFSET_TOLERANCE_MS:
+            end, offset_by = estimate, "Silero's last speech frame, lag-corrected"
     else:
         warnings.append("the Silero pass found no speech; the edges come from Whisper's words")
         start, end = words[0].end_ms, words[-1].start_ms
@@ -166,11 +187,11 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
     else:
         warnings.append("Whisper recognised no words: coverage not checked")
     if fricative is not None and end > start:
-        new_start, new_end = extend_edges(start, end, fricative)
+        new_start = extend_edges(start, end, fricative)[0]
         if new_start < start:
             start, onset_by = new_start, f"{onset_by} + fricative onset"
-        if new_end > end:
-            end, offset_by = new_end, f"{offset_by} + fricative tail"
+        if "fricative tail" not in offset_by:  # not extended yet (extending twice would pass the cap)
+            end, offset_by = _fricative_tail(start, end, offset_by, fricative)
     if end <= start:
         raise ValueError(f"no speech: the sources give an empty span ({start:.0f}-{end:.0f} ms)")
 
@@ -190,6 +211,12 @@ def consensus(silero: Segments, energy: EnergyAnalysis, words: Sequence[WordTimi
                      f"(limit {DISAGREEMENT_LIMIT_MS:.0f} ms)" for edge, d in bad]
         sources[name] = SourceBounds(segs[0][0], segs[-1][1], segs, dev0, dev1, not bad)
     return SpeechReference(start, end, "consensus", onset_by, offset_by, sources, list(words), warnings)
+
+
+def _fricative_tail(start: float, end: float, offset_by: str, fricative: np.ndarray) -> tuple[float, str]:
+    """The offset moved over an adjacent fricative tail (:func:`extend_edges`), and its label."""
+    new_end = extend_edges(start, end, fricative)[1]
+    return (new_end, f"{offset_by} + fricative tail") if new_end > end else (end, offset_by)
 
 
 def _cover_word(runs: Segments, word: WordTiming, which: str) -> tuple[float, str]:

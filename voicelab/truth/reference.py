@@ -74,9 +74,10 @@ class ReferenceFinder:
             except (ValueError, KeyError, TypeError):
                 pass  # a stale or damaged entry: recompute
         silero = silero_pass(audio)
-        ref = consensus(silero.segments_ms, energy_runs(audio, silero.segments_ms),
-                        self._whisper().word_timings_sync(audio), silero.last_speech_frame_end_ms,
-                        fricative_frames(audio, silero.segments_ms))
+        energy = energy_runs(audio, silero.segments_ms)
+        ref = consensus(silero.segments_ms, energy, self._whisper().word_timings_sync(audio),
+                        silero.last_speech_frame_end_ms, fricative_frames(audio, silero.segments_ms, energy.steady),
+                        silero_closed=silero.closed)
         if path is not None:
             _write_atomic(path, json.dumps(reference_to_dict(ref)))
         return ref

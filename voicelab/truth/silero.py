@@ -93,11 +93,21 @@ class SileroPass:
     """What the offline Silero pass found in a clip.
 
     ``probabilities``: one per 512-sample (32 ms) frame, float64; ``segments_ms``:
-    ``[(start_ms, end_ms), ...]`` (see :func:`segments_from_probabilities`).
+    ``[(start_ms, end_ms), ...]`` (see :func:`segments_from_probabilities`); ``audio_ms``:
+    the clip's length (None: unknown).
     """
 
     probabilities: np.ndarray
     segments_ms: list[tuple[float, float]]
+    audio_ms: float | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the last segment ends before the clip does: Silero's probability stayed
+        below ``neg_threshold`` for ``min_silence_ms`` after it. An *open* segment (one
+        the clip's end closed, e.g. when babble of other voices follows the speech) has
+        no measured end. True when ``audio_ms`` is unknown."""
+        return not self.segments_ms or self.audio_ms is None or self.segments_ms[-1][1] < self.audio_ms
 
     @property
     def last_speech_frame_end_ms(self) -> float | None:
@@ -130,7 +140,8 @@ def silero_pass(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, vad: VAD | No
         raise ValueError(f"expected mono audio of shape (n,), got {audio.shape}")
     probs = frame_probabilities(audio, vad if vad is not None else SileroVAD(threads=1))
     to_ms = 1000.0 / SAMPLE_RATE
-    return SileroPass(probs, [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))])
+    return SileroPass(probs, [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))],
+                      len(audio) * to_ms)
 
 
 def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,

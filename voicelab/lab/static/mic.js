@@ -1,4 +1,6 @@
-// voicelab microphone widget (anywidget ES module; also loaded by the standalone test page).
+// voicelab microphone widget (anywidget ES module). The widget's module is this file with the reply
+// player (voicelab/live/static/player.js: createReplyPlayer) inlined ahead of it
+// (voicelab.lab.widgets.MIC_ESM): the kernel cannot serve it a relative import.
 //
 // Records from the browser's audio capture, taps the samples with an AudioWorklet
 // (ScriptProcessor where AudioWorklet is missing) and sends them to the kernel as custom messages:
@@ -11,9 +13,9 @@
 //   "hands-free": "live" streams continuously, with the browser's echo cancellation on (it keeps
 //     the agent's own voice, played here, out of the kernel's barge-in detector). The kernel
 //     (voicelab.lab.live) sends the reply as it is generated:
-//       {type: "audio", rate, turn, request, start_sample} + [float32 PCM at `rate`]  played back
-//         to back on the capture AudioContext (WebAudio, scheduled);
-//       {type: "flush"}  barge-in: every scheduled source stops at once.
+//       {type: "audio", rate, turn, request, start_sample} + [float32 PCM at `rate`]  scheduled at
+//         its start sample on the capture AudioContext (WebAudio; the shared reply player);
+//       {type: "flush", turn, sample_index}  barge-in: every scheduled source stops at once.
 //     Counters for tests and the status line: data-reply-seconds, data-flushes on the widget element.
 // Other synced traits read here: `recording` (bool, kernel may set it to start/stop), `message`
 // (text shown under the button), `max_seconds` (push-to-talk auto-stop).
@@ -69,14 +71,14 @@ function render({ model, el }) {
   el.append(row, message);
 
   let ctx = null, stream = null, node = null, seq = 0, frames = 0, t0 = 0, busy = false;
-  // hands-free playback: scheduled sources, the end of the last one (AudioContext time), counters
-  const play = { sources: new Set(), next: 0, seconds: 0, flushes: 0 };
   const handsFree = () => model.get("mode") === "hands-free";
 
+  // hands-free playback of the reply (player.js), its counters on the element
   const counters = () => {
-    el.dataset.replySeconds = play.seconds.toFixed(3);
-    el.dataset.flushes = String(play.flushes);
+    el.dataset.replySeconds = player.seconds.toFixed(3);
+    el.dataset.flushes = String(player.flushes);
   };
+  const player = createReplyPlayer(counters);
 
   const show = () => {
     const rec = model.get("recording"), hf = handsFree();
@@ -91,33 +93,12 @@ function render({ model, el }) {
     if (!ctx || !buffers || !buffers.length) return;
     const b = buffers[0];
     const bytes = b instanceof ArrayBuffer ? b : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    const pcm = new Float32Array(bytes);
-    if (!pcm.length) return;
-    const ab = ctx.createBuffer(1, pcm.length, msg.rate);
-    ab.copyToChannel(pcm, 0);
-    const src = ctx.createBufferSource();
-    src.buffer = ab;
-    src.connect(ctx.destination);
-    play.next = Math.max(play.next, ctx.currentTime);
-    src.start(play.next);
-    play.next += ab.duration;
-    play.sources.add(src);
-    src.onended = () => play.sources.delete(src);
-    play.seconds += ab.duration;
-    counters();
-  }
-
-  function flush() {
-    for (const s of play.sources) { try { s.stop(); } catch (e) { /* not started or ended */ } }
-    play.sources.clear();
-    play.next = 0;
-    play.flushes += 1;
-    counters();
+    player.play(ctx, new Float32Array(bytes), msg.rate, msg.start_sample);
   }
 
   const onCustom = (msg, buffers) => {
     if (msg.type === "audio") playReply(msg, buffers);
-    else if (msg.type === "flush") flush();
+    else if (msg.type === "flush") player.flush();
   };
 
   async function start() {
@@ -130,7 +111,7 @@ function render({ model, el }) {
       });
       ctx = new AudioContext();
       const source = ctx.createMediaStreamSource(stream);
-      seq = 0; frames = 0; t0 = performance.now(); play.next = 0;
+      seq = 0; frames = 0; t0 = performance.now(); player.reset();
       model.send({ type: "start", rate: ctx.sampleRate });
       node = await openTap(ctx, source, (pcm) => {
         if (!ctx) return;
@@ -139,7 +120,7 @@ function render({ model, el }) {
         for (let i = 0; i < pcm.length; i++) peak = Math.max(peak, Math.abs(pcm[i]));
         bar.style.width = `${Math.min(100, Math.round(peak * 100))}%`;
         status.textContent = `${(frames / ctx.sampleRate).toFixed(1)} s @ ${ctx.sampleRate} Hz` +
-          (hf ? ` · live · reply ${play.seconds.toFixed(1)} s` : "");
+          (hf ? ` · live · reply ${player.seconds.toFixed(1)} s` : "");
         model.send({ type: "chunk", rate: ctx.sampleRate, seq: seq++ }, undefined, [pcm.buffer]);
         const max = model.get("max_seconds") || 0;
         if (!hf && max > 0 && frames / ctx.sampleRate >= max) stop();
@@ -157,7 +138,7 @@ function render({ model, el }) {
 
   async function teardown() {
     const c = ctx; ctx = null;
-    play.sources.clear(); play.next = 0;  // closing the context silences them
+    player.reset();  // closing the context silences what it scheduled
     if (node) { try { node.disconnect(); } catch (e) {} node = null; }
     if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; }
     if (c) { try { await c.close(); } catch (e) {} return c.sampleRate; }

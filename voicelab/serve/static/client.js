@@ -1,8 +1,9 @@
 // voicelab live-agent page: speaks docs/protocol.md over one WebSocket.
 // Microphone (getUserMedia, echo cancellation on) -> AudioContext at 16 kHz -> AudioWorklet
 // -> int16 little-endian PCM in 32 ms binary frames. Reply audio (int16 at the TTS rate,
-// announced by response_audio) is scheduled back to back on the same AudioContext; an
-// `interrupted` message stops what is still queued. `window.voicelab` exposes counters for tests.
+// announced by response_audio) is scheduled at its start_sample on the same AudioContext by the
+// shared reply player (player.js, loaded before this script); an `interrupted` message stops what
+// is still queued. `window.voicelab` exposes counters for tests.
 
 const WORKLET = `
 class Tap extends AudioWorkletProcessor {
@@ -19,9 +20,9 @@ class Tap extends AudioWorkletProcessor {
 registerProcessor("voicelab-tap", Tap);`;
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, ctx: null, stream: null, header: null, next: 0, sources: [], turns: {},
-                speechEnd: null };
+const state = { ws: null, ctx: null, stream: null, header: null, turns: {}, speechEnd: null };
 window.voicelab = { sentFrames: 0, playedSamples: 0, messages: [], turns: state.turns };
+const player = createReplyPlayer((p) => { window.voicelab.playedSamples = p.samples; });
 
 function status(text) { $("status").textContent = text; }
 
@@ -43,28 +44,14 @@ function toPcm16(f32) {
 }
 
 function play(buffer) {
-  const h = state.header, ctx = state.ctx;
-  if (!h || !ctx) return;
+  const h = state.header;
+  if (!h) return;
   const i16 = new Int16Array(buffer);
-  const ab = ctx.createBuffer(1, i16.length, h.sample_rate);
-  const ch = ab.getChannelData(0);
-  for (let i = 0; i < i16.length; i++) ch[i] = i16[i] / 32768;
-  const src = ctx.createBufferSource();
-  src.buffer = ab;
-  src.connect(ctx.destination);
-  state.next = Math.max(state.next, ctx.currentTime);
-  src.start(state.next);
-  state.next += ab.duration;
-  state.sources.push(src);
-  window.voicelab.playedSamples += i16.length;
+  const pcm = new Float32Array(i16.length);
+  for (let i = 0; i < i16.length; i++) pcm[i] = i16[i] / 32768;
+  if (!player.play(state.ctx, pcm, h.sample_rate, h.start_sample)) return;
   const t = turnEl(h.reply_id);
   if (t.heardMs === null && state.speechEnd !== null) t.heardMs = performance.now() - state.speechEnd;
-}
-
-function stopPlayback() {
-  for (const s of state.sources) { try { s.stop(); } catch (e) { /* already ended */ } }
-  state.sources = [];
-  state.next = 0;
 }
 
 function showMetrics(t, m) {
@@ -90,7 +77,7 @@ function onMessage(msg) {
     case "response_text": { const t = turnEl(d.reply_id); t.agent += d.text; t.el.querySelector(".agent").textContent = "agent: " + t.agent.trim(); break; }
     case "response_audio": state.header = d; break;
     case "response_complete": showMetrics(turnEl(d.reply_id), d.metrics || {}); break;
-    case "interrupted": stopPlayback(); break;
+    case "interrupted": player.flush(); break;
     case "error": $("error").textContent = `${d.code}: ${d.message}`; break;
     case "session_ended": status(`session ended after ${d.duration_s.toFixed(1)} s`); break;
   }
@@ -107,6 +94,7 @@ async function start() {
   state.stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
   const ctx = state.ctx = new AudioContext({ sampleRate: 16000 });
+  player.reset();  // a new context: nothing of a previous one is scheduled on it
   await ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([WORKLET], { type: "application/javascript" })));
   const node = new AudioWorkletNode(ctx, "voicelab-tap");
   node.port.onmessage = (e) => {
