@@ -39,10 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.vad.base import SAMPLE_RATE
+from voicelab.units import INPUT_RATE
 
 WINDOW_MS = 10.0
-_WIN = int(SAMPLE_RATE * WINDOW_MS / 1000)
+_WIN = int(INPUT_RATE * WINDOW_MS / 1000)
 BAND_HZ = (300.0, 3400.0)
 FLOOR_PERCENTILE = 10.0
 MARGIN_DB = 9.0
@@ -93,7 +93,7 @@ def sub_band_levels_db(audio: np.ndarray, bands: tuple[tuple[float, float], ...]
     frames = np.asarray(audio[: m * _WIN], dtype=np.float64).reshape(m, _WIN)
     win = np.hanning(_WIN)
     power = np.abs(np.fft.rfft(frames * win, axis=1)) ** 2 * 2 / _WIN / (win ** 2).sum()
-    f = np.fft.rfftfreq(_WIN, 1 / SAMPLE_RATE)
+    f = np.fft.rfftfreq(_WIN, 1 / INPUT_RATE)
     out = np.stack([power[:, (f >= lo) & (f <= hi)].sum(axis=1) for lo, hi in bands], axis=1)
     return 10 * np.log10(np.maximum(out, 1e-20))
 

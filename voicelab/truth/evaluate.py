@@ -22,6 +22,7 @@ import pandas as pd
 from voicelab.audio import degrade
 from voicelab.audio.clips import Clip, bundled_clip_names, resolve_clip
 from voicelab.truth.reference import ReferenceFinder
+from voicelab.units import ms_to_samples
 
 LEADING_SOUND = ("librivox_sense_and_sensibility_0930", 0.0, 90.0)
 """(clip, start_ms, end_ms) of the real non-speech sound used by the ``leading-sound``
@@ -46,7 +47,7 @@ def _white(clip: Clip, bounds: tuple[float, float], snr_db: float) -> np.ndarray
 
 def _leading_sound(clip: Clip, bounds: tuple[float, float]) -> np.ndarray:
     name, a, b = LEADING_SOUND
-    sound = resolve_clip(name).audio[int(a * 16):int(b * 16)]
+    sound = resolve_clip(name).audio[ms_to_samples(a):ms_to_samples(b)]
     at = max(bounds[0] - LEADING_GAP_MS - (b - a), 0.0)
     return degrade.insert(clip.audio, sound, at)
 

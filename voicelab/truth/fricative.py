@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicelab.vad.base import SAMPLE_RATE
+from voicelab.units import INPUT_RATE
 
 WINDOW_MS = 10.0
-_WIN = int(SAMPLE_RATE * WINDOW_MS / 1000)
+_WIN = int(INPUT_RATE * WINDOW_MS / 1000)
 FRICATIVE_BAND_HZ = (2000.0, 8000.0)
 """Sibilant and non-sibilant frication lies above 2 kHz (/s/ peaks at 4-8 kHz in wide
 band, /sh/ at 2.5-4 kHz; an 8 kHz telephone recording keeps 2-4 kHz of either)."""
@@ -80,7 +80,7 @@ def fricative_frames(audio: np.ndarray, speech_ms: list[tuple[float, float]] | N
         return np.zeros(0, dtype=bool)
     frames = np.asarray(audio[: m * _WIN], dtype=np.float64).reshape(m, _WIN)
     power = np.abs(np.fft.rfft(frames * np.hanning(_WIN), axis=1)) ** 2
-    f = np.fft.rfftfreq(_WIN, 1 / SAMPLE_RATE)
+    f = np.fft.rfftfreq(_WIN, 1 / INPUT_RATE)
     band = (f >= FRICATIVE_BAND_HZ[0]) & (f <= FRICATIVE_BAND_HZ[1])
     high = power[:, band].sum(axis=1)
     total = power.sum(axis=1)

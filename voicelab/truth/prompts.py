@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voicelab.units import samples_to_ms
+
 FINAL_SPELLINGS = ("s", "z", "x", "ce", "se", "ze", "sh", "th", "f", "ff", "fe", "ph", "ough")
 """Word endings read as a final fricative (/s/ /z/ /ks/ /f/ /sh/ /th/); "ough" only as in
 "enough"/"tough" (checked against :data:`FINAL_EXCEPTIONS`)."""
@@ -162,7 +164,7 @@ def load_prompt(sounds_dir: Path, prompt: Prompt) -> tuple[np.ndarray, tuple[flo
     import soxr
 
     from voicelab.audio.load import AudioError
-    from voicelab.vad.base import SAMPLE_RATE
+    from voicelab.units import INPUT_RATE
 
     path = sounds_dir / f"{prompt.name}.wav"
     try:
@@ -171,11 +173,11 @@ def load_prompt(sounds_dir: Path, prompt: Prompt) -> tuple[np.ndarray, tuple[flo
         raise AudioError(f"cannot read prompt {path}: {err}") from err
     native = native.mean(axis=1)
     a, b = studio_bounds_ms(native, rate)
-    audio = soxr.resample(native, rate, SAMPLE_RATE, quality="HQ") if rate != SAMPLE_RATE else native
+    audio = soxr.resample(native, rate, INPUT_RATE, quality="HQ") if rate != INPUT_RATE else native
     win = int(rate * TARGET_FRAME_MS / 1000)
     rms = np.sqrt((native[: len(native) // win * win].reshape(-1, win) ** 2).mean(axis=1))
     floor = float(rms[rms > 1e-6].min()) if (rms > 1e-6).any() else 0.0
-    n = int(SAMPLE_RATE * PAD_MS / 1000)
+    n = int(INPUT_RATE * PAD_MS / 1000)
     pad = np.random.default_rng(0).standard_normal(2 * n) * floor
     return np.concatenate([pad[:n], audio, pad[n:]]).astype(np.float32), (a + PAD_MS, b + PAD_MS)
 
@@ -216,7 +218,7 @@ def evaluation_prompts(root: Path, per_kind: int = 12) -> list[tuple[Prompt, np.
         if counts[kind] >= per_kind:
             continue
         audio, (a, b) = load_prompt(sounds, p)
-        if a - PAD_MS < TARGET_FRAME_MS or (len(audio) / 16.0 - PAD_MS) - b < TARGET_FRAME_MS:
+        if a - PAD_MS < TARGET_FRAME_MS or (samples_to_ms(len(audio)) - PAD_MS) - b < TARGET_FRAME_MS:
             continue
         counts[kind] += 1
         out.append((p, audio, (a, b)))

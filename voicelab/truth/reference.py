@@ -19,7 +19,7 @@ from voicelab.truth.energy import energy_runs
 from voicelab.truth.fricative import fricative_frames
 from voicelab.truth.serialize import reference_from_dict, reference_to_dict
 from voicelab.truth.silero import silero_pass
-from voicelab.vad.base import SAMPLE_RATE
+from voicelab.units import INPUT_RATE
 
 _SOURCES = ("consensus.py", "energy.py", "fricative.py", "silero.py", "serialize.py")
 
@@ -54,15 +54,15 @@ class ReferenceFinder:
         self.cache_dir = cache_dir
         self._stt = None
 
-    def find(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechReference:
+    def find(self, audio: np.ndarray, sample_rate: int = INPUT_RATE) -> SpeechReference:
         """The reference of ``audio`` (float32 mono, 16 kHz, shape ``(n,)``).
 
         Raises:
             ValueError: wrong rate or shape, or no speech found by any source.
             voicelab.assets.AssetError: the Whisper asset is missing.
         """
-        if sample_rate != SAMPLE_RATE:
-            raise ValueError(f"reference boundaries need {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; "
+        if sample_rate != INPUT_RATE:
+            raise ValueError(f"reference boundaries need {INPUT_RATE} Hz audio, got {sample_rate} Hz; "
                              "resample first (voicelab.audio.load.load_audio does)")
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1 or not len(audio):

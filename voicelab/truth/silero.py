@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.vad.base import FRAME_SAMPLES, SAMPLE_RATE, VAD
+from voicelab.units import INPUT_RATE
+from voicelab.vad.base import FRAME_SAMPLES, VAD
 from voicelab.vad.silero import SileroVAD
 
 REFERENCE_THRESHOLD = 0.5
@@ -64,8 +65,8 @@ def segments_from_probabilities(probs: np.ndarray | list[float], audio_samples: 
     Returns:
         ``[(start_sample, end_sample), ...]``, end exclusive.
     """
-    min_speech = SAMPLE_RATE * min_speech_ms / 1000
-    min_silence = SAMPLE_RATE * min_silence_ms / 1000
+    min_speech = INPUT_RATE * min_speech_ms / 1000
+    min_silence = INPUT_RATE * min_silence_ms / 1000
     segments: list[tuple[int, int]] = []
     start: int | None = None
     temp_end: int | None = None
@@ -116,35 +117,35 @@ class SileroPass:
         if not self.segments_ms:
             return None
         s0, s1 = self.segments_ms[-1]
-        i0, i1 = int(s0 * SAMPLE_RATE / 1000) // FRAME_SAMPLES, -(-int(s1 * SAMPLE_RATE / 1000) // FRAME_SAMPLES)
+        i0, i1 = int(s0 * INPUT_RATE / 1000) // FRAME_SAMPLES, -(-int(s1 * INPUT_RATE / 1000) // FRAME_SAMPLES)
         hi = np.flatnonzero(self.probabilities[i0:i1] >= REFERENCE_THRESHOLD)
-        return None if not len(hi) else (i0 + int(hi[-1]) + 1) * FRAME_SAMPLES * 1000.0 / SAMPLE_RATE
+        return None if not len(hi) else (i0 + int(hi[-1]) + 1) * FRAME_SAMPLES * 1000.0 / INPUT_RATE
 
 
-def silero_pass(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, vad: VAD | None = None) -> SileroPass:
+def silero_pass(audio: np.ndarray, sample_rate: int = INPUT_RATE, vad: VAD | None = None) -> SileroPass:
     """The offline Silero pass over a clip (see the module docstring).
 
     Args:
         audio: float32 mono in [-1, 1], shape ``(n,)``, at ``sample_rate``.
-        sample_rate: must be 16000 (resample first, e.g. with soxr).
+        sample_rate: must be :data:`voicelab.units.INPUT_RATE` (16000) (resample first, e.g. with soxr).
         vad: the reference detector; default a fresh ``SileroVAD(threads=1)``. Never
             pass the instance used by the endpointer under test.
 
     Raises:
-        ValueError: ``sample_rate`` is not 16000, or ``audio`` is not 1-D.
+        ValueError: ``sample_rate`` is not 16000 (:data:`~voicelab.units.INPUT_RATE`), or ``audio`` is not 1-D.
     """
-    if sample_rate != SAMPLE_RATE:
-        raise ValueError(f"the reference VAD needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; resample first")
+    if sample_rate != INPUT_RATE:
+        raise ValueError(f"the reference VAD needs {INPUT_RATE} Hz audio, got {sample_rate} Hz; resample first")
     audio = np.asarray(audio)
     if audio.ndim != 1:
         raise ValueError(f"expected mono audio of shape (n,), got {audio.shape}")
     probs = frame_probabilities(audio, vad if vad is not None else SileroVAD(threads=1))
-    to_ms = 1000.0 / SAMPLE_RATE
+    to_ms = 1000.0 / INPUT_RATE
     return SileroPass(probs, [(s * to_ms, e * to_ms) for s, e in segments_from_probabilities(probs, len(audio))],
                       len(audio) * to_ms)
 
 
-def silero_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
+def silero_segments(audio: np.ndarray, sample_rate: int = INPUT_RATE,
                     vad: VAD | None = None) -> list[tuple[float, float]]:
     """Speech segments ``[(start_ms, end_ms), ...]`` of :func:`silero_pass`; possibly empty."""
     return silero_pass(audio, sample_rate, vad).segments_ms

@@ -9,9 +9,6 @@ import numpy as np
 
 from voicelab.units import INPUT_RATE
 
-SAMPLE_RATE = INPUT_RATE
-"""Input rate of every VAD: :data:`voicelab.units.INPUT_RATE` (an alias kept for voicelab.truth)."""
-
 FRAME_SAMPLES = 512
 """32 ms at 16 kHz: the window Silero VAD v5/v6 accepts at 16 kHz, and the
 microphone frame (:data:`voicelab.audio.mic.FRAME_SAMPLES`)."""
@@ -29,7 +26,7 @@ class VAD(ABC):
     """
 
     name: ClassVar[str]
-    sample_rate: ClassVar[int] = SAMPLE_RATE
+    sample_rate: ClassVar[int] = INPUT_RATE
     frame_samples: ClassVar[int] = FRAME_SAMPLES
 
     @abstractmethod
