@@ -31,8 +31,10 @@ new quickstart's corpus prompts, and every :data:`STRIDE`-th Asterisk prompt of 
 (sorted by id): the same list on every machine with the corpus built (``make assets``).
 
 Writes ``replies.csv`` (every reply with its flags) and ``summary.json`` (the shares by candidate
-and by set, the machine). ``--rescore DIR`` recomputes the flags of ``DIR/replies.csv`` without
-the model (after a change to a rule).
+and by set, each overall share with its 95 % Wilson interval (``scipy.stats.binomtest``; replies
+are independent draws here, one per turn), the mean reply length in tokens and the share of replies
+cut at the token cap (a ramble: seconds of speech), the machine). ``--rescore DIR`` recomputes the
+flags of ``DIR/replies.csv`` without the model (after a change to a rule).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from scipy.stats import binomtest
 
 from voicelab.audio.clips import bundled_clip_names, resolve_clip
 from voicelab.config import LLMConfig
@@ -199,10 +202,16 @@ def main() -> None:
                    "max_new_tokens": args.max_new_tokens}
     args.out.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out / "replies.csv", index=False)
+    if "tokens" in df:
+        df["capped"] = df["tokens"] >= machine.get("max_new_tokens", args.max_new_tokens)
     shares = {"n": ("reply", "size"), **{f: (f, "mean") for f in FLAGS},
-              **({"tokens_mean": ("tokens", "mean")} if "tokens" in df else {})}
+              **({"tokens_mean": ("tokens", "mean"), "capped": ("capped", "mean")} if "tokens" in df else {})}
     by_set = df.groupby(["candidate", "set"], sort=False).agg(**shares).reset_index()
     overall = df.groupby("candidate", sort=False).agg(**shares).reset_index()
+    for flag in FLAGS:
+        counts = df.groupby("candidate", sort=False)[flag].agg(["sum", "size"])
+        cis = [binomtest(int(k), int(n)).proportion_ci(method="wilson") for k, n in counts.itertuples(index=False)]
+        overall[f"{flag}_ci"] = [[round(c.low, 4), round(c.high, 4)] for c in cis]
     (args.out / "summary.json").write_text(json.dumps(
         {"overall": overall.to_dict("records"), "by_set": by_set.to_dict("records"), **machine}, indent=1))
     print(overall.to_string(index=False))

@@ -151,3 +151,24 @@ def test_over_the_wire_the_reply_goes_on_as_text_and_the_next_one_speaks():
     assert (failed.turn, failed.request, restarted.attempt, restarted.ok) == (0, 1, 1, True)
     assert restarted.t_ms - failed.t_ms == pytest.approx(250.0)
     assert made[1].requests == ["Hello there,", "how are you?"]
+
+
+def test_a_request_gets_its_base_limit_plus_a_per_word_allowance():
+    from voicelab.tts.base import request_timeout_s
+
+    assert request_timeout_s("one two  three", 15.0, 0.5) == 16.5
+    assert request_timeout_s("", 15.0, 0.5) == 15.0 and request_timeout_s("a b", None, 0.5) is None
+
+    class Slow(ScriptedTTS):
+        async def synthesize(self, text):
+            await asyncio.sleep(0.3)                      # every request takes 300 ms (virtual time)
+            return await super().synthesize(text)
+
+    tts = SupervisedTTS(lambda: Slow(base_ms=0, audio_ms_per_char=10), timeout_s=0.1, attempts=0, per_word_s=0.1)
+
+    async def main():
+        assert len(await tts.synthesize("a whole long reply")) > 0   # limit 0.1 + 4 x 0.1 = 0.5 s
+        with pytest.raises(TTSFailure, match="no audio within 0.2 s"):  # one word: 0.2 s
+            await tts.synthesize("short")
+
+    run_virtual(main())

@@ -19,6 +19,7 @@ from voicelab.config.stages import (
     TTS_DEFAULT_MODELS,
     TTS_MODEL_ASSETS,
     AudioConfig,
+    Exchange,
     LLMConfig,
     STTConfig,
     TriggerConfig,
@@ -27,7 +28,7 @@ from voicelab.config.stages import (
 )
 
 __all__ = ["AECConfig", "BACKCHANNELS", "FaultsConfig", "StageFault", "TTS_DEFAULT_MODELS", "TTS_MODEL_ASSETS",
-           "AudioConfig", "BargeInConfig",
-           "ConfigError", "EchoConfig", "ExperimentConfig", "LLMConfig", "RoomConfig", "STTConfig", "ScenarioTurn",
+           "AudioConfig", "BargeInConfig", "ConfigError", "EchoConfig", "Exchange",
+           "ExperimentConfig", "LLMConfig", "RoomConfig", "STTConfig", "ScenarioTurn",
            "SpeculateConfig", "SweepConfig", "TTSConfig", "TriggerConfig", "VADConfig", "Variant",
            "load_config", "parse_config", "set_path", "with_overrides"]

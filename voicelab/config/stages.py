@@ -77,17 +77,48 @@ class STTConfig(Strict):
         "(rules in voicelab.stt)")
 
 
+class Exchange(Strict):
+    """One example exchange of the prompt: what a user says and what the assistant answers."""
+
+    user: str = Field(description="the example user turn")
+    assistant: str = Field(description="the example reply")
+
+
+DEFAULT_EXAMPLES = [
+    Exchange(user="What time does the pharmacy close?",
+             assistant="Most pharmacies close around nine in the evening. Shall I look up the one nearest you?"),
+    Exchange(user="Book a table for two tonight.", assistant="Sure. What time would you like the table for two?"),
+    Exchange(user="My train is late again.",
+             assistant="Sorry to hear that. Do you want me to tell the people you are meeting?"),
+]
+"""The default example exchanges (chosen with the system prompt and the repetition penalty by
+measurement: docs/results/system_prompt)."""
+
+
 class LLMConfig(Strict):
-    """Token-streaming LLM with transformers."""
+    """Token-streaming LLM with transformers.
+
+    The prompt's defaults (system prompt, three example exchanges, repetition penalty 1.1) were
+    chosen on SmolLM2-135M by ``benchmarks/system_prompt.py`` (docs/results/system_prompt): over
+    39 user turns at the full reply length, the old one-line prompt without them echoed the user in
+    26 % of replies, talked about spelling in 5 % and was flagged for any of echo, spelling,
+    apology or loop in 64 %; these defaults in 0 %, 0 % and 15 % (all apologies), with replies of
+    27 tokens on average.
+    """
 
     engine: str = Field("transformers", description="LLM engine, by its name in `voicelab.stages.llm.LLM_ENGINES` "
                         "(transformers = a chat model through transformers' generate); an unknown name fails at "
                         "load with the list of known ones")
     model: str = Field("smollm2-135m-instruct", description="asset name or a transformers model directory")
     system_prompt: str = Field(
-        "You are a friendly voice assistant. Answer in one or two short, plain sentences.",
-        description="the system message that opens every prompt, before the history and the user's turn "
-                    "(`engine: pipecat` variants get it too)")
+        "You are a helpful voice assistant talking with a user on the phone. Reply to what the user wants in "
+        "one or two short sentences.",
+        description="the system message that opens every prompt, before the example exchanges, the history and "
+                    "the user's turn (`engine: pipecat` variants get it too)")
+    examples: list[Exchange] = Field(
+        default_factory=lambda: list(DEFAULT_EXAMPLES),
+        description="example exchanges placed after the system prompt as user/assistant turns, to show the model "
+                    "replies rather than echoes (`engine: pipecat` variants get them too); [] = none")
     temperature: float = Field(0.3, ge=0.0, description="sampling temperature; 0 = greedy decoding (no sampling, "
                                "top_p unused)")
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="nucleus sampling: each token is drawn from the most "
@@ -95,8 +126,10 @@ class LLMConfig(Strict):
     max_new_tokens: int = Field(250, ge=1, description="most tokens generated for one reply; generation stops there, "
                                 "even mid-sentence")
     repetition_penalty: float = Field(
-        1.0, ge=1.0, description="divides the logit of every token already in the prompt or the reply (transformers' "
-                                 "`repetition_penalty`, Keskar et al. 2019, CTRL); 1 = off")
+        1.1, ge=1.0, description="divides the logit of every token already in the prompt or the reply "
+                                 "(transformers' `repetition_penalty`, Keskar et al. 2019, CTRL); 1 = off. 1.1 stopped "
+                                 "the loops the example exchanges caused (31 % of replies without it); 1.2 made "
+                                 "replies ramble to 87 tokens on average")
     no_repeat_ngram_size: int = Field(
         0, ge=0, description="never generate an n-gram of this many tokens twice in prompt + reply (transformers' "
                              "`no_repeat_ngram_size`); 0 = off")
@@ -110,6 +143,13 @@ class LLMConfig(Strict):
                     "first greedy token on 2 of 7 prompts (fp32 near-ties): float32 stays "
                     "default (docs/results/llm_dtype)")
     history: bool = Field(True, description="keep the conversation history across turns")
+
+    def prompt_prefix(self) -> list[dict[str, str]]:
+        """The messages that open every prompt: the system prompt, then each example exchange as a
+        user and an assistant message (chat-template roles)."""
+        shots = [m for ex in self.examples for m in ({"role": "user", "content": ex.user},
+                                                     {"role": "assistant", "content": ex.assistant})]
+        return [{"role": "system", "content": self.system_prompt}, *shots]
     max_history_turns: int | None = Field(
         None, ge=0, description="with history: only the last N user/assistant exchanges go into the prompt, so "
                                 "its length (and time to first token) stops growing; null = all of them")
@@ -186,8 +226,13 @@ class TTSConfig(Strict):
     isolation: Literal["thread", "process"] = Field(
         "thread", description="where synthesis runs: a worker thread of the agent's process, or a supervised "
                               "worker process (a crash or hang there cannot take the agent down)")
-    timeout_ms: float | None = Field(15000.0, gt=0.0, description="a request taking longer fails (the reply goes on "
-                                     "as text and TTS is restarted); null = no limit")
+    timeout_ms: float | None = Field(15000.0, gt=0.0, description="a request taking longer than this plus "
+                                     "`timeout_per_word_ms` per word of its text fails (the reply goes on as text and "
+                                     "TTS is restarted); null = no limit")
+    timeout_per_word_ms: float = Field(
+        500.0, ge=0.0, description="added to `timeout_ms` per word of a request, so a long request (the `whole` "
+                                   "trigger's entire reply) is not taken for a hang: a word is about 0.35 s of "
+                                   "Kokoro speech, so 500 ms a word allows synthesis at up to 1.4x real time")
     restart_attempts: int = Field(5, ge=0, le=10, description="restarts tried after a failure, with exponential "
                                   "backoff; 0 = never restart")
     restart_backoff_ms: float = Field(250.0, ge=0.0, description="wait before the first restart attempt; doubled "

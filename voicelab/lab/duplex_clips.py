@@ -45,7 +45,7 @@ from voicelab.assets import voicelab_home
 from voicelab.audio.load import AudioError, write_wav
 from voicelab.units import INPUT_RATE
 
-SR_MS = 16
+SR_MS = INPUT_RATE // 1000
 """Samples per ms (16 kHz, the corpus' and the microphone's rate)."""
 CORPUS_PREFIX = "corpus:"
 MIX_PREFIX = "mix:"

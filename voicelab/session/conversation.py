@@ -43,14 +43,14 @@ class Conversation:
         self._turns[key] = turns
 
     def messages(self, variant: str, user_text: str) -> list[dict[str, str]]:
-        """The chat messages answering ``user_text``: system prompt, history (its last
+        """The chat messages answering ``user_text``: system prompt and example exchanges
+        (:meth:`voicelab.config.LLMConfig.prompt_prefix`), history (its last
         ``llm.max_history_turns`` exchanges when set), user turn."""
         history = self._histories.get(self._key(variant), []) if self._config.history else []
         limit = self._config.max_history_turns
         if limit is not None:
             history = history[len(history) - 2 * limit:] if limit else []
-        return [{"role": "system", "content": self._config.system_prompt},
-                *history, {"role": "user", "content": user_text}]
+        return [*self._config.prompt_prefix(), *history, {"role": "user", "content": user_text}]
 
     def seed(self, variant: str) -> int:
         """The sampling seed of ``variant``'s next turn (advanced by :meth:`record` of a

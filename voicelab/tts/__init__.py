@@ -59,8 +59,9 @@ def make_tts(config: TTSConfig) -> TTS:
 
 def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
     """:func:`make_tts` under a :class:`~voicelab.tts.supervised.SupervisedTTS`: in a worker
-    process when ``config.isolation`` is ``process``, with ``config.timeout_ms`` per request
-    and ``config.restart_attempts`` restarts, ``config.restart_backoff_ms`` apart, doubling.
+    process when ``config.isolation`` is ``process``, with ``config.timeout_ms`` plus
+    ``config.timeout_per_word_ms`` per word as each request's time limit, and
+    ``config.restart_attempts`` restarts, ``config.restart_backoff_ms`` apart, doubling.
 
     Raises:
         voicelab.assets.AssetError: its model asset is missing or corrupt (thread isolation).
@@ -70,13 +71,15 @@ def make_supervised_tts(config: TTSConfig) -> SupervisedTTS:
     from voicelab.tts.supervised import SupervisedTTS
 
     timeout_s = None if config.timeout_ms is None else config.timeout_ms / 1000.0
+    per_word_s = config.timeout_per_word_ms / 1000.0
     if config.isolation == "process":
         from voicelab.tts.process import ProcessTTS
 
-        factory = lambda: ProcessTTS(config, timeout_s)  # noqa: E731
+        factory = lambda: ProcessTTS(config, timeout_s, per_word_s)  # noqa: E731
     else:
         factory = lambda: make_tts(config)  # noqa: E731
-    return SupervisedTTS(factory, timeout_s, config.restart_attempts, config.restart_backoff_ms / 1000.0)
+    return SupervisedTTS(factory, timeout_s, config.restart_attempts, config.restart_backoff_ms / 1000.0,
+                         per_word_s)
 
 
 __all__ = ["ENGINES", "TTS", "make_supervised_tts", "make_tts"]

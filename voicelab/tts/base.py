@@ -67,3 +67,9 @@ class ThreadedTTS(TTS):
 
     def warmup(self) -> None:
         self.synthesize_sync("Hello there.")
+
+
+def request_timeout_s(text: str, timeout_s: float | None, per_word_s: float) -> float | None:
+    """The time limit of one request for ``text``: ``timeout_s + per_word_s * words`` (words split
+    on whitespace); None (no limit) when ``timeout_s`` is None."""
+    return None if timeout_s is None else timeout_s + per_word_s * len(text.split())

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from voicelab.config import TTSConfig
-from voicelab.tts.base import TTS
+from voicelab.tts.base import TTS, request_timeout_s
 
 START_TIMEOUT_S = 120.0
 """Longest wait for the worker to load and warm its model."""
@@ -52,7 +52,8 @@ class ProcessTTS(TTS):
     Requests go over a pipe one at a time (text in, float32 ``(samples,)`` at
     :attr:`sample_rate` Hz out) from one dedicated thread of this process, so a request
     is awaited like :class:`~voicelab.tts.base.ThreadedTTS`'s. A request that raises in
-    the worker, exceeds ``timeout_s`` (the worker is then killed) or finds the worker dead
+    the worker, exceeds its limit (``timeout_s`` plus ``per_word_s`` per word, as
+    :func:`~voicelab.tts.base.request_timeout_s`; the worker is then killed) or finds the worker dead
     raises :class:`TTSFailure`; :meth:`close` stops the worker. What the pipe costs per
     request is measured by ``benchmarks/tts_isolation.py``.
 
@@ -61,9 +62,10 @@ class ProcessTTS(TTS):
             start within :data:`START_TIMEOUT_S`.
     """
 
-    def __init__(self, config: TTSConfig, timeout_s: float | None = None) -> None:
+    def __init__(self, config: TTSConfig, timeout_s: float | None = None, per_word_s: float = 0.0) -> None:
         self.config = config
         self.timeout_s = timeout_s
+        self.per_word_s = per_word_s
         ctx = mp.get_context("spawn")  # never fork a process holding torch / onnxruntime threads
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker, args=(child, config.model_dump(mode="json")),
@@ -99,7 +101,7 @@ class ProcessTTS(TTS):
             self._conn.send(text)
         except (OSError, BrokenPipeError):
             raise TTSFailure(f"the TTS worker died (exit code {self.process.exitcode})") from None
-        reply = self._receive(self.timeout_s, "synthesize")
+        reply = self._receive(request_timeout_s(text, self.timeout_s, self.per_word_s), "synthesize")
         if reply[0] == "error":
             raise TTSFailure(reply[1])
         return np.frombuffer(reply[1], dtype=np.float32)

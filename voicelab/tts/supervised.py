@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from voicelab.tts.base import TTS
+from voicelab.tts.base import TTS, request_timeout_s
 from voicelab.tts.process import TTSFailure
 
 RestartListener = Callable[[int, bool, float, float, str], None]
@@ -22,7 +22,8 @@ class TTSUnavailable(TTSFailure):
 class SupervisedTTS(TTS):
     """Wraps the TTS engine ``factory`` builds (loaded and warmed) and keeps it running.
 
-    A request that raises or takes longer than ``timeout_s`` raises :class:`TTSFailure`
+    A request that raises or takes longer than its limit (:func:`~voicelab.tts.base.request_timeout_s`: ``timeout_s``
+    plus ``per_word_s`` per word of its text) raises :class:`TTSFailure`
     (the session then goes on as text only). The first failure starts a restart: after
     ``backoff_s``, then doubling (``backoff_s * 2**k``, at most ``attempts`` tries), a new
     engine is built off the event loop; meanwhile requests raise :class:`TTSUnavailable`
@@ -38,10 +39,11 @@ class SupervisedTTS(TTS):
     """
 
     def __init__(self, factory: Callable[[], TTS], timeout_s: float | None = None, attempts: int = 5,
-                 backoff_s: float = 0.25) -> None:
+                 backoff_s: float = 0.25, per_word_s: float = 0.0) -> None:
         self._factory = factory
         self.inner = factory()
         self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
+        self.per_word_s = per_word_s
         self.failures = 0
         self.gave_up = False
         self._restart: asyncio.Task | None = None
@@ -56,6 +58,7 @@ class SupervisedTTS(TTS):
         new._factory = lambda: wrap(other._factory())
         new.inner = wrap(other.inner)
         new.timeout_s, new.attempts, new.backoff_s = other.timeout_s, other.attempts, other.backoff_s
+        new.per_word_s = other.per_word_s
         new.failures, new.gave_up, new._restart, new._listeners = 0, False, None, []
         return new
 
@@ -99,14 +102,15 @@ class SupervisedTTS(TTS):
         if self._restart is not None:
             raise TTSUnavailable("TTS is restarting after a failure")
         inner = self.inner
+        limit = request_timeout_s(text, self.timeout_s, self.per_word_s)
         try:
-            if self.timeout_s is None:
+            if limit is None:
                 return await inner.synthesize(text)
-            return await asyncio.wait_for(inner.synthesize(text), self.timeout_s)
+            return await asyncio.wait_for(inner.synthesize(text), limit)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - any engine failure fails this request only
-            reason = (f"no audio within {self.timeout_s:g} s" if isinstance(err, TimeoutError)
+            reason = (f"no audio within {limit:g} s" if isinstance(err, TimeoutError)
                       else f"{type(err).__name__}: {err}")
             self.failures += 1
             if inner is self.inner and self._restart is None:

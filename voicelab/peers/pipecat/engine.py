@@ -157,6 +157,6 @@ class PipecatEngine:
         if not state.spec.warmup:
             self._live_turns += 1
         if state.spec.warmup or not self._config.llm.history:
-            self._context.set_messages([{"role": "system", "content": self._config.llm.system_prompt}])
+            self._context.set_messages(self._config.llm.prompt_prefix())
         state.handled = True
         user.finish(turn)

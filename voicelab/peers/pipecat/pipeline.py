@@ -113,7 +113,7 @@ def build_pipeline(config: ExperimentConfig, settings: PipecatConfig, stages: St
                          on_request=lambda text: translator.tts_request(clock.now_ms(), text),
                          on_audio=lambda n, rate: translator.tts_audio(clock.now_ms(), n, rate))
     llm = VoicelabLLMService(stages.llm, clock, seed, config.llm.model, history=config.llm.history)
-    context = LLMContext(messages=[{"role": "system", "content": config.llm.system_prompt}])
+    context = LLMContext(messages=config.llm.prompt_prefix())
     vad = SileroVADAnalyzer(params=VADParams(confidence=settings.vad_confidence, start_secs=settings.vad_start_secs,
                                              stop_secs=settings.vad_stop_secs))
     user_agg, assistant_agg = LLMContextAggregatorPair(
