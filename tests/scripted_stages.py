@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voicelab.audio.clips import Clip
+from voicelab.config import LLMConfig
 from voicelab.llm.scripted import ScriptedLLM
 from voicelab.session import Stages
 from voicelab.stt.scripted import ScriptedSTT
@@ -53,3 +54,12 @@ def speech_clip(name: str = "fake") -> Clip:
     audio = np.zeros(int(1.64 * 16000), dtype=np.float32)
     audio[int(0.32 * 16000): int(1.32 * 16000)] = 0.1
     return Clip.from_array(name, audio, "hello agent")
+
+
+def after_prompt(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The chat messages after the default prompt prefix (system prompt and example exchanges,
+    :meth:`voicelab.config.LLMConfig.prompt_prefix`), which must open ``messages``: the history
+    and the user's turn."""
+    prefix = LLMConfig().prompt_prefix()
+    assert messages[:len(prefix)] == prefix, messages[:len(prefix)]
+    return messages[len(prefix):]

@@ -20,7 +20,7 @@ from voicelab.tts.scripted import ScriptedTTS
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.oracle import OracleVAD
 
-from scripted_stages import scripted_stages, speech_clip
+from scripted_stages import after_prompt, scripted_stages, speech_clip
 
 
 def ms(x):
@@ -140,8 +140,8 @@ def test_baseline_turn_metrics_exact(session):
 def test_variants_have_separate_histories_and_same_seed(session):
     _, llm, _ = session
     (m0, s0), (m1, s1) = llm.requests
-    assert [m["role"] for m in m0] == ["system", "user"]
-    assert [m["role"] for m in m1] == ["system", "user"]   # baseline does not see the words-2 history
+    assert [m["role"] for m in after_prompt(m0)] == ["user"]
+    assert [m["role"] for m in after_prompt(m1)] == ["user"]   # baseline does not see the words-2 history
     assert s0 == s1
 
 
@@ -196,13 +196,13 @@ def test_history_bound_keeps_the_last_exchanges():
     conv = Conversation(LLMConfig(max_history_turns=2), single=True)
     for k in range(4):
         conv.record("v", f"q{k}", f"a{k}", warmup=False)
-    said = [m["content"] for m in conv.messages("v", "q4")[1:]]
+    said = [m["content"] for m in after_prompt(conv.messages("v", "q4"))]
     assert said == ["q2", "a2", "q3", "a3", "q4"]               # the last two exchanges, then the turn
     assert conv.seed("v") == LLMConfig().seed + 4                # the seed counts every turn
     none = Conversation(LLMConfig(max_history_turns=0), single=True)
     none.record("v", "q0", "a0", warmup=False)
-    assert [m["content"] for m in none.messages("v", "q1")[1:]] == ["q1"]
+    assert [m["content"] for m in after_prompt(none.messages("v", "q1"))] == ["q1"]
     everything = Conversation(LLMConfig(), single=True)
     for k in range(3):
         everything.record("v", f"q{k}", f"a{k}", warmup=False)
-    assert len(everything.messages("v", "q3")) == 1 + 6 + 1
+    assert len(after_prompt(everything.messages("v", "q3"))) == 6 + 1

@@ -46,7 +46,7 @@ from voicelab.session.barge_in import content_words
 from voicelab.stt.scripted import ScriptedSTT
 from voicelab.tts.scripted import ScriptedTTS
 
-from scripted_stages import REPLY_TOKENS, scripted_stages
+from scripted_stages import REPLY_TOKENS, after_prompt, scripted_stages
 
 
 def ms(x):
@@ -213,7 +213,7 @@ def test_backchannel_pauses_then_resumes_and_nothing_is_lost():
     assert r1.backchannel and r1.barge_in
     assert not r1.missed_interruption and np.isnan(r1.interruption_latency_ms) and r1.transcript == ""
     assert not t.of(SpeechEnded, 1)
-    assert len(llm.requests) == 2 and llm.requests[1][0][1:] == [
+    assert len(llm.requests) == 2 and after_prompt(llm.requests[1][0]) == [
         {"role": "user", "content": "hello agent"}, {"role": "assistant", "content": "Hello there, how are you?"},
         {"role": "user", "content": "hello agent"}]
     states = [(e.old, e.new) for e in t.of(StateChanged, 0)]

@@ -14,6 +14,7 @@ from voicelab.clock import run_virtual
 from voicelab.events import PlaybackStarted, TranscriptFinal, TurnPlanned
 from voicelab.serve.app import VoiceServer
 
+from scripted_stages import after_prompt
 from test_serve import _manager, _speech
 
 
@@ -183,7 +184,7 @@ def test_warmup_turns_run_in_a_session_of_their_own(tmp_path):
     requests = manager.stages.llm.requests
     assert len(requests) == 3
     (messages, seed) = requests[-1]
-    assert [m["role"] for m in messages] == ["system", "user"]        # no warm-up exchange in its history
+    assert [m["role"] for m in after_prompt(messages)] == ["user"]   # no warm-up exchange in its history
     assert seed == manager.config.llm.seed == requests[0][1]          # the seed the run's first turn gets
     assert requests[1][1] == seed + 1                                 # (the warm-up session's second turn)
     summary = json.loads((tmp_path / "summary.json").read_text())

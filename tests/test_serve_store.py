@@ -15,6 +15,7 @@ from voicelab.serve.app import VoiceServer
 from voicelab.store import ConversationStore
 from voicelab.store.schema import MessageRow, SessionRow, TraceEventRow, TurnRow
 
+from scripted_stages import after_prompt
 from test_serve import _collect, _manager, _of, _speech, _stream
 
 
@@ -71,8 +72,8 @@ def test_session_is_persisted_and_resumed(store):
     # the resumed session's LLM answered from the stored history, with the next seed
     messages, seed = manager.stages.llm.requests[-1]
     reply = "Hello there, how are you?"
-    assert [(m["role"], m["content"]) for m in messages[1:]] == [("user", "hello agent"), ("assistant", reply),
-                                                                 ("user", "and now?")]
+    assert [(m["role"], m["content"]) for m in after_prompt(messages)] == [
+        ("user", "hello agent"), ("assistant", reply), ("user", "and now?")]
     assert seed == manager.config.llm.seed + 1
     # the store holds what the client was told
     done = _of(first, "response_complete")[0]

@@ -49,7 +49,7 @@ from voicelab.session import TurnSpec, VoiceAgent
 from voicelab.vad.endpointing import Endpointer
 from voicelab.vad.oracle import OracleVAD
 
-from scripted_stages import scripted_stages
+from scripted_stages import after_prompt, scripted_stages
 
 
 def ms(x):
@@ -129,8 +129,8 @@ def test_a_discarded_reply_leaves_no_history_and_keeps_the_seed():
     assert len(llm_spec.requests) == 4 and len(llm_base.requests) == 2
     assert llm_spec.requests[1] == llm_base.requests[0] and llm_spec.requests[3] == llm_base.requests[1]
     msgs, seed = llm_spec.requests[3]
-    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"] and seed == 1
-    assert msgs[2]["content"] == "Hi there."
+    assert [m["role"] for m in after_prompt(msgs)] == ["user", "assistant", "user"] and seed == 1
+    assert after_prompt(msgs)[1]["content"] == "Hi there."
 
 
 def test_discarded_while_held_drops_the_audio():
