@@ -5,8 +5,8 @@ packages (``stt``, ``llm``, ``tts``, ``vad``, ``trigger``): every driver builds 
 
 | stage kind | registry (name -> factory) | picked by |
 |---|---|---|
-| STT | `STT_ENGINES` | `whisper` (`stt:` has no `engine` field yet) |
-| LLM | `LLM_ENGINES` | `transformers` (`llm:` has no `engine` field yet) |
+| STT | `STT_ENGINES` | `stt.engine` (default `whisper`) |
+| LLM | `LLM_ENGINES` | `llm.engine` (default `transformers`) |
 | TTS | `TTS_ENGINES` | `tts.engine` |
 | turn detector | `TURN_DETECTORS` | `vad.turn_detector` (`none`: no detector) |
 | VAD of the endpointer | `VAD_KINDS` | `vad.kind` |
@@ -17,8 +17,9 @@ Each registry is a :class:`Registry`; an unknown name raises :class:`UnknownName
 registries wrap the tables their own packages read (:data:`voicelab.vad.VADS`,
 :data:`voicelab.trigger.TRIGGERS`, :data:`voicelab.tts.ENGINES`), so a session, which
 sits below this package, finds what is registered here. Adding an engine is one factory in
-one table (each kind's module says where; :mod:`voicelab.stages.stt` shows one), plus its
-name in the config's ``Literal`` where the config has one.
+one table (each kind's module says where; :mod:`voicelab.stages.stt` shows one), plus, for
+TTS, VAD and trigger policies, its name in the config's ``Literal`` (``stt.engine`` and
+``llm.engine`` are free names, checked at load).
 
 - :func:`load_stages`: load and warm the models a config names, once;
 - :func:`with_config_endpointer` / :func:`endpointer_factory`: the per-session
